@@ -1,0 +1,89 @@
+import type { Logger } from 'pino';
+import { parseAgentOptions, type AgentOptions } from './boot/options.js';
+import { processStartUptimeMs, uptimeMs } from './boot/uptime.js';
+import { findSerialPort, SerialPortListener } from './channel/serial-port.js';
+import { VsockListener } from './channel/vsock-listener.js';
+import { createAgentLogger } from './logging/logger.js';
+import { runVsockSelftest } from './selftest/vsock-selftest.js';
+import { AgentServer } from './server/agent-server.js';
+import type { AgentState } from './service/agent-service.js';
+import { mountSystem } from './system/mounts.js';
+import { watchPowerButton } from './system/power-button.js';
+import { sys } from './system/sys.js';
+
+/** How long in-flight calls may run once a shutdown begins. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+/** True when mayu-init started us as the guest's agent (not a developer on a host). */
+function inGuest(): boolean {
+  return process.env.MAYU_INIT_START_MS !== undefined;
+}
+
+function setUpGuest(log: Logger, options: AgentOptions): void {
+  mountSystem(log);
+  try {
+    sys().sethostname(options.hostname);
+  } catch (err) {
+    log.warn({ err }, 'cannot set the hostname');
+  }
+}
+
+/**
+ * The agent: sets up the guest, then serves the agent API on every channel
+ * the guest has (a virtio-serial port, vsock) until the host powers it off.
+ */
+export async function agentMain(args: string[], agentMainMs: number): Promise<void> {
+  const { options, warnings } = parseAgentOptions(args);
+  const { log } = createAgentLogger(options.logLevel, options.logDevice);
+  for (const warning of warnings) log.warn(warning);
+  if (inGuest()) setUpGuest(log, options);
+
+  const state: AgentState = {
+    boot: {
+      initStartMs: Number(process.env.MAYU_INIT_START_MS ?? 0),
+      agentProcessStartMs: processStartUptimeMs(),
+      agentMainMs,
+      agentListeningMs: 0,
+    },
+    channels: [],
+    shuttingDown: false,
+  };
+  const server = new AgentServer(log, state);
+  const stops: (() => void)[] = [];
+
+  const device = findSerialPort(options.serialPort);
+  if (device) {
+    const listener = new SerialPortListener(device, log.child({ subsystem: 'serial' }), (s) => server.serve(s));
+    listener.start();
+    stops.push(() => listener.stop());
+    state.channels.push(`serial://${options.serialPort}`);
+  }
+  const vsock = new VsockListener(options.vsockPort, log.child({ subsystem: 'vsock' }), (s) => server.serve(s));
+  if (vsock.start()) {
+    stops.push(() => vsock.stop());
+    state.channels.push(`vsock://-1:${options.vsockPort}`);
+  }
+  state.boot.agentListeningMs = uptimeMs();
+  if (state.channels.length === 0) log.error({ serialPort: options.serialPort }, 'no channel to serve on');
+  log.info({ event: 'agent.ready', boot: state.boot, channels: state.channels }, 'agent ready');
+
+  const shutdown = async (reason: string): Promise<void> => {
+    if (state.shuttingDown) return;
+    state.shuttingDown = true;
+    log.info({ event: 'agent.shutdown', reason }, 'shutting down');
+    await server.shutdown(SHUTDOWN_GRACE_MS);
+    for (const stop of stops) stop();
+    if (inGuest()) sys().sync();
+    // mayu-init powers the VM off once the agent has exited.
+    process.exit(0);
+  };
+  stops.push(watchPowerButton(log, () => void shutdown('power button')));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  if (options.selftest === 'vsock') {
+    const result = await runVsockSelftest(options.vsockPort);
+    process.stdout.write(`mayu-selftest ${JSON.stringify(result)}\n`);
+  } else if (options.selftest) {
+    process.stdout.write(`mayu-selftest ${JSON.stringify({ name: options.selftest, passed: [], failed: [{ test: 'select', error: 'unknown self-test' }] })}\n`);
+  }
+}

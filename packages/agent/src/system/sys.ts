@@ -1,0 +1,47 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The agent's system-call addon (src/addon/sys.c). */
+export interface SysNative {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount(target: string, flags?: number): void;
+  sethostname(name: string): void;
+  sync(): void;
+}
+
+/** mount(2) flags. */
+export const MS = {
+  RDONLY: 1,
+  NOSUID: 2,
+  NODEV: 4,
+  NOEXEC: 8,
+  REMOUNT: 32,
+  BIND: 4096,
+  REC: 16384,
+  PRIVATE: 1 << 18,
+  RELATIME: 1 << 21,
+} as const;
+
+/** Where the single executable finds its addons inside the guest image. */
+export const GUEST_ADDON_DIR = '/usr/lib/mayu';
+
+let loaded: SysNative | undefined;
+
+function addonPath(): string {
+  if (process.env.MAYU_SYS_ADDON) return process.env.MAYU_SYS_ADDON;
+  try {
+    return fileURLToPath(new URL('../../../build/Release/sys.node', import.meta.url));
+  } catch {
+    return `${GUEST_ADDON_DIR}/sys.node`;
+  }
+}
+
+export function sys(): SysNative {
+  if (loaded) return loaded;
+  const path = addonPath();
+  if (!existsSync(path)) throw new Error(`agent system addon not found at ${path}`);
+  const module = { exports: {} as SysNative };
+  process.dlopen(module, path);
+  loaded = module.exports;
+  return loaded;
+}

@@ -1,0 +1,48 @@
+import { isMayuError } from '@mayu/protocol';
+import { bootCommand } from './commands/boot.js';
+import { checkCommand } from './commands/check.js';
+import { psCommand, rmCommand } from './commands/sandboxes.js';
+import { createCliLogger } from './logger.js';
+import { USAGE, UsageError } from './usage.js';
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  const log = createCliLogger();
+  switch (command) {
+    case 'boot':
+      return bootCommand(args, log);
+    case 'check':
+      return checkCommand(args);
+    case 'ps':
+      return psCommand(args);
+    case 'rm':
+      return rmCommand(args);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    if (usage) {
+      process.stderr.write(`mayu: ${(err as Error).message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (isMayuError(err)) {
+      process.stderr.write(`mayu: ${err.message} [${err.code}]\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`mayu: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,25 @@
+import { CheckResponse_ServingStatus as WireStatus } from '../gen/mayu/agent/v1/agent.js';
+
+export type ServingStatus = 'serving' | 'not-serving' | 'unknown';
+
+export function servingStatusToWire(s: ServingStatus): WireStatus {
+  switch (s) {
+    case 'serving':
+      return WireStatus.SERVING_STATUS_SERVING;
+    case 'not-serving':
+      return WireStatus.SERVING_STATUS_NOT_SERVING;
+    default:
+      return WireStatus.SERVING_STATUS_UNSPECIFIED;
+  }
+}
+
+export function servingStatusFromWire(s: WireStatus): ServingStatus {
+  switch (s) {
+    case WireStatus.SERVING_STATUS_SERVING:
+      return 'serving';
+    case WireStatus.SERVING_STATUS_NOT_SERVING:
+      return 'not-serving';
+    default:
+      return 'unknown';
+  }
+}

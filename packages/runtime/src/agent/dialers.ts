@@ -1,0 +1,9 @@
+import { registerDialer } from './dialer.js';
+import { serialDialer } from './serial-dialer.js';
+import { hybridVsockDialer, vsockDialer } from './vsock-dialers.js';
+
+registerDialer('serial', serialDialer);
+registerDialer('vsock', vsockDialer);
+registerDialer('hvsock', hybridVsockDialer);
+
+export { createDialer, registerDialer, type AgentDialer } from './dialer.js';

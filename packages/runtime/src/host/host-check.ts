@@ -1,0 +1,113 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { RuntimeConfig } from '../config/runtime-config.js';
+import { gatherKvmFacts, kvmVerdict, decideAccel } from './accel.js';
+import { locateGuestImage, type GuestImage } from './guest-image.js';
+import { hostHasVhostVsock } from './vhost-vsock.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface HostCheck {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  /** What to do about a warning or failure. */
+  fix?: string;
+}
+
+export interface HostReport {
+  checks: HostCheck[];
+  /** Can this host boot sandboxes (perhaps slowly)? */
+  canRun: boolean;
+  /** One line for humans. */
+  verdict: string;
+  accel: string;
+}
+
+/** QEMU's version, e.g. "7.2.22", or null when it cannot be run. */
+export function qemuVersion(path: string): string | null {
+  try {
+    const out = execFileSync(path, ['--version'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+    return /version (\d+\.\d+\.\d+)/.exec(out)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+async function sha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Verifies every artifact of the image against its manifest (size and sha256). */
+export async function verifyGuestImage(image: GuestImage): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [name, a] of Object.entries(image.manifest.artifacts)) {
+    try {
+      const digest = await sha256(`${image.dir}/${a.file}`);
+      if (digest !== a.sha256) problems.push(`${name} (${a.file}) does not match its sha256 in the manifest`);
+    } catch (err) {
+      problems.push(`${name} (${a.file}): ${(err as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+/** What `mayu check` reports: each capability, and what to do about it. */
+export async function checkHost(config: RuntimeConfig, agentVersion: string): Promise<HostReport> {
+  const checks: HostCheck[] = [];
+  const kvm = kvmVerdict(gatherKvmFacts());
+  checks.push(
+    kvm.usable
+      ? { name: 'kvm', status: 'ok', detail: kvm.reason }
+      : { name: 'kvm', status: 'warn', detail: kvm.reason, fix: 'VMs run under TCG (software emulation, several times slower). For production, use a host with VT-x/AMD-V and kvm_intel/kvm_amd loaded.' },
+  );
+  checks.push(
+    hostHasVhostVsock()
+      ? { name: 'vhost-vsock', status: 'ok', detail: '/dev/vhost-vsock is available: the agent is reached over vsock' }
+      : { name: 'vhost-vsock', status: 'warn', detail: '/dev/vhost-vsock is missing: the agent is reached over virtio-serial', fix: 'modprobe vhost_vsock (optional)' },
+  );
+  const qemuPath = config.hypervisor.qemu.path;
+  const version = qemuVersion(qemuPath);
+  const major = version ? Number(version.split('.')[0]) : 0;
+  checks.push(
+    !version
+      ? { name: 'qemu', status: 'fail', detail: `${qemuPath} cannot be run`, fix: 'apt-get install qemu-system-x86 (or set hypervisor.qemu.path)' }
+      : major < 7
+        ? { name: 'qemu', status: 'fail', detail: `QEMU ${version} is too old (microvm PVH boot needs 7.0 or later)`, fix: 'install QEMU 7.2 or later' }
+        : { name: 'qemu', status: 'ok', detail: `QEMU ${version} (${qemuPath})` },
+  );
+  checks.push(await imageCheck(config, agentVersion));
+  const failed = checks.filter((c) => c.status === 'fail');
+  const accel = decideAccel(config.hypervisor.qemu.accel);
+  const canRun = failed.length === 0;
+  const verdict = canRun
+    ? `ready: sandboxes boot with ${accel.accel.toUpperCase()}${accel.accel === 'tcg' ? ' (software emulation)' : ''}`
+    : `not ready: ${failed.map((c) => c.name).join(', ')} failed`;
+  return { checks, canRun, verdict, accel: accel.accel };
+}
+
+async function imageCheck(config: RuntimeConfig, agentVersion: string): Promise<HostCheck> {
+  let image: GuestImage;
+  try {
+    image = locateGuestImage(config.runtime.guestImageDir);
+  } catch (err) {
+    return { name: 'guest-image', status: 'fail', detail: (err as Error).message, fix: 'run guest-image/build (scripts/setup does)' };
+  }
+  const problems = await verifyGuestImage(image);
+  if (problems.length > 0) {
+    return { name: 'guest-image', status: 'fail', detail: `${image.dir}: ${problems.join('; ')}`, fix: 'rebuild it with guest-image/build' };
+  }
+  const m = image.manifest;
+  if (m.agent.version !== agentVersion) {
+    return {
+      name: 'guest-image',
+      status: 'fail',
+      detail: `${image.dir} has agent ${m.agent.version}, this runtime is ${agentVersion}`,
+      fix: 'rebuild it with guest-image/build',
+    };
+  }
+  return { name: 'guest-image', status: 'ok', detail: `${image.dir}: kernel ${m.kernel.release}, agent ${m.agent.version}, built ${m.builtAt}` };
+}

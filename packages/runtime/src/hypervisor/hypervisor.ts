@@ -1,0 +1,59 @@
+/** What a sandbox asks of its VM. */
+export interface VmSpec {
+  /** Sandbox id (names the VM and its state directory). */
+  id: string;
+  /** The sandbox's state directory: the hypervisor's sockets and logs go here. */
+  stateDir: string;
+  vcpus: number;
+  memoryMib: number;
+  kernel: string;
+  rootfs: { kind: 'image'; path: string; fsType: string } | { kind: 'initrd'; path: string };
+  /** How the host reaches the agent. */
+  agentChannel: 'serial' | 'vsock';
+  /** Extra kernel parameters (after mayu's own). */
+  kernelParams: string;
+  /** Verbose guest console and agent debug logs. */
+  debug: boolean;
+}
+
+export interface VmStarted {
+  pid: number;
+  /** performance.now() when the hypervisor process was spawned. */
+  spawnedAt: number;
+  /** performance.now() when the vCPUs were started. */
+  runningAt: number;
+}
+
+export interface VmExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface HypervisorCapabilities {
+  /** Devices can be added and removed while the VM runs. */
+  hotplug: boolean;
+  pause: boolean;
+  sharedFs: readonly ('virtio-9p' | 'virtio-fs')[];
+}
+
+/**
+ * A hypervisor driver. One instance drives one VM: prepare() checks the spec
+ * and plans the VM without side effects, start() boots it, stop() asks the
+ * guest to power off (then forces), destroy() kills it, cleanup() removes
+ * every file the driver created. stop/destroy/cleanup are idempotent.
+ */
+export interface Hypervisor {
+  readonly kind: string;
+  readonly capabilities: HypervisorCapabilities;
+  prepare(spec: VmSpec): void;
+  start(): Promise<VmStarted>;
+  /** The agent's address as a dialer URL (serial://, vsock://, hvsock://). */
+  agentEndpoint(): string;
+  /** Resolves when the hypervisor process has exited. */
+  wait(): Promise<VmExit>;
+  stop(timeoutMs: number): Promise<void>;
+  destroy(): Promise<void>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  cleanup(): Promise<void>;
+}

@@ -1,0 +1,15 @@
+export type MachineType = 'microvm' | 'q35';
+export type Accel = 'kvm' | 'tcg';
+
+/**
+ * -M and -accel. microvm: no option ROMs, PIT or PIC (PVH boot needs none),
+ * an RTC for the guest's wall clock, one ISA serial port for the kernel
+ * console, ACPI for virtio-mmio discovery and the power button.
+ */
+export function machineArgs(opts: { type: MachineType; accel: Accel }): string[] {
+  const machine =
+    opts.type === 'microvm'
+      ? 'microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on'
+      : 'q35,acpi=on';
+  return ['-M', machine, '-accel', opts.accel];
+}

@@ -1,0 +1,65 @@
+import type { QemuConfig } from '../../config/runtime-config.js';
+import type { VmSpec } from '../hypervisor.js';
+import { kernelCmdline } from '../kernel-cmdline.js';
+import { baseArgs } from './args/base.js';
+import { blockDeviceArgs } from './args/block.js';
+import { kernelArgs } from './args/boot.js';
+import { qmpArgs, serialConsoleArgs, socketChardevArgs } from './args/chardev.js';
+import { cpuArgs } from './args/cpu.js';
+import { machineArgs, type Accel } from './args/machine.js';
+import { memoryArgs } from './args/memory.js';
+import type { DeviceTransport } from './args/option-value.js';
+import { rngArgs } from './args/rng.js';
+import { sandboxArgs } from './args/sandbox.js';
+import { virtioSerialArgs, type SerialPortSpec } from './args/virtio-serial.js';
+import { vsockArgs } from './args/vsock.js';
+import type { QemuPaths } from './qemu-paths.js';
+
+/** The virtio-serial port name the agent serves on. */
+export const AGENT_PORT_NAME = 'agent.channel.0';
+/** The virtio console the agent logs to (the first console: hvc0 in the guest). */
+export const LOG_PORT_NAME = 'agent.log.0';
+
+export interface QemuArgvInput {
+  spec: VmSpec;
+  config: QemuConfig;
+  accel: Accel;
+  tscKhz: number | null;
+  paths: QemuPaths;
+  /** Guest CID when the agent channel is vsock. */
+  vsockCid?: number;
+}
+
+/** The whole QEMU command line (without the binary), from small typed pieces. */
+export function qemuArgv(input: QemuArgvInput): string[] {
+  const { spec, config, accel, paths } = input;
+  const transport: DeviceTransport = config.machineType === 'microvm' ? 'mmio' : 'pci';
+  const cmdline = kernelCmdline({
+    machine: config.machineType,
+    accel,
+    tscKhz: input.tscKhz,
+    rootfs: spec.rootfs.kind === 'image' ? { kind: 'image', fsType: spec.rootfs.fsType } : { kind: 'initrd' },
+    debug: spec.debug,
+    extra: spec.kernelParams,
+  });
+  const ports: SerialPortSpec[] = [{ kind: 'console', name: LOG_PORT_NAME, chardev: 'log' }];
+  if (spec.agentChannel === 'serial') ports.push({ kind: 'port', name: AGENT_PORT_NAME, chardev: 'agent' });
+
+  return [
+    ...baseArgs({ name: `mayu-${spec.id}`, pidFile: paths.pid }),
+    ...machineArgs({ type: config.machineType, accel }),
+    ...cpuArgs({ accel, vcpus: spec.vcpus }),
+    ...memoryArgs({ mib: spec.memoryMib }),
+    ...kernelArgs({ kernel: spec.kernel, initrd: spec.rootfs.kind === 'initrd' ? spec.rootfs.path : undefined, cmdline }),
+    ...qmpArgs(paths.qmp),
+    ...socketChardevArgs({ id: 'console', path: paths.console }),
+    ...serialConsoleArgs('console'),
+    ...socketChardevArgs({ id: 'log', path: paths.log }),
+    ...(spec.agentChannel === 'serial' ? socketChardevArgs({ id: 'agent', path: paths.agent }) : []),
+    ...virtioSerialArgs(transport, ports),
+    ...(spec.rootfs.kind === 'image' ? blockDeviceArgs({ id: 'rootfs', path: spec.rootfs.path, readOnly: true, transport }) : []),
+    ...(spec.agentChannel === 'vsock' ? vsockArgs({ cid: input.vsockCid ?? 0, transport }) : []),
+    ...rngArgs(transport),
+    ...sandboxArgs(config.sandbox),
+  ];
+}

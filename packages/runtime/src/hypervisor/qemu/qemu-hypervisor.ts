@@ -1,0 +1,241 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MayuError } from '@mayu/protocol';
+import type { Logger } from 'pino';
+import type { QemuConfig } from '../../config/runtime-config.js';
+import type { AccelDecision } from '../../host/accel.js';
+import { CappedFile } from '../../util/capped-file.js';
+import { terminate } from '../../util/process.js';
+import { settlesWithin } from '../../util/timeout.js';
+import type { Hypervisor, HypervisorCapabilities, VmExit, VmSpec, VmStarted } from '../hypervisor.js';
+import { qemuArgv } from './qemu-argv.js';
+import { qemuPaths, qemuRuntimeFiles, type QemuPaths } from './qemu-paths.js';
+import { QmpClient } from './qmp-client.js';
+
+/** How long QEMU may take to open its QMP socket. */
+const QMP_READY_TIMEOUT_MS = 10_000;
+/** The kernel console log is cut at this size. */
+const CONSOLE_LOG_MAX_BYTES = 4 * 1024 * 1024;
+/** The agent's vsock port. */
+const AGENT_VSOCK_PORT = 1024;
+
+export interface QemuHypervisorOptions {
+  config: QemuConfig;
+  accel: AccelDecision;
+  /** Host TSC kHz for a TCG guest (see host/cpu-info.ts). */
+  tscKhz: number | null;
+  log: Logger;
+  /** Receives the agent's log console stream once the VM is created. */
+  onGuestLog?: (stream: Socket) => void;
+}
+
+/** The QEMU driver: one instance per VM. */
+export class QemuHypervisor implements Hypervisor {
+  readonly kind = 'qemu';
+  readonly capabilities: HypervisorCapabilities;
+  private spec: VmSpec | null = null;
+  private paths: QemuPaths | null = null;
+  private argv: string[] = [];
+  private vsockCid: number | undefined;
+  private child: ChildProcess | null = null;
+  private exited: Promise<VmExit> | null = null;
+  private exit: VmExit | null = null;
+  private qmp: QmpClient | null = null;
+  private sockets: Socket[] = [];
+  private consoleFile: CappedFile | null = null;
+
+  constructor(private readonly o: QemuHypervisorOptions) {
+    const q35 = o.config.machineType === 'q35';
+    this.capabilities = { hotplug: q35, pause: true, sharedFs: ['virtio-9p', 'virtio-fs'] };
+  }
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  /** The planned command line (after prepare). */
+  get commandLine(): readonly string[] {
+    return [this.o.config.path, ...this.argv];
+  }
+
+  prepare(spec: VmSpec): void {
+    this.spec = spec;
+    this.paths = qemuPaths(spec.stateDir);
+    if (spec.agentChannel === 'vsock') this.vsockCid = randomInt(3, 0xffffffff);
+    this.argv = qemuArgv({
+      spec,
+      config: this.o.config,
+      accel: this.o.accel.accel,
+      tscKhz: this.o.tscKhz,
+      paths: this.paths,
+      vsockCid: this.vsockCid,
+    });
+  }
+
+  agentEndpoint(): string {
+    const { spec, paths } = this.planned();
+    return spec.agentChannel === 'vsock' ? `vsock://${this.vsockCid}:${AGENT_VSOCK_PORT}` : `serial://${paths.agent}`;
+  }
+
+  async start(): Promise<VmStarted> {
+    const { paths } = this.planned();
+    if (this.child) throw new MayuError('ERR_INVALID_STATE', 'the VM was already started');
+    for (const f of qemuRuntimeFiles(paths)) rmSync(f, { force: true });
+    const spawnedAt = performance.now();
+    const child = this.spawnQemu(paths);
+    try {
+      const qmp = await this.connectQmp(paths.qmp);
+      this.qmp = qmp;
+      qmp.on('SHUTDOWN', (e) => this.o.log.info({ event: 'vm.shutdown', data: e.data }, 'QEMU is shutting down'));
+      this.consoleFile = new CappedFile(paths.consoleLog, CONSOLE_LOG_MAX_BYTES);
+      const consoleSocket = await this.connectSocket(paths.console);
+      consoleSocket.on('data', (chunk: Buffer) => this.consoleFile?.write(chunk));
+      const logSocket = await this.connectSocket(paths.log);
+      this.o.onGuestLog?.(logSocket);
+      await qmp.execute('cont');
+    } catch (err) {
+      await this.destroy();
+      throw this.startError(err, paths);
+    }
+    const runningAt = performance.now();
+    this.o.log.info({ event: 'vm.started', pid: child.pid, accel: this.o.accel.accel, spawnMs: runningAt - spawnedAt }, 'VM running');
+    return { pid: child.pid ?? -1, spawnedAt, runningAt };
+  }
+
+  wait(): Promise<VmExit> {
+    if (!this.exited) return Promise.reject(new MayuError('ERR_INVALID_STATE', 'the VM was not started'));
+    return this.exited;
+  }
+
+  /** Asks the guest to power off; after `timeoutMs`, QEMU is told to quit, then killed. */
+  async stop(timeoutMs: number): Promise<void> {
+    if (!this.child || this.exit) return this.closeConnections();
+    const exited = this.exited as Promise<VmExit>;
+    const within = (ms: number): Promise<boolean> => settlesWithin(exited, ms);
+    try {
+      await this.qmp?.execute('system_powerdown', undefined, 2000);
+      if (await within(timeoutMs)) return this.closeConnections();
+      this.o.log.warn({ timeoutMs }, 'guest did not power off; quitting QEMU');
+      await this.qmp?.execute('quit', undefined, 2000);
+      if (await within(2000)) return this.closeConnections();
+    } catch (err) {
+      this.o.log.debug({ err }, 'QMP unavailable during stop');
+    }
+    await this.destroy();
+  }
+
+  /** Ends QEMU now: SIGTERM, then SIGKILL after a second. */
+  async destroy(): Promise<void> {
+    const child = this.child;
+    if (child?.pid !== undefined && !this.exit) await terminate(child.pid, 1000, this.exited ?? undefined);
+    this.closeConnections();
+  }
+
+  async pause(): Promise<void> {
+    await this.requireQmp().execute('stop');
+  }
+
+  async resume(): Promise<void> {
+    await this.requireQmp().execute('cont');
+  }
+
+  /** Removes the sockets and pid file (QEMU must be gone: call stop or destroy first). */
+  async cleanup(): Promise<void> {
+    if (this.child && !this.exit) await this.destroy();
+    this.closeConnections();
+    if (this.paths) for (const f of qemuRuntimeFiles(this.paths)) rmSync(f, { force: true });
+  }
+
+  private planned(): { spec: VmSpec; paths: QemuPaths } {
+    if (!this.spec || !this.paths) throw new MayuError('ERR_INVALID_STATE', 'prepare() must be called first');
+    return { spec: this.spec, paths: this.paths };
+  }
+
+  private requireQmp(): QmpClient {
+    if (!this.qmp || this.exit) throw new MayuError('ERR_INVALID_STATE', 'the VM is not running');
+    return this.qmp;
+  }
+
+  private spawnQemu(paths: QemuPaths): ChildProcess {
+    const stderr = openSync(paths.stderr, 'a', 0o640);
+    let child: ChildProcess;
+    try {
+      // Its own process group, so that a terminal's Ctrl-C reaches the runtime
+      // (which stops the VM properly), not QEMU directly.
+      child = spawn(this.o.config.path, this.argv, { detached: true, stdio: ['ignore', 'ignore', stderr] });
+    } finally {
+      closeSync(stderr);
+    }
+    this.child = child;
+    this.exited = new Promise<VmExit>((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exit = { code, signal };
+        this.o.log.info({ event: 'vm.exited', code, signal }, 'QEMU exited');
+        resolve(this.exit);
+      });
+      child.once('error', (err) => {
+        this.exit = { code: null, signal: null };
+        this.o.log.error({ err }, 'cannot run QEMU');
+        resolve(this.exit);
+      });
+    });
+    // The VM must not keep a CLI alive (mayu boot --keep leaves it running).
+    child.unref();
+    return child;
+  }
+
+  /** Connects to QMP once QEMU has created the socket; fails fast if QEMU exits. */
+  private async connectQmp(path: string): Promise<QmpClient> {
+    const deadline = performance.now() + QMP_READY_TIMEOUT_MS;
+    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+      if (this.exit) throw new MayuError('ERR_HYPERVISOR_START', `QEMU exited during start-up (code ${String(this.exit.code)})`);
+      try {
+        return await QmpClient.connect(path, 5000);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || performance.now() > deadline) throw err;
+      }
+      await sleep(delay);
+    }
+  }
+
+  private connectSocket(path: string): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(path);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        socket.on('error', () => {});
+        socket.unref();
+        this.sockets.push(socket);
+        resolve(socket);
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  private closeConnections(): void {
+    this.qmp?.close();
+    this.qmp = null;
+    for (const s of this.sockets) s.destroy();
+    this.sockets = [];
+    this.consoleFile?.close();
+    this.consoleFile = null;
+  }
+
+  private startError(err: unknown, paths: QemuPaths): MayuError {
+    let stderr = '';
+    try {
+      stderr = readFileSync(paths.stderr, 'utf8').trim().split('\n').slice(-5).join('\n');
+    } catch {
+      // no stderr yet
+    }
+    const reason = err instanceof Error ? err.message : String(err);
+    return new MayuError('ERR_HYPERVISOR_START', `QEMU failed to start: ${stderr || reason}`, {
+      cause: err,
+      details: { binary: this.o.config.path, stderr },
+    });
+  }
+}

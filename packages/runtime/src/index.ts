@@ -1,0 +1,20 @@
+/**
+ * @mayu/runtime: the host side. Configuration, host checks, hypervisor
+ * drivers, the agent client, and the sandbox lifecycle.
+ */
+export * from './config/runtime-config.js';
+export { loadConfig, parseConfig, QEMU_SCHEMA_PATH } from './config/load-config.js';
+export * from './host/accel.js';
+export { hostTscKhz, readCpuInfo } from './host/cpu-info.js';
+export * from './host/guest-image.js';
+export * from './host/host-check.js';
+export { hostHasVhostVsock } from './host/vhost-vsock.js';
+export type * from './hypervisor/hypervisor.js';
+export { QemuHypervisor } from './hypervisor/qemu/qemu-hypervisor.js';
+export { QmpClient, type QmpEvent } from './hypervisor/qemu/qmp-client.js';
+export { AgentClient } from './agent/agent-client.js';
+export { createDialer, registerDialer, type AgentDialer } from './agent/dialers.js';
+export { Sandbox, type BootReport, type SandboxOptions } from './sandbox/sandbox.js';
+export type { BootTimings } from './sandbox/boot-timings.js';
+export { removeSandbox, listSandboxes } from './sandbox/sandbox-records.js';
+export * from './sandbox/state-dir.js';

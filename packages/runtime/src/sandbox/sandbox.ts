@@ -1,0 +1,204 @@
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { isMayuError, MayuError, type GuestDetails } from '@mayu/protocol';
+import type { Logger } from 'pino';
+import { AgentClient } from '../agent/agent-client.js';
+import type { RuntimeConfig } from '../config/runtime-config.js';
+import { decideAccel, type AccelDecision } from '../host/accel.js';
+import { hostTscKhz } from '../host/cpu-info.js';
+import { locateGuestImage, type GuestImage } from '../host/guest-image.js';
+import { hostHasVhostVsock } from '../host/vhost-vsock.js';
+import type { Hypervisor, VmSpec } from '../hypervisor/hypervisor.js';
+import { QemuHypervisor } from '../hypervisor/qemu/qemu-hypervisor.js';
+import { StateMachine } from '../util/state-machine.js';
+import { computeBootTimings, type BootTimings } from './boot-timings.js';
+import { GuestLogRelay } from './guest-log-relay.js';
+import { SANDBOX_TRANSITIONS, type SandboxState } from './sandbox-state.js';
+import { createStateDir, writeRecord } from './state-dir.js';
+
+export interface SandboxOptions {
+  id: string;
+  config: RuntimeConfig;
+  log: Logger;
+  /** vCPUs and memory; default: the configuration's. */
+  vcpus?: number;
+  memoryMib?: number;
+  /** Kernel parameters added after the configuration's. */
+  kernelParams?: string;
+}
+
+export interface BootReport {
+  timings: BootTimings;
+  guest: GuestDetails;
+  accel: AccelDecision;
+  pid: number;
+  stateDir: string;
+  agentEndpoint: string;
+}
+
+/**
+ * One pod's micro-VM: its state directory, hypervisor, and agent client.
+ * create() plans everything and starts nothing; start() boots and waits for
+ * the agent; stop() powers the guest off gracefully, destroy() kills it; both
+ * remove everything the sandbox created, state directory included.
+ */
+export class Sandbox {
+  readonly id: string;
+  readonly stateDir: string;
+  readonly accel: AccelDecision;
+  readonly image: GuestImage;
+  private readonly fsm: StateMachine<SandboxState>;
+  private agentClient: AgentClient | null = null;
+  private readonly log: Logger;
+
+  private constructor(
+    o: SandboxOptions,
+    stateDir: string,
+    image: GuestImage,
+    accel: AccelDecision,
+    readonly hypervisor: Hypervisor,
+    private readonly config: RuntimeConfig,
+  ) {
+    this.id = o.id;
+    this.stateDir = stateDir;
+    this.image = image;
+    this.accel = accel;
+    this.log = o.log;
+    this.fsm = new StateMachine<SandboxState>(`sandbox ${o.id}`, 'created', SANDBOX_TRANSITIONS, (from, to) =>
+      this.log.debug({ from, to }, 'sandbox state'),
+    );
+  }
+
+  static create(o: SandboxOptions): Sandbox {
+    const log = o.log.child({ sandboxId: o.id });
+    const q = o.config.hypervisor.qemu;
+    const image = locateGuestImage(o.config.runtime.guestImageDir);
+    const accel = decideAccel(q.accel);
+    log.info({ accel: accel.accel, reason: accel.reason }, 'acceleration');
+    const agentChannel = q.agentChannel === 'auto' ? (hostHasVhostVsock() ? 'vsock' : 'serial') : q.agentChannel;
+    const stateDir = createStateDir(o.config.runtime.stateDir, o.id);
+    try {
+      const relay = new GuestLogRelay(log.child({ subsystem: 'guest' }));
+      const hypervisor = new QemuHypervisor({
+        config: q,
+        accel,
+        tscKhz: hostTscKhz(),
+        log: log.child({ subsystem: 'qemu' }),
+        onGuestLog: (stream) => relay.attach(stream),
+      });
+      const spec: VmSpec = {
+        id: o.id,
+        stateDir,
+        vcpus: o.vcpus ?? q.defaultVcpus,
+        memoryMib: o.memoryMib ?? q.defaultMemoryMib,
+        kernel: q.kernel || image.kernel,
+        rootfs:
+          q.rootfs === 'image'
+            ? { kind: 'image', path: q.image || image.image, fsType: image.manifest.rootfsImageType }
+            : { kind: 'initrd', path: q.initrd || image.initrd },
+        agentChannel,
+        kernelParams: [q.kernelParams, o.kernelParams ?? ''].join(' ').trim(),
+        debug: q.enableDebug,
+      };
+      for (const [key, path] of [['kernel', spec.kernel], [q.rootfs, spec.rootfs.path]] as const) {
+        if (!existsSync(path)) throw new MayuError('ERR_GUEST_IMAGE', `hypervisor.qemu.${key}: ${path} does not exist`, { details: { key, path } });
+      }
+      hypervisor.prepare(spec);
+      return new Sandbox({ ...o, log }, stateDir, image, accel, hypervisor, o.config);
+    } catch (err) {
+      rmSync(stateDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  get state(): SandboxState {
+    return this.fsm.state;
+  }
+
+  get agent(): AgentClient {
+    if (!this.agentClient) throw new MayuError('ERR_INVALID_STATE', `sandbox ${this.id} is not running`);
+    return this.agentClient;
+  }
+
+  /** Boots the VM and waits for the agent; on failure nothing is left behind. */
+  async start(): Promise<BootReport> {
+    this.fsm.transition('starting');
+    try {
+      return await this.boot();
+    } catch (err) {
+      this.log.error({ err }, 'sandbox failed to start');
+      await this.destroy();
+      throw err;
+    }
+  }
+
+  /** Gracefully powers the guest off (bounded by stop_timeout), then removes everything. */
+  async stop(): Promise<void> {
+    if (this.fsm.state === 'stopped') return;
+    if (this.fsm.can('stopping')) this.fsm.transition('stopping');
+    this.agentClient?.close();
+    await this.hypervisor.stop(this.config.runtime.stopTimeoutMs);
+    await this.release();
+  }
+
+  /** Kills the VM at once and removes everything; idempotent. */
+  async destroy(): Promise<void> {
+    if (this.fsm.state === 'stopped') return;
+    this.agentClient?.close();
+    await this.hypervisor.destroy();
+    await this.release();
+  }
+
+  /** Leaves the VM running with nothing of this process attached (mayu boot --keep). */
+  detach(): void {
+    this.agentClient?.close();
+    this.agentClient = null;
+  }
+
+  private async boot(): Promise<BootReport> {
+    const started = await this.hypervisor.start();
+    writeRecord({
+      id: this.id,
+      stateDir: this.stateDir,
+      hypervisor: this.hypervisor.kind,
+      pid: started.pid,
+      createdAt: new Date().toISOString(),
+      agentEndpoint: this.hypervisor.agentEndpoint(),
+    });
+    const agent = await AgentClient.open({
+      endpoint: this.hypervisor.agentEndpoint(),
+      bridgeSocket: join(this.stateDir, 'agent-grpc.sock'),
+      dialTimeoutMs: this.config.agent.dialTimeoutMs,
+      callTimeoutMs: this.config.agent.callTimeoutMs,
+      log: this.log,
+    });
+    this.agentClient = agent;
+    const exited = this.hypervisor.wait().then((exit) => {
+      throw new MayuError('ERR_HYPERVISOR', `the VM exited while booting (code ${String(exit.code)}, signal ${String(exit.signal)})`);
+    });
+    exited.catch(() => {});
+    await Promise.race([agent.waitReady(), exited]).catch((err: unknown) => {
+      if (isMayuError(err, 'ERR_AGENT_TIMEOUT')) {
+        throw new MayuError('ERR_AGENT_TIMEOUT', `the agent did not answer within ${this.config.agent.dialTimeoutMs} ms of boot (see ${this.stateDir}/console.log)`, { cause: err });
+      }
+      throw err;
+    });
+    const firstRpcAt = performance.now();
+    this.log.info({ event: 'agent.ready', firstRpcMs: firstRpcAt - started.spawnedAt }, 'agent ready');
+    const detailsSentAt = performance.now();
+    const guest = await agent.guestDetails();
+    const detailsReceivedAt = performance.now();
+    this.fsm.transition('running');
+    const timings = computeBootTimings({ ...started, firstRpcAt, detailsSentAt, detailsReceivedAt, guest });
+    this.log.info({ event: 'vm.booted', timings }, 'sandbox booted');
+    return { timings, guest, accel: this.accel, pid: started.pid, stateDir: this.stateDir, agentEndpoint: this.hypervisor.agentEndpoint() };
+  }
+
+  private async release(): Promise<void> {
+    this.agentClient = null;
+    await this.hypervisor.cleanup();
+    rmSync(this.stateDir, { recursive: true, force: true });
+    this.fsm.transition('stopped');
+    this.log.info({ event: 'sandbox.removed' }, 'sandbox removed');
+  }
+}

@@ -1,0 +1,312 @@
+/*
+ * AF_VSOCK for Node: the few system calls Node's net module cannot make.
+ * Sockets are non-blocking and close-on-exec; accept and connect readiness is
+ * watched with a uv_poll_t on Node's own event loop. Connected descriptors go
+ * back to JavaScript as plain fds (see ../fd-socket.ts for the stream).
+ *
+ * Errors are thrown (or passed to callbacks) as Error objects with `code`
+ * (the errno name), `errno` and `syscall`, like Node's own.
+ */
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+#include <linux/vm_sockets.h>
+
+#define CHECK(call)                                                  \
+  do {                                                               \
+    if ((call) != napi_ok) {                                         \
+      napi_throw_error(env, "ERR_VSOCK_NAPI", "N-API call failed: " #call); \
+      return NULL;                                                   \
+    }                                                                \
+  } while (0)
+
+static napi_value make_errno_error(napi_env env, int err, const char *syscall) {
+  const char *name = strerrorname_np(err);
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s %s (%s)", syscall, name ? name : "EUNKNOWN", strerror(err));
+  napi_value code, message, error, errno_value, syscall_value;
+  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_create_int32(env, -err, &errno_value);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_set_named_property(env, error, "syscall", syscall_value);
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall) {
+  napi_throw(env, make_errno_error(env, err, syscall));
+  return NULL;
+}
+
+static int get_u32_args(napi_env env, napi_callback_info info, size_t want, uint32_t *out, napi_value *rest) {
+  size_t argc = want + 1;
+  napi_value argv[8];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "missing arguments");
+    return -1;
+  }
+  for (size_t i = 0; i < want; i++) {
+    if (napi_get_value_uint32(env, argv[i], &out[i]) != napi_ok) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "arguments must be unsigned 32-bit integers");
+      return -1;
+    }
+  }
+  if (rest) *rest = argc > want ? argv[want] : NULL;
+  return 0;
+}
+
+static napi_value make_u32(napi_env env, uint32_t v) {
+  napi_value out;
+  napi_create_uint32(env, v, &out);
+  return out;
+}
+
+/* socket(): a new non-blocking AF_VSOCK stream socket. */
+static napi_value js_socket(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket");
+  return make_u32(env, (uint32_t)fd);
+}
+
+static void fill_addr(struct sockaddr_vm *addr, uint32_t cid, uint32_t port) {
+  memset(addr, 0, sizeof *addr);
+  addr->svm_family = AF_VSOCK;
+  addr->svm_cid = cid;
+  addr->svm_port = port;
+}
+
+/* bind(fd, cid, port) */
+static napi_value js_bind(napi_env env, napi_callback_info info) {
+  uint32_t a[3];
+  if (get_u32_args(env, info, 3, a, NULL)) return NULL;
+  struct sockaddr_vm addr;
+  fill_addr(&addr, a[1], a[2]);
+  if (bind((int)a[0], (struct sockaddr *)&addr, sizeof addr) != 0) return throw_errno(env, errno, "bind");
+  return NULL;
+}
+
+/* listen(fd, backlog) */
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  uint32_t a[2];
+  if (get_u32_args(env, info, 2, a, NULL)) return NULL;
+  if (listen((int)a[0], (int)a[1]) != 0) return throw_errno(env, errno, "listen");
+  return NULL;
+}
+
+static napi_value addr_object(napi_env env, const struct sockaddr_vm *addr) {
+  napi_value obj;
+  napi_create_object(env, &obj);
+  napi_set_named_property(env, obj, "cid", make_u32(env, addr->svm_cid));
+  napi_set_named_property(env, obj, "port", make_u32(env, addr->svm_port));
+  return obj;
+}
+
+/* localAddress(fd) -> { cid, port } */
+static napi_value js_local_address(napi_env env, napi_callback_info info) {
+  uint32_t fd;
+  if (get_u32_args(env, info, 1, &fd, NULL)) return NULL;
+  struct sockaddr_vm addr;
+  socklen_t len = sizeof addr;
+  if (getsockname((int)fd, (struct sockaddr *)&addr, &len) != 0) return throw_errno(env, errno, "getsockname");
+  return addr_object(env, &addr);
+}
+
+/* close(fd) */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  uint32_t fd;
+  if (get_u32_args(env, info, 1, &fd, NULL)) return NULL;
+  if (close((int)fd) != 0 && errno != EINTR) return throw_errno(env, errno, "close");
+  return NULL;
+}
+
+/* ---- readiness watchers --------------------------------------------------- */
+
+typedef enum { WATCH_ACCEPT, WATCH_CONNECT } watch_kind;
+
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async;
+  watch_kind kind;
+  int fd;
+  int closing;
+} watcher;
+
+static void watcher_freed(uv_handle_t *handle) {
+  free(handle->data);
+}
+
+static void watcher_close(watcher *w) {
+  if (w->closing) return;
+  w->closing = 1;
+  uv_poll_stop(&w->poll);
+  napi_async_destroy(w->env, w->async);
+  napi_delete_reference(w->env, w->callback);
+  uv_close((uv_handle_t *)&w->poll, watcher_freed);
+}
+
+static void watcher_call(watcher *w, size_t argc, napi_value *argv) {
+  napi_env env = w->env;
+  napi_value cb, global, result;
+  if (napi_get_reference_value(env, w->callback, &cb) != napi_ok || cb == NULL) return;
+  napi_get_global(env, &global);
+  napi_make_callback(env, w->async, global, cb, argc, argv, &result);
+}
+
+static void on_accept_ready(watcher *w) {
+  napi_env env = w->env;
+  for (;;) {
+    struct sockaddr_vm peer;
+    socklen_t len = sizeof peer;
+    int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+      napi_value argv[1] = {make_errno_error(env, errno, "accept")};
+      watcher_call(w, 1, argv);
+      return;
+    }
+    napi_value argv[3];
+    napi_get_null(env, &argv[0]);
+    argv[1] = make_u32(env, (uint32_t)fd);
+    argv[2] = addr_object(env, &peer);
+    watcher_call(w, 3, argv);
+    if (w->closing) return;
+  }
+}
+
+static void on_connect_ready(watcher *w) {
+  napi_env env = w->env;
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  napi_value argv[1];
+  if (err) argv[0] = make_errno_error(env, err, "connect");
+  else napi_get_null(env, &argv[0]);
+  watcher_call(w, 1, argv);
+  watcher_close(w);
+}
+
+static void on_poll(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  watcher *w = handle->data;
+  if (w->closing) return;
+  napi_handle_scope scope;
+  napi_open_handle_scope(w->env, &scope);
+  if (status < 0) {
+    napi_value argv[1] = {make_errno_error(w->env, -status, w->kind == WATCH_ACCEPT ? "accept" : "connect")};
+    watcher_call(w, 1, argv);
+    if (w->kind == WATCH_CONNECT) watcher_close(w);
+  } else if (w->kind == WATCH_ACCEPT) {
+    on_accept_ready(w);
+  } else {
+    on_connect_ready(w);
+  }
+  napi_close_handle_scope(w->env, scope);
+}
+
+static watcher *watcher_start(napi_env env, int fd, napi_value callback, watch_kind kind, int events) {
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return NULL;
+  watcher *w = calloc(1, sizeof *w);
+  if (!w) return NULL;
+  w->env = env;
+  w->fd = fd;
+  w->kind = kind;
+  napi_value name;
+  napi_create_string_utf8(env, kind == WATCH_ACCEPT ? "VsockAccept" : "VsockConnect", NAPI_AUTO_LENGTH, &name);
+  if (uv_poll_init(loop, &w->poll, fd) != 0) {
+    free(w);
+    return NULL;
+  }
+  w->poll.data = w;
+  napi_create_reference(env, callback, 1, &w->callback);
+  napi_async_init(env, NULL, name, &w->async);
+  uv_poll_start(&w->poll, events, on_poll);
+  return w;
+}
+
+static void watcher_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  (void)hint;
+}
+
+/* startAccept(fd, cb(err, clientFd, {cid, port})) -> watcher handle */
+static napi_value js_start_accept(napi_env env, napi_callback_info info) {
+  uint32_t fd;
+  napi_value cb;
+  if (get_u32_args(env, info, 1, &fd, &cb)) return NULL;
+  watcher *w = watcher_start(env, (int)fd, cb, WATCH_ACCEPT, UV_READABLE);
+  if (!w) return throw_errno(env, ENOMEM, "uv_poll_init");
+  napi_value handle;
+  CHECK(napi_create_external(env, w, watcher_finalize, NULL, &handle));
+  return handle;
+}
+
+/* stopWatch(handle): stops an accept or pending connect watcher; the caller
+ * closes the fd afterwards. Must be called at most once, and not after a
+ * connect callback has run. */
+static napi_value js_stop_watch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *data = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok || !data) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a watch handle");
+    return NULL;
+  }
+  watcher_close((watcher *)data);
+  return NULL;
+}
+
+/* connect(fd, cid, port, cb(err)) -> watcher handle */
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  uint32_t a[3];
+  napi_value cb;
+  if (get_u32_args(env, info, 3, a, &cb)) return NULL;
+  struct sockaddr_vm addr;
+  fill_addr(&addr, a[1], a[2]);
+  if (connect((int)a[0], (struct sockaddr *)&addr, sizeof addr) != 0 && errno != EINPROGRESS) {
+    return throw_errno(env, errno, "connect");
+  }
+  watcher *w = watcher_start(env, (int)a[0], cb, WATCH_CONNECT, UV_WRITABLE);
+  if (!w) return throw_errno(env, ENOMEM, "uv_poll_init");
+  napi_value handle;
+  CHECK(napi_create_external(env, w, watcher_finalize, NULL, &handle));
+  return handle;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"socket", NULL, js_socket, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bind", NULL, js_bind, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"listen", NULL, js_listen, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"startAccept", NULL, js_start_accept, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stopWatch", NULL, js_stop_watch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_value constants;
+  napi_create_object(env, &constants);
+  napi_set_named_property(env, constants, "VMADDR_CID_ANY", make_u32(env, VMADDR_CID_ANY));
+  napi_set_named_property(env, constants, "VMADDR_CID_LOCAL", make_u32(env, 1));
+  napi_set_named_property(env, constants, "VMADDR_CID_HOST", make_u32(env, VMADDR_CID_HOST));
+  napi_set_named_property(env, constants, "VMADDR_PORT_ANY", make_u32(env, VMADDR_PORT_ANY));
+  napi_set_named_property(env, exports, "constants", constants);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface VsockAddress {
+  cid: number;
+  port: number;
+}
+
+/** The addon's functions (src/addon/vsock.c). */
+export interface VsockNative {
+  constants: {
+    VMADDR_CID_ANY: number;
+    VMADDR_CID_LOCAL: number;
+    VMADDR_CID_HOST: number;
+    VMADDR_PORT_ANY: number;
+  };
+  socket(): number;
+  bind(fd: number, cid: number, port: number): void;
+  listen(fd: number, backlog: number): void;
+  localAddress(fd: number): VsockAddress;
+  close(fd: number): void;
+  startAccept(fd: number, cb: (err: NodeJS.ErrnoException | null, fd?: number, peer?: VsockAddress) => void): object;
+  /** Stops an accept watcher, or a connect that has not called back yet; at most once. */
+  stopWatch(handle: object): void;
+  connect(fd: number, cid: number, port: number, cb: (err: NodeJS.ErrnoException | null) => void): object;
+}
+
+/** Well-known CIDs and the "any" port, as in <linux/vm_sockets.h>. */
+export const VMADDR_CID_ANY = 0xffffffff;
+export const VMADDR_CID_LOCAL = 1;
+export const VMADDR_CID_HOST = 2;
+export const VMADDR_PORT_ANY = 0xffffffff;
+
+let addonPath: string | undefined = process.env.MAYU_VSOCK_ADDON;
+let loaded: VsockNative | undefined;
+
+/**
+ * Where to load the addon from. The guest agent (a single executable) sets
+ * this to the copy in its image; elsewhere the node-gyp build output is used.
+ */
+export function setAddonPath(path: string): void {
+  if (loaded) throw new Error('the vsock addon is already loaded');
+  addonPath = path;
+}
+
+function defaultAddonPath(): string {
+  try {
+    return fileURLToPath(new URL('../../build/Release/vsock.node', import.meta.url));
+  } catch {
+    return '/usr/lib/mayu/vsock.node';
+  }
+}
+
+/** Loads the addon on first use (so that importing this package never does). */
+export function native(): VsockNative {
+  if (loaded) return loaded;
+  const path = addonPath ?? defaultAddonPath();
+  if (!existsSync(path)) {
+    throw Object.assign(new Error(`vsock addon not found at ${path} (run npm ci to build it)`), {
+      code: 'ERR_VSOCK_ADDON_MISSING',
+    });
+  }
+  const module = { exports: {} as VsockNative };
+  process.dlopen(module, path);
+  loaded = module.exports;
+  return loaded;
+}
