@@ -36,6 +36,12 @@ export async function agentMain(args: string[], agentMainMs: number): Promise<vo
   const { options, warnings } = parseAgentOptions(args);
   const { log } = createAgentLogger(options.logLevel, options.logDevice);
   for (const warning of warnings) log.warn(warning);
+  // An agent that cannot go on says why on both channels, then exits: init powers the VM off.
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception');
+    process.stderr.write(`mayu-agent: uncaught exception: ${err.stack ?? String(err)}\n`);
+    process.exit(70);
+  });
   if (inGuest()) setUpGuest(log, options);
 
   const state: AgentState = {

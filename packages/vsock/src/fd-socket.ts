@@ -28,7 +28,15 @@ function binding(): PipeWrap {
   return pipeWrap;
 }
 
-export function socketFromFd(fd: number, options: { allowHalfOpen?: boolean } = {}): Socket {
+export interface FdSocketOptions {
+  allowHalfOpen?: boolean;
+  /** false for a write-only descriptor (default true). */
+  readable?: boolean;
+  /** false for a read-only descriptor (default true). */
+  writable?: boolean;
+}
+
+export function socketFromFd(fd: number, options: FdSocketOptions = {}): Socket {
   if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${fd}`);
   const { Pipe, constants } = binding();
   const handle = new Pipe(constants.SOCKET);
@@ -40,6 +48,11 @@ export function socketFromFd(fd: number, options: { allowHalfOpen?: boolean } = 
       errno: err,
     });
   }
-  const options_ = { handle, allowHalfOpen: options.allowHalfOpen ?? false, readable: true, writable: true };
+  const options_ = {
+    handle,
+    allowHalfOpen: options.allowHalfOpen ?? false,
+    readable: options.readable ?? true,
+    writable: options.writable ?? true,
+  };
   return new Socket(options_ as unknown as ConstructorParameters<typeof Socket>[0]);
 }

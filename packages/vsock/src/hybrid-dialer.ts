@@ -13,15 +13,20 @@ export interface HybridDialOptions {
  * Connects to a guest vsock port through a hypervisor's hybrid-vsock Unix
  * socket (Cloud Hypervisor, Firecracker): sends `CONNECT <port>\n`, expects
  * `OK <host-port>\n`, then the socket is a raw stream to the guest port.
- * Resolves with the socket and the host-side port the VMM reported. Any bytes
- * that arrived after the OK line are given back to the socket's reader.
+ * Resolves with the socket and the host-side port the VMM reported. The
+ * socket is paused, like net's pauseOnConnect: bytes that arrived after the
+ * OK line wait in it until the caller pipes it or calls resume().
  */
 export function dialHybridVsock(
   udsPath: string,
   port: number,
   options: HybridDialOptions = {},
 ): Promise<{ socket: Socket; hostPort: number }> {
-  checkU32('port', port);
+  try {
+    checkU32('port', port);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
     const socket = connect(udsPath);

@@ -14,4 +14,4 @@ export {
 } from './native.js';
 export { VsockServer, connectVsock } from './vsock-socket.js';
 export { dialHybridVsock, type HybridDialOptions } from './hybrid-dialer.js';
-export { socketFromFd } from './fd-socket.js';
+export { socketFromFd, type FdSocketOptions } from './fd-socket.js';

@@ -52,14 +52,26 @@ export class VsockServer extends EventEmitter {
       this.emit('error', err ?? new Error('accept returned no descriptor'));
       return;
     }
-    this.emit('connection', socketFromFd(fd), peer);
+    let socket: Socket;
+    try {
+      socket = socketFromFd(fd);
+    } catch (wrapErr) {
+      native().close(fd);
+      this.emit('error', wrapErr);
+      return;
+    }
+    this.emit('connection', socket, peer);
   }
 }
 
 /** Connects to (cid, port); rejects with the errno error (ECONNREFUSED, ETIMEDOUT...). */
 export function connectVsock(cid: number, port: number, options: { timeoutMs?: number } = {}): Promise<Socket> {
-  checkU32('cid', cid);
-  checkU32('port', port);
+  try {
+    checkU32('cid', cid);
+    checkU32('port', port);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
     const n = native();
@@ -81,8 +93,13 @@ export function connectVsock(cid: number, port: number, options: { timeoutMs?: n
         if (err) {
           n.close(fd);
           reject(err);
-        } else {
+          return;
+        }
+        try {
           resolve(socketFromFd(fd));
+        } catch (wrapErr) {
+          n.close(fd);
+          reject(wrapErr);
         }
       });
     } catch (err) {

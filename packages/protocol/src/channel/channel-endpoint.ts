@@ -79,7 +79,6 @@ export abstract class ChannelEndpoint extends EventEmitter {
       return;
     }
     if (frame.type === FrameType.Close) {
-      this.current = null;
       session.peerClosed();
     } else if (!session.deliver(frame.payload)) {
       this.link?.pause();

@@ -5,7 +5,9 @@ import type { SessionStream } from './session-stream.js';
 
 /**
  * The guest's end of a serial channel. Each Hello from the host starts a new
- * session (the previous one is destroyed) and is answered with Welcome.
+ * session (the previous one is destroyed) and is answered with Welcome. The
+ * host repeats Hello until it hears Welcome, so a Hello for the session that
+ * is already current is only answered again.
  *
  * Events: 'session' (stream: SessionStream) for every new session.
  */
@@ -26,11 +28,12 @@ export class GuestChannel extends ChannelEndpoint {
 
   protected onFrame(frame: Frame): void {
     if (frame.type === FrameType.Hello) {
-      const stream = this.newSession(frame.session);
+      const repeated = this.current?.session === frame.session;
+      const stream = repeated ? null : this.newSession(frame.session);
       const version = Buffer.alloc(4);
       version.writeUInt32BE(CHANNEL_PROTOCOL_VERSION);
       this.send([encodeFrame(FrameType.Welcome, frame.session, version)], () => {});
-      this.emit('session', stream);
+      if (stream) this.emit('session', stream);
     } else if (frame.type === FrameType.Data || frame.type === FrameType.Close) {
       this.routeToSession(frame);
     } else {

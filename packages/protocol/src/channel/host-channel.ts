@@ -10,7 +10,15 @@ interface PendingHello {
   resolve: (stream: SessionStream) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
+  resend: NodeJS.Timeout;
 }
+
+/**
+ * Hello is repeated this often until Welcome arrives: a guest that is just
+ * reopening its port (after the previous host left) discards what was
+ * buffered for the old open, so one Hello can be lost.
+ */
+export const HELLO_RESEND_MS = 200;
 
 /**
  * The host's end of a serial channel, over one persistent connection to the
@@ -44,12 +52,14 @@ export class HostChannel extends ChannelEndpoint {
           }),
         );
       }, timeoutMs);
-      this.pending = { session, resolve, reject, timer };
       const version = Buffer.alloc(4);
       version.writeUInt32BE(CHANNEL_PROTOCOL_VERSION);
-      this.send([encodeFrame(FrameType.Hello, session, version)], (err) => {
-        if (err) this.failPending(err);
-      });
+      const hello = (): void =>
+        this.send([encodeFrame(FrameType.Hello, session, version)], (err) => {
+          if (err) this.failPending(err);
+        });
+      this.pending = { session, resolve, reject, timer, resend: setInterval(hello, HELLO_RESEND_MS) };
+      hello();
     });
   }
 
@@ -66,6 +76,7 @@ export class HostChannel extends ChannelEndpoint {
     const pending = this.pending;
     if (frame.type === FrameType.Welcome && pending && pending.session === frame.session) {
       clearTimeout(pending.timer);
+      clearInterval(pending.resend);
       this.pending = null;
       pending.resolve(this.newSession(frame.session));
     } else if (frame.type === FrameType.Data || frame.type === FrameType.Close) {
@@ -80,6 +91,7 @@ export class HostChannel extends ChannelEndpoint {
     if (!pending) return;
     this.pending = null;
     clearTimeout(pending.timer);
+    clearInterval(pending.resend);
     pending.reject(err);
   }
 }

@@ -6,11 +6,14 @@ export type FrameSink = (frames: Buffer[], done: (err?: Error | null) => void) =
 
 /**
  * One session of a serial channel as a Duplex: what is written goes out as
- * Data frames, what arrives for this session is pushed to readers. Ending the
- * writable side sends Close; a Close from the peer ends the readable side.
+ * Data frames, what arrives for this session is pushed to readers. Close is a
+ * half-close, like a TCP FIN: ending the writable side (or destroying the
+ * stream) sends it, and a Close from the peer ends the readable side. Once
+ * both directions have ended the stream destroys itself.
  */
 export class SessionStream extends Duplex {
   private closeSent = false;
+  private peerEnded = false;
 
   constructor(
     readonly session: number,
@@ -23,15 +26,15 @@ export class SessionStream extends Duplex {
 
   /** Delivers payload that arrived for this session; false means "stop reading". */
   deliver(payload: Buffer): boolean {
-    if (this.destroyed) return true;
+    if (this.destroyed || this.peerEnded) return true;
     return this.push(payload);
   }
 
-  /** The peer ended the session. */
+  /** The peer will send no more. */
   peerClosed(): void {
-    this.closeSent = true;
+    if (this.peerEnded) return;
+    this.peerEnded = true;
     this.push(null);
-    this.destroy();
   }
 
   override _read(): void {

@@ -6,4 +6,4 @@ registerDialer('serial', serialDialer);
 registerDialer('vsock', vsockDialer);
 registerDialer('hvsock', hybridVsockDialer);
 
-export { createDialer, registerDialer, type AgentDialer } from './dialer.js';
+export { createDialer, registerDialer, splitPort, type AgentDialer } from './dialer.js';

@@ -55,5 +55,7 @@ export interface Hypervisor {
   destroy(): Promise<void>;
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /** Lets go of the VM (monitor, console and log connections) and leaves it running. */
+  disconnect(): void;
   cleanup(): Promise<void>;
 }

@@ -153,6 +153,7 @@ export class Sandbox {
   detach(): void {
     this.agentClient?.close();
     this.agentClient = null;
+    this.hypervisor.disconnect();
   }
 
   private async boot(): Promise<BootReport> {

@@ -187,6 +187,9 @@ static void on_accept_ready(watcher *w) {
 
 static void on_connect_ready(watcher *w) {
   napi_env env = w->env;
+  /* Stop watching before JavaScript sees the fd: libuv refuses to open a
+   * stream on an fd its loop still watches (EEXIST). */
+  uv_poll_stop(&w->poll);
   int err = 0;
   socklen_t len = sizeof err;
   if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
@@ -203,14 +206,15 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   if (w->closing) return;
   napi_handle_scope scope;
   napi_open_handle_scope(w->env, &scope);
-  if (status < 0) {
-    napi_value argv[1] = {make_errno_error(w->env, -status, w->kind == WATCH_ACCEPT ? "accept" : "connect")};
-    watcher_call(w, 1, argv);
-    if (w->kind == WATCH_CONNECT) watcher_close(w);
-  } else if (w->kind == WATCH_ACCEPT) {
-    on_accept_ready(w);
-  } else {
+  if (w->kind == WATCH_CONNECT) {
+    /* A failed connect shows up as POLLERR, which libuv reports as UV_EBADF:
+     * the socket's own error (SO_ERROR) says what really happened. */
     on_connect_ready(w);
+  } else if (status < 0) {
+    napi_value argv[1] = {make_errno_error(w->env, -status, "accept")};
+    watcher_call(w, 1, argv);
+  } else {
+    on_accept_ready(w);
   }
   napi_close_handle_scope(w->env, scope);
 }

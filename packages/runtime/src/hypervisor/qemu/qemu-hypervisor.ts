@@ -142,6 +142,10 @@ export class QemuHypervisor implements Hypervisor {
     await this.requireQmp().execute('cont');
   }
 
+  disconnect(): void {
+    this.closeConnections();
+  }
+
   /** Removes the sockets and pid file (QEMU must be gone: call stop or destroy first). */
   async cleanup(): Promise<void> {
     if (this.child && !this.exit) await this.destroy();

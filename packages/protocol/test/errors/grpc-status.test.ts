@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { fromServiceError, GRPC_STATUS_OF, toServiceError } from '../../src/errors/grpc-status.js';
+import { ERROR_CODES, invalidArgument, MayuError } from '../../src/errors/mayu-error.js';
+
+describe('error codes and gRPC status', () => {
+  it('maps every error code, and not everything to UNKNOWN', () => {
+    for (const code of ERROR_CODES) assert.notEqual(GRPC_STATUS_OF[code], undefined, code);
+    assert.equal(GRPC_STATUS_OF.ERR_NOT_FOUND, status.NOT_FOUND);
+    assert.equal(GRPC_STATUS_OF.ERR_INVALID_ARGUMENT, status.INVALID_ARGUMENT);
+    assert.equal(GRPC_STATUS_OF.ERR_INVALID_STATE, status.FAILED_PRECONDITION);
+    assert.ok(!Object.values(GRPC_STATUS_OF).includes(status.UNKNOWN));
+  });
+
+  it('carries the mayu code across a call', () => {
+    const sent = toServiceError(invalidArgument('container_id', '', 'must not be empty'));
+    assert.equal(sent.code, status.INVALID_ARGUMENT);
+    const received = fromServiceError({ ...sent, message: '', name: 'Error' } as ServiceError, 'agent CreateContainer');
+    assert.equal(received.code, 'ERR_INVALID_ARGUMENT');
+    assert.match(received.message, /container_id: must not be empty \(got ""\)/);
+  });
+
+  it('derives a code from the status when the server sent none', () => {
+    const err = { code: status.UNIMPLEMENTED, details: 'nope', metadata: new Metadata(), message: '', name: 'Error' } as ServiceError;
+    assert.equal(fromServiceError(err, 'x').code, 'ERR_UNIMPLEMENTED');
+  });
+
+  it('wraps a foreign error as ERR_INTERNAL with its message', () => {
+    const sent = toServiceError(new Error('boom'));
+    assert.equal(sent.code, status.INTERNAL);
+    assert.equal(sent.details, 'boom');
+    assert.ok(new MayuError('ERR_TIMEOUT', 'x', { cause: 1 }).cause === 1);
+  });
+});

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { loadConfig } from '../../../src/config/load-config.js';
+import type { VmSpec } from '../../../src/hypervisor/hypervisor.js';
+import { kernelCmdline } from '../../../src/hypervisor/kernel-cmdline.js';
+import { qemuArgv } from '../../../src/hypervisor/qemu/qemu-argv.js';
+import { qemuPaths } from '../../../src/hypervisor/qemu/qemu-paths.js';
+
+const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
+  id: 'sb1',
+  stateDir: '/run/mayu/sandboxes/sb1',
+  vcpus: 1,
+  memoryMib: 512,
+  kernel: '/img/vmlinux',
+  rootfs: { kind: 'image', path: '/img/rootfs.erofs', fsType: 'erofs' },
+  agentChannel: 'serial',
+  kernelParams: '',
+  debug: false,
+  ...over,
+});
+
+/** The value after each occurrence of `flag`. */
+const values = (argv: string[], flag: string): string[] => argv.flatMap((a, i) => (a === flag ? [argv[i + 1] ?? ''] : []));
+
+describe('QEMU command line', () => {
+  const config = loadConfig().hypervisor.qemu;
+  const paths = qemuPaths('/run/mayu/sandboxes/sb1');
+
+  it('microvm, TCG, erofs root, agent on virtio-serial', () => {
+    const argv = qemuArgv({ spec: spec(), config, accel: 'tcg', tscKhz: 2445434, paths });
+    assert.equal(values(argv, '-append')[0], 'console=ttyS0 panic=-1 reboot=t quiet root=/dev/vda ro rootfstype=erofs pci=off tsc_early_khz=2445434 tsc=reliable');
+    assert.deepEqual(values(argv, '-device'), [
+      'virtio-serial-device,id=vser0',
+      'virtconsole,chardev=log,name=agent.log.0',
+      'virtserialport,chardev=agent,name=agent.channel.0',
+      'virtio-blk-device,drive=rootfs,id=rootfs-dev',
+      'virtio-rng-device,rng=rng0',
+    ]);
+    assert.deepEqual(values(argv, '-chardev').map((c) => c.split(',')[1]), ['id=console', 'id=log', 'id=agent']);
+    assert.ok(argv.includes('-S') && argv.includes('-sandbox'));
+    assert.ok(!argv.includes('-initrd'));
+  });
+
+  it('q35, KVM, initrd, agent on vsock', () => {
+    const argv = qemuArgv({ spec: spec({ rootfs: { kind: 'initrd', path: '/img/initrd.img' }, agentChannel: 'vsock' }), config: { ...config, machineType: 'q35' }, accel: 'kvm', tscKhz: 2445434, paths, vsockCid: 77 });
+    assert.equal(values(argv, '-initrd')[0], '/img/initrd.img');
+    assert.equal(values(argv, '-append')[0], 'console=ttyS0 panic=-1 reboot=t quiet');
+    assert.ok(values(argv, '-device').includes('vhost-vsock-pci,guest-cid=77'));
+    assert.ok(!values(argv, '-device').some((d) => d.startsWith('virtserialport')));
+    assert.ok(!values(argv, '-blockdev').length);
+  });
+
+  it('kernel command line: debug and extra parameters come last', () => {
+    const line = kernelCmdline({ machine: 'microvm', accel: 'kvm', tscKhz: null, rootfs: { kind: 'initrd' }, debug: true, extra: ' agent.selftest=vsock  foo=1 ' });
+    assert.equal(line, 'console=ttyS0 panic=-1 reboot=t loglevel=7 pci=off agent.log=debug agent.selftest=vsock foo=1');
+  });
+});

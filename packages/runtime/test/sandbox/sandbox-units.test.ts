@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { computeBootTimings } from '../../src/sandbox/boot-timings.js';
+import { GuestLogRelay, MAX_GUEST_LINE } from '../../src/sandbox/guest-log-relay.js';
+import { createStateDir, sandboxDir, validateSandboxId, writeRecord } from '../../src/sandbox/state-dir.js';
+
+describe('sandbox state directory', () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'mayu-state-'));
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('validates ids', () => {
+    for (const ok of ['a', 'pod-1', 'A_b.c', 'x'.repeat(64), 'f'.repeat(64)]) validateSandboxId(ok);
+    for (const bad of ['', '-a', '../x', 'a/b', 'x'.repeat(65), 'a b']) {
+      assert.throws(() => validateSandboxId(bad), { code: 'ERR_INVALID_ARGUMENT', message: /^sandbox id: / }, bad);
+    }
+  });
+
+  it('creates a private directory and replaces a stale one', () => {
+    const dir = createStateDir(root, 'sb');
+    assert.equal(dir, sandboxDir(root, 'sb'));
+    writeFileSync(join(dir, 'junk'), 'x');
+    writeRecord({ id: 'sb', stateDir: dir, hypervisor: 'qemu', pid: 999999999, createdAt: '', agentEndpoint: '' });
+    assert.equal(createStateDir(root, 'sb'), dir);
+    assert.ok(!existsSync(join(dir, 'junk')), 'the stale directory was replaced');
+  });
+
+  it('refuses an id whose hypervisor still runs, but not a reused PID', async () => {
+    const dir = createStateDir(root, 'live');
+    // A process whose command line names the directory stands in for its hypervisor.
+    const stand_in = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', dir], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => stand_in.once('spawn', r));
+      writeRecord({ id: 'live', stateDir: dir, hypervisor: 'qemu', pid: stand_in.pid ?? 0, createdAt: '', agentEndpoint: '' });
+      assert.throws(() => createStateDir(root, 'live'), { code: 'ERR_ALREADY_EXISTS', message: /sandbox live already exists and is running/ });
+      // The same PID running something else (here: this test process) does not count.
+      writeRecord({ id: 'live', stateDir: dir, hypervisor: 'qemu', pid: process.pid, createdAt: '', agentEndpoint: '' });
+      assert.equal(createStateDir(root, 'live'), dir);
+    } finally {
+      stand_in.kill('SIGKILL');
+    }
+  });
+
+  it('refuses a state root too long for socket paths', () => {
+    const long = join(root, 'x'.repeat(90));
+    mkdirSync(long);
+    assert.throws(() => createStateDir(long, 'sb'), { code: 'ERR_INVALID_ARGUMENT', message: /runtime.state_dir: is too long/ });
+  });
+});
+
+describe('boot timings', () => {
+  it('places guest milestones on the host clock', () => {
+    const t = computeBootTimings({
+      spawnedAt: 0,
+      runningAt: 100,
+      firstRpcAt: 3000,
+      detailsSentAt: 3100,
+      detailsReceivedAt: 3120,
+      guest: { uptimeMs: 2600, boot: { initStartMs: 600, agentProcessStartMs: 800, agentMainMs: 1900, agentListeningMs: 2000 } } as never,
+    });
+    assert.deepEqual(t, { spawnMs: 100, kernelStartMs: 510, initStartMs: 1110, agentProcessStartMs: 1310, agentMainMs: 2410, agentListeningMs: 2510, firstRpcMs: 3000 });
+  });
+});
+
+describe('guest log relay', () => {
+  function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'trace' }, { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) });
+    return { log, lines };
+  }
+
+  it('re-logs guest JSON under a guest key at its level, and text as text', () => {
+    const { log, lines } = capture();
+    const relay = new GuestLogRelay(log);
+    relay.push('{"level":50,"msg":"disk full","pid":1}\nplain ');
+    relay.push('text\n');
+    assert.deepEqual(lines.map((l) => [l.level, l.msg, l.guest]), [
+      [50, 'disk full', { level: 50, msg: 'disk full', pid: 1 }],
+      [30, 'guest output', 'plain text'],
+    ]);
+  });
+
+  it('bounds lines and rate-limits a flood, counting what it dropped', () => {
+    const { log, lines } = capture();
+    const relay = new GuestLogRelay(log, { linesPerSec: 1, burst: 5 });
+    relay.push('y'.repeat(MAX_GUEST_LINE * 2));
+    relay.push(`${'x\n'.repeat(100)}`);
+    relay.flush();
+    const relayed = lines.filter((l) => l.msg === 'guest output');
+    assert.equal(relayed.length, 5);
+    assert.ok(relayed.every((l) => String(l.guest).length <= MAX_GUEST_LINE));
+    const dropped = lines.filter((l) => l.msg === 'guest log rate limit: lines dropped').reduce((n, l) => n + Number(l.droppedLines), 0);
+    assert.equal(dropped, 96);
+  });
+});

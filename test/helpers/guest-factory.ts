@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfig, Sandbox, type BootReport, type RuntimeConfig } from '@mayu/runtime';
+import pino, { type Logger } from 'pino';
+import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
+import { filesUnder, processesMentioning } from './leftovers.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** Test artifacts (logs, consoles of failed tests); ignored by git. */
+export const ARTIFACTS = join(REPO_ROOT, '.mayu-test');
+
+let sharedLog: Logger | undefined;
+
+/** One JSON log for the whole integration run: .mayu-test/integration.log. */
+export function testLogger(): Logger {
+  if (!sharedLog) {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    sharedLog = pino({ name: 'mayu-test', level: process.env.MAYU_TEST_LOG_LEVEL ?? 'debug' }, pino.destination({ dest: join(ARTIFACTS, 'integration.log'), sync: true }));
+  }
+  return sharedLog;
+}
+
+/**
+ * Boots VMs for tests and owns them: each factory has its own state root
+ * under /run, `cleanup()` destroys every sandbox it made (saving their
+ * console logs when the test failed) and then asserts that no process, file
+ * or directory of theirs is left.
+ */
+export class GuestFactory {
+  readonly stateRoot: string;
+  private readonly sandboxes: Sandbox[] = [];
+  private counter = 0;
+
+  constructor() {
+    mkdirSync('/run', { recursive: true });
+    this.stateRoot = mkdtempSync('/run/mayu-test-');
+  }
+
+  /** A configuration: the defaults, `toml`, and this factory's state root. */
+  config(toml = ''): RuntimeConfig {
+    return parseConfig(this.withStateRoot(toml), 'test configuration');
+  }
+
+  /** Writes config(toml) as a file (for the CLI) and returns its path. */
+  configFile(toml = ''): string {
+    const path = join(this.stateRoot, `config-${++this.counter}.toml`);
+    writeFileSync(path, this.withStateRoot(toml));
+    return path;
+  }
+
+  private withStateRoot(toml: string): string {
+    const doc = parseToml(toml) as { runtime?: Record<string, unknown> };
+    doc.runtime = { ...doc.runtime, state_dir: this.stateRoot };
+    return stringifyToml(doc);
+  }
+
+  create(o: { toml?: string; kernelParams?: string; id?: string } = {}): Sandbox {
+    const sandbox = Sandbox.create({ id: o.id ?? `t${++this.counter}`, config: this.config(o.toml), log: testLogger(), kernelParams: o.kernelParams });
+    this.sandboxes.push(sandbox);
+    return sandbox;
+  }
+
+  async boot(o: { toml?: string; kernelParams?: string; id?: string } = {}): Promise<{ sandbox: Sandbox; report: BootReport }> {
+    const sandbox = this.create(o);
+    const report = await sandbox.start();
+    return { sandbox, report };
+  }
+
+  /** Destroys everything, keeps consoles of a failed test, and checks nothing is left. */
+  async cleanup(failedTitle?: string): Promise<void> {
+    for (const s of this.sandboxes) {
+      if (failedTitle) saveConsole(s.stateDir, failedTitle);
+      await s.destroy();
+    }
+    this.sandboxes.length = 0;
+    const processes = processesMentioning(this.stateRoot);
+    for (const p of processes) process.kill(p.pid, 'SIGKILL');
+    const files = filesUnder(join(this.stateRoot, 'sandboxes'));
+    rmSync(this.stateRoot, { recursive: true, force: true });
+    assert.deepEqual(processes.map((p) => p.cmdline), [], 'processes left behind');
+    assert.deepEqual(files, [], 'sandbox files left behind');
+  }
+}
+
+function saveConsole(stateDir: string, title: string): void {
+  const dest = join(ARTIFACTS, 'failed', title.replace(/[^A-Za-z0-9_.-]+/g, '_'));
+  mkdirSync(dest, { recursive: true });
+  for (const f of ['console.log', 'qemu.log']) {
+    if (existsSync(join(stateDir, f))) copyFileSync(join(stateDir, f), join(dest, f));
+  }
+}
