@@ -53,3 +53,17 @@ with_progress() {
   fi
   step "$label" "done in $((SECONDS - start)) s"
 }
+
+# lock_cache: one guest-image build at a time per cache directory (CI jobs,
+# a developer running setup twice). Holds until the calling script exits.
+lock_cache() {
+  # A script called by one that holds the lock (build -> build-kernel.sh) is covered by it.
+  [ "${MAYU_GUEST_IMAGE_LOCKED:-}" = "$GUEST_IMAGE_CACHE" ] && return 0
+  mkdir -p "$GUEST_IMAGE_CACHE"
+  exec 9>"$GUEST_IMAGE_CACHE/.lock"
+  if ! flock -n 9; then
+    step lock "waiting for another guest-image build to finish"
+    flock 9
+  fi
+  export MAYU_GUEST_IMAGE_LOCKED=$GUEST_IMAGE_CACHE
+}

@@ -91,3 +91,22 @@ function saveConsole(stateDir: string, title: string): void {
     if (existsSync(join(stateDir, f))) copyFileSync(join(stateDir, f), join(dest, f));
   }
 }
+
+/**
+ * Gives each test of the calling suite a fresh GuestFactory and cleans it up
+ * afterwards (saving consoles when the test failed). Call inside describe().
+ */
+export function useGuestFactory(): () => GuestFactory {
+  let vms: GuestFactory | undefined;
+  beforeEach(() => {
+    vms = new GuestFactory();
+  });
+  afterEach(async function () {
+    await vms?.cleanup(this.currentTest?.state === 'failed' ? this.currentTest.fullTitle() : undefined);
+    vms = undefined;
+  });
+  return () => {
+    if (!vms) throw new Error('useGuestFactory(): no factory outside a test');
+    return vms;
+  };
+}

@@ -2,28 +2,22 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { GuestFactory, REPO_ROOT } from '../helpers/guest-factory.js';
+import { REPO_ROOT, useGuestFactory } from '../helpers/guest-factory.js';
 
 const AGENT_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'packages/agent/package.json'), 'utf8')) as { version: string }).version;
 
 describe('booting a micro-VM (real QEMU, TCG where KVM is unusable)', () => {
-  let vms: GuestFactory;
-  beforeEach(() => {
-    vms = new GuestFactory();
-  });
-  afterEach(async function () {
-    await vms.cleanup(this.currentTest?.state === 'failed' ? this.currentTest.fullTitle() : undefined);
-  });
+  const vms = useGuestFactory();
 
   it('boots, and the agent answers Check over virtio-serial', async () => {
-    const { sandbox, report } = await vms.boot();
+    const { sandbox, report } = await vms().boot();
     assert.equal(await sandbox.agent.check(), 'serving');
     assert.equal(report.agentEndpoint, `serial://${join(sandbox.stateDir, 'agent.sock')}`);
     assert.equal(sandbox.state, 'running');
   });
 
   it('GetGuestDetails reports the guest kernel (not the host one), the agent and the VM size', async () => {
-    const { sandbox, report } = await vms.boot({ toml: '[hypervisor.qemu]\ndefault_vcpus = 2\ndefault_memory = 384' });
+    const { sandbox, report } = await vms().boot({ toml: '[hypervisor.qemu]\ndefault_vcpus = 2\ndefault_memory = 384' });
     const details = await sandbox.agent.guestDetails();
     assert.equal(details.kernelRelease, sandbox.image.manifest.kernel.release);
     assert.notEqual(details.kernelRelease, release());
@@ -37,7 +31,7 @@ describe('booting a micro-VM (real QEMU, TCG where KVM is unusable)', () => {
   });
 
   it('reports boot milestones in order', async () => {
-    const { report } = await vms.boot();
+    const { report } = await vms().boot();
     const t = report.timings;
     const order = [t.spawnMs, t.kernelStartMs, t.initStartMs, t.agentProcessStartMs, t.agentMainMs, t.agentListeningMs, t.firstRpcMs];
     assert.deepEqual([...order].sort((a, b) => a - b), order, JSON.stringify(t));
@@ -45,14 +39,14 @@ describe('booting a micro-VM (real QEMU, TCG where KVM is unusable)', () => {
   });
 
   it('boots from the initrd as well as from the erofs image', async () => {
-    const { sandbox } = await vms.boot({ toml: '[hypervisor.qemu]\nrootfs = "initrd"' });
+    const { sandbox } = await vms().boot({ toml: '[hypervisor.qemu]\nrootfs = "initrd"' });
     assert.equal(await sandbox.agent.check(), 'serving');
     const cmdline = readFileSync(`/proc/${readFileSync(join(sandbox.stateDir, 'qemu.pid'), 'utf8').trim()}/cmdline`, 'utf8').split('\0');
     assert.ok(cmdline.includes('-initrd') && !cmdline.some((a) => a.includes('rootfs.erofs')));
   });
 
   it('boots a q35 machine (PCI devices)', async () => {
-    const { sandbox } = await vms.boot({ toml: '[hypervisor.qemu]\nmachine_type = "q35"' });
+    const { sandbox } = await vms().boot({ toml: '[hypervisor.qemu]\nmachine_type = "q35"' });
     assert.equal(await sandbox.agent.check(), 'serving');
   });
 });

@@ -1,32 +1,26 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GuestFactory } from '../helpers/guest-factory.js';
+import { useGuestFactory } from '../helpers/guest-factory.js';
 import { processesMentioning } from '../helpers/leftovers.js';
 import { runMayu } from '../helpers/run-cli.js';
 
 describe('mayu CLI', () => {
-  let vms: GuestFactory;
-  beforeEach(() => {
-    vms = new GuestFactory();
-  });
-  afterEach(async function () {
-    await vms.cleanup(this.currentTest?.state === 'failed' ? this.currentTest.fullTitle() : undefined);
-  });
+  const vms = useGuestFactory();
 
   it('boot --json prints one JSON object with the guest kernel, agent version and timings', async () => {
-    const r = await runMayu(['boot', '--json', '--config', vms.configFile()]);
+    const r = await runMayu(['boot', '--json', '--config', vms().configFile()]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
     assert.match(String(out.guest?.kernelRelease), /^6\.1\.\d+$/);
     assert.match(String(out.agent?.version), /^\d+\.\d+\.\d+/);
     for (const k of ['spawnMs', 'kernelStartMs', 'agentListeningMs', 'firstRpcMs']) assert.equal(typeof out.timings?.[k], 'number', k);
     assert.equal(out.kept, false);
-    assert.deepEqual(readdirSync(join(vms.stateRoot, 'sandboxes')), [], 'the sandbox was removed');
+    assert.deepEqual(readdirSync(join(vms().stateRoot, 'sandboxes')), [], 'the sandbox was removed');
   });
 
   it('boot prints the guest kernel and a boot breakdown', async () => {
-    const r = await runMayu(['boot', '--config', vms.configFile()]);
+    const r = await runMayu(['boot', '--config', vms().configFile()]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^guest kernel {3}6\.1\.\d+ {3}\(host /m);
     assert.match(r.stdout, /^ {2}first rpc +\d+ ms$/m);
@@ -34,7 +28,7 @@ describe('mayu CLI', () => {
   });
 
   it('boot --keep leaves the VM running until rm --force', async () => {
-    const config = vms.configFile();
+    const config = vms().configFile();
     const r = await runMayu(['boot', '--keep', '--json', '--id', 'kept', '--config', config]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { pid: number; stateDir: string };
@@ -50,19 +44,19 @@ describe('mayu CLI', () => {
   });
 
   it('a bad configuration is rejected, naming key and value, and starts nothing', async () => {
-    const bad = join(vms.stateRoot, 'bad.toml');
-    writeFileSync(bad, `[hypervisor.qemu]\nmachine_type = "pc-i440fx"\ndefault_vcpus = 0\n[runtime]\nstate_dir = "${vms.stateRoot}"\n`);
+    const bad = join(vms().stateRoot, 'bad.toml');
+    writeFileSync(bad, `[hypervisor.qemu]\nmachine_type = "pc-i440fx"\ndefault_vcpus = 0\n[runtime]\nstate_dir = "${vms().stateRoot}"\n`);
     const r = await runMayu(['boot', '--config', bad]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /hypervisor\.qemu\.machine_type: must be one of "microvm", "q35" \(got "pc-i440fx"\)/);
     assert.match(r.stderr, /hypervisor\.qemu\.default_vcpus: must be >= 1 \(got 0\)/);
     assert.match(r.stderr, /\[ERR_CONFIG_INVALID\]/);
-    assert.ok(!existsSync(join(vms.stateRoot, 'sandboxes')), 'no state directory was created');
-    assert.deepEqual(processesMentioning(vms.stateRoot), []);
+    assert.ok(!existsSync(join(vms().stateRoot, 'sandboxes')), 'no state directory was created');
+    assert.deepEqual(processesMentioning(vms().stateRoot), []);
   });
 
   it('check --json reports each capability and a verdict', async () => {
-    const r = await runMayu(['check', '--json', '--config', vms.configFile()]);
+    const r = await runMayu(['check', '--json', '--config', vms().configFile()]);
     const report = JSON.parse(r.stdout) as { checks: { name: string; status: string }[]; canRun: boolean; verdict: string };
     assert.deepEqual(report.checks.map((c) => c.name), ['kvm', 'vhost-vsock', 'qemu', 'guest-image']);
     assert.equal(report.canRun, true);

@@ -2,20 +2,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMayuError } from '@mayu/protocol';
-import { GuestFactory } from '../helpers/guest-factory.js';
+import { useGuestFactory } from '../helpers/guest-factory.js';
 import { processesMentioning } from '../helpers/leftovers.js';
 
 describe('sandbox lifecycle: stop, kill and failures leave nothing behind', () => {
-  let vms: GuestFactory;
-  beforeEach(() => {
-    vms = new GuestFactory();
-  });
-  afterEach(async function () {
-    await vms.cleanup(this.currentTest?.state === 'failed' ? this.currentTest.fullTitle() : undefined);
-  });
+  const vms = useGuestFactory();
 
   it('stop() powers the guest off through the agent, and QEMU exits by itself', async () => {
-    const { sandbox, report } = await vms.boot({ toml: '[runtime]\nstop_timeout = 20' });
+    const { sandbox, report } = await vms().boot({ toml: '[runtime]\nstop_timeout = 20' });
     const qemuExit = sandbox.hypervisor.wait();
     const t0 = performance.now();
     await sandbox.stop();
@@ -28,7 +22,7 @@ describe('sandbox lifecycle: stop, kill and failures leave nothing behind', () =
   });
 
   it('destroy() kills the VM at once and removes the state directory', async () => {
-    const { sandbox, report } = await vms.boot();
+    const { sandbox, report } = await vms().boot();
     await sandbox.destroy();
     assert.notEqual((await sandbox.hypervisor.wait()).signal ?? 'exited', null);
     assert.ok(!existsSync(report.stateDir));
@@ -38,32 +32,32 @@ describe('sandbox lifecycle: stop, kill and failures leave nothing behind', () =
 
   it('a VM that dies while booting fails start() and leaves nothing', async () => {
     // Node refuses an unknown flag: the agent exits, init powers the VM off.
-    const sandbox = vms.create({ kernelParams: 'agent.node_options=--no-such-node-flag' });
+    const sandbox = vms().create({ kernelParams: 'agent.node_options=--no-such-node-flag' });
     await assert.rejects(sandbox.start(), (err: unknown) => isMayuError(err, 'ERR_HYPERVISOR') && /exited while booting/.test(err.message));
     assert.ok(!existsSync(sandbox.stateDir));
   });
 
   it('an agent that never answers times out with ERR_AGENT_TIMEOUT and leaves nothing', async () => {
-    const sandbox = vms.create({ toml: '[agent]\ndial_timeout = 1.5', kernelParams: 'agent.channel=no.such.port' });
+    const sandbox = vms().create({ toml: '[agent]\ndial_timeout = 1.5', kernelParams: 'agent.channel=no.such.port' });
     await assert.rejects(sandbox.start(), { code: 'ERR_AGENT_TIMEOUT', message: /did not answer within 1500 ms/ });
     assert.ok(!existsSync(sandbox.stateDir));
   });
 
   it('a QEMU that cannot start is ERR_HYPERVISOR_START, with its own words', async () => {
-    const sandbox = vms.create({ toml: '[hypervisor.qemu]\nkernel_params = ""\npath = "/bin/false"' });
+    const sandbox = vms().create({ toml: '[hypervisor.qemu]\nkernel_params = ""\npath = "/bin/false"' });
     await assert.rejects(sandbox.start(), { code: 'ERR_HYPERVISOR_START' });
     assert.ok(!existsSync(sandbox.stateDir));
   });
 
   it('a missing kernel is refused before anything is created', () => {
-    assert.throws(() => vms.create({ toml: '[hypervisor.qemu]\nkernel = "/nonexistent/vmlinux"' }), {
+    assert.throws(() => vms().create({ toml: '[hypervisor.qemu]\nkernel = "/nonexistent/vmlinux"' }), {
       code: 'ERR_GUEST_IMAGE',
       message: 'hypervisor.qemu.kernel: /nonexistent/vmlinux does not exist',
     });
   });
 
   it('captures the guest console to console.log while the VM runs', async () => {
-    const { sandbox } = await vms.boot({ toml: '[hypervisor.qemu]\nenable_debug = true' });
+    const { sandbox } = await vms().boot({ toml: '[hypervisor.qemu]\nenable_debug = true' });
     const console = readFileSync(join(sandbox.stateDir, 'console.log'), 'utf8');
     assert.match(console, /Linux version 6\.1/);
     assert.match(console, /Run \/sbin\/init as init process/);

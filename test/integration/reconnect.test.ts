@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { AgentClient, type Sandbox } from '@mayu/runtime';
-import { GuestFactory, testLogger } from '../helpers/guest-factory.js';
+import { testLogger, useGuestFactory } from '../helpers/guest-factory.js';
 
 function newClient(sandbox: Sandbox, n: number): Promise<AgentClient> {
   return AgentClient.open({
@@ -15,16 +15,10 @@ function newClient(sandbox: Sandbox, n: number): Promise<AgentClient> {
 }
 
 describe('agent channel: a host that disconnects and reconnects (a restarted shim)', () => {
-  let vms: GuestFactory;
-  beforeEach(() => {
-    vms = new GuestFactory();
-  });
-  afterEach(async function () {
-    await vms.cleanup(this.currentTest?.state === 'failed' ? this.currentTest.fullTitle() : undefined);
-  });
+  const vms = useGuestFactory();
 
   it('serves every new connection cleanly, whatever the last one left behind', async () => {
-    const { sandbox } = await vms.boot();
+    const { sandbox } = await vms().boot();
     sandbox.detach(); // the booting process goes away, as a shim would
     for (let i = 0; i < 12; i++) {
       const client = await newClient(sandbox, i);

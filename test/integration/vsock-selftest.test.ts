@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GuestFactory } from '../helpers/guest-factory.js';
+import { useGuestFactory } from '../helpers/guest-factory.js';
 
 /**
  * The vsock addon is exercised only inside our own guest: the development
@@ -10,16 +10,10 @@ import { GuestFactory } from '../helpers/guest-factory.js';
  * self-test (loopback, CID 1) and prints one result line on the console.
  */
 describe('vsock package inside the guest (loopback, CID 1)', () => {
-  let vms: GuestFactory;
-  beforeEach(() => {
-    vms = new GuestFactory();
-  });
-  afterEach(async function () {
-    await vms.cleanup(this.currentTest?.state === 'failed' ? this.currentTest.fullTitle() : undefined);
-  });
+  const vms = useGuestFactory();
 
   it('listens, connects, streams, half-closes, refuses, and serves gRPC over AF_VSOCK', async () => {
-    const { sandbox } = await vms.boot({ kernelParams: 'agent.selftest=vsock' });
+    const { sandbox } = await vms().boot({ kernelParams: 'agent.selftest=vsock' });
     const consoleLog = join(sandbox.stateDir, 'console.log');
     let line: string | undefined;
     for (let waited = 0; !line && waited < 90_000; waited += 250) {

@@ -71,7 +71,8 @@ export async function agentMain(args: string[], agentMainMs: number): Promise<vo
   }
   state.boot.agentListeningMs = uptimeMs();
   if (state.channels.length === 0) log.error({ serialPort: options.serialPort }, 'no channel to serve on');
-  log.info({ event: 'agent.ready', boot: state.boot, channels: state.channels }, 'agent ready');
+  const codeCache = (globalThis as { __mayuCodeCache?: string }).__mayuCodeCache ?? 'none';
+  log.info({ event: 'agent.ready', boot: state.boot, channels: state.channels, codeCache }, 'agent ready');
 
   const shutdown = async (reason: string): Promise<void> => {
     if (state.shuttingDown) return;

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { connect as http2Connect, constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
 import { agentWire } from '@mayu/protocol';
 import { connectVsock, VMADDR_CID_LOCAL, VMADDR_PORT_ANY, VsockServer } from '@mayu/vsock';
+import { grpcUnary } from './grpc-unary.js';
 
 /**
  * AF_VSOCK tests that can only run inside a guest: the development host's
@@ -49,33 +49,9 @@ function echo(s: Socket): void {
 
 async function grpcCheck(port: number): Promise<void> {
   const socket = await connectVsock(VMADDR_CID_LOCAL, port, { timeoutMs: 5000 });
-  const session = http2Connect('http://agent', { createConnection: () => socket });
-  try {
-    const body = Buffer.from(agentWire.CheckRequest.encode({ service: '' }).finish());
-    const frame = Buffer.alloc(5 + body.length);
-    frame.writeUInt32BE(body.length, 1);
-    body.copy(frame, 5);
-    const req = session.request({
-      [h2.HTTP2_HEADER_METHOD]: 'POST',
-      [h2.HTTP2_HEADER_PATH]: '/mayu.agent.v1.AgentService/Check',
-      [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-      te: 'trailers',
-    });
-    const reply = await new Promise<{ data: Buffer; grpcStatus: string | undefined }>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let grpcStatus: string | undefined;
-      req.on('trailers', (t) => (grpcStatus = String(t['grpc-status'])));
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => resolve({ data: Buffer.concat(chunks), grpcStatus }));
-      req.on('error', reject);
-      req.end(frame);
-    });
-    assert(reply.grpcStatus === '0', `grpc-status ${reply.grpcStatus}`);
-    const res = agentWire.CheckResponse.decode(reply.data.subarray(5));
-    assert(res.status === agentWire.CheckResponse_ServingStatus.SERVING_STATUS_SERVING, `status ${res.status}`);
-  } finally {
-    session.close();
-  }
+  const reply = await grpcUnary(socket, '/mayu.agent.v1.AgentService/Check', agentWire.CheckRequest.encode({ service: '' }).finish());
+  const res = agentWire.CheckResponse.decode(reply);
+  assert(res.status === agentWire.CheckResponse_ServingStatus.SERVING_STATUS_SERVING, `status ${res.status}`);
 }
 
 export async function runVsockSelftest(agentPort: number): Promise<SelftestResult> {

@@ -68,6 +68,7 @@ export class HostChannel extends ChannelEndpoint {
     this.failPending(new MayuError('ERR_UNAVAILABLE', 'serial channel closed'));
     const link = this.link;
     this.detachLink();
+    link?.on('error', () => {});
     link?.destroy();
     this.emit('close');
   }
