@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { GuestChannel, type SessionStream } from '@mayu/protocol';
 import { socketFromFd } from '@mayu/vsock';
 import type { Logger } from 'pino';
+import { uptimeMs } from '../boot/uptime.js';
 
 /** Finds the device node of the virtio-serial port named `name` (no udev in the guest). */
 export function findSerialPort(name: string, sysPorts = '/sys/class/virtio-ports'): string | null {
@@ -44,7 +45,7 @@ export class SerialPortListener {
     onSession: (stream: SessionStream) => void,
   ) {
     this.channel.on('session', (stream: SessionStream) => {
-      this.log.debug({ session: stream.session, staleFrames: this.channel.staleFrames, discardedBytes: this.channel.discardedBytes }, 'host opened a session');
+      this.log.debug({ session: stream.session, staleFrames: this.channel.staleFrames, discardedBytes: this.channel.discardedBytes, uptimeMs: uptimeMs() }, 'host opened a session');
       onSession(stream);
     });
   }

@@ -20,6 +20,7 @@ export class AgentServer {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       'grpc.keepalive_permit_without_calls': 1,
+      'grpc.enable_channelz': 0,
       'grpc.http2.min_ping_interval_without_data_ms': 1000,
     });
     this.server.addService(AgentServiceService, createAgentService(log.child({ subsystem: 'rpc' }), state));

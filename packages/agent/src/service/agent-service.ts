@@ -8,6 +8,7 @@ import {
   type BootTimestamps,
 } from '@mayu/protocol';
 import type { Logger } from 'pino';
+import { uptimeMs } from '../boot/uptime.js';
 import { collectGuestDetails } from './guest-details.js';
 
 /** What the service needs to know about the agent it runs in. */
@@ -22,10 +23,14 @@ type Handler<Req, Res> = (request: Req) => Promise<Res> | Res;
 /** Adapts an async handler to grpc-js, mapping mayu errors to status codes. */
 function unary<Req, Res>(log: Logger, method: string, handler: Handler<Req, Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    const startedAt = uptimeMs();
     Promise.resolve()
       .then(() => handler(call.request))
       .then(
-        (response) => callback(null, response),
+        (response) => {
+          log.debug({ method, uptimeMs: startedAt, durationMs: uptimeMs() - startedAt }, 'rpc');
+          callback(null, response);
+        },
         (err: unknown) => {
           log.warn({ err, method }, 'rpc failed');
           callback(toServiceError(err));

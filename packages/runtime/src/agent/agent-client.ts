@@ -62,6 +62,7 @@ export class AgentClient {
       'grpc.initial_reconnect_backoff_ms': 50,
       'grpc.max_reconnect_backoff_ms': 1000,
       'grpc.enable_retries': 0,
+      'grpc.enable_channelz': 0,
     });
     return new AgentClient(bridge, grpc, o.callTimeoutMs, o.dialTimeoutMs);
   }
