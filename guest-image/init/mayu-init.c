@@ -11,8 +11,12 @@
  *      MAYU_INIT_START_MS and the agent.* kernel parameters as its arguments;
  *      NODE_OPTIONS is DEFAULT_NODE_OPTIONS, or the comma-separated list of
  *      the kernel parameter agent.node_options=;
- *   4. reaps every process re-parented to it; the agent's own children are
- *      reaped by the agent, which never becomes a subreaper;
+ *   4. reaps every process re-parented to it, and reports each one's pid and
+ *      exact wait status to the agent on the agent's fd 3 (see EXIT_FD):
+ *      container processes are orphaned to init when the OCI runtime's create
+ *      or exec -d returns, so this is how the agent learns their exit codes.
+ *      The agent's own children are reaped by the agent, which is never a
+ *      subreaper;
  *   5. when the agent exits, syncs and powers the VM off.
  *
  * Built statically by guest-image/rootfs/build-rootfs.sh.
@@ -37,6 +41,9 @@
 /* Node flags for the agent. Empty: measured under TCG, --jitless and a
  * smaller V8 thread pool both started the agent more slowly. */
 #define DEFAULT_NODE_OPTIONS ""
+/* The agent reads reaped-process reports from this fd: records of two
+ * native-endian int32s, pid then wait status. */
+#define EXIT_FD 3
 #define RAMFS_MAGIC_ 0x858458f6
 #define TMPFS_MAGIC_ 0x01021994
 
@@ -112,6 +119,17 @@ static char **agent_argv(void) {
   return argv;
 }
 
+static int exit_report_fd = -1;
+static unsigned long dropped_reports;
+
+/* Tells the agent about a reaped orphan. Never blocks: init must keep reaping. */
+static void report_exit(pid_t pid, int status) {
+  if (exit_report_fd < 0) return;
+  int rec[2] = {pid, status};
+  if (write(exit_report_fd, rec, sizeof rec) != (ssize_t)sizeof rec && ++dropped_reports % 100 == 1)
+    say("exit report for pid %d dropped (%lu so far): %s", pid, dropped_reports, strerror(errno));
+}
+
 static pid_t start_agent(double init_start_ms) {
   char start_env[64];
   snprintf(start_env, sizeof start_env, "MAYU_INIT_START_MS=%.3f", init_start_ms);
@@ -124,8 +142,14 @@ static pid_t start_agent(double init_start_ms) {
       node_options,
       NULL,
   };
+  int pipefd[2] = {-1, -1};
+  if (pipe2(pipefd, O_CLOEXEC) != 0) say("pipe: %s", strerror(errno));
   pid_t pid = fork();
   if (pid == 0) {
+    if (pipefd[0] == EXIT_FD)
+      fcntl(EXIT_FD, F_SETFD, 0); /* keep it across exec */
+    else if (pipefd[0] >= 0)
+      dup2(pipefd[0], EXIT_FD); /* the copy is not close-on-exec */
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -135,6 +159,12 @@ static pid_t start_agent(double init_start_ms) {
     _exit(127);
   }
   if (pid < 0) say("fork: %s", strerror(errno));
+  if (pipefd[0] >= 0) {
+    close(pipefd[0]);
+    exit_report_fd = pipefd[1];
+    fcntl(exit_report_fd, F_SETFL, O_NONBLOCK);
+    fcntl(exit_report_fd, F_SETPIPE_SZ, 1 << 20);
+  }
   return pid;
 }
 
@@ -169,7 +199,10 @@ int main(void) {
       say("waitpid: %s", strerror(errno));
       power_off();
     }
-    if (pid != agent) continue;
+    if (pid != agent) {
+      report_exit(pid, status);
+      continue;
+    }
     if (WIFEXITED(status))
       say("agent exited with status %d; powering off", WEXITSTATUS(status));
     else

@@ -9,6 +9,9 @@ import { AgentServer } from './server/agent-server.js';
 import type { AgentState } from './service/agent-service.js';
 import { mountSystem } from './system/mounts.js';
 import { watchPowerButton } from './system/power-button.js';
+import { setUpCgroups } from './system/cgroups.js';
+import { ContainerManager } from './container/container-manager.js';
+import { ExitReports } from './container/exit-reports.js';
 import { sys } from './system/sys.js';
 
 /** How long in-flight calls may run once a shutdown begins. */
@@ -21,6 +24,7 @@ function inGuest(): boolean {
 
 function setUpGuest(log: Logger, options: AgentOptions): void {
   mountSystem(log);
+  setUpCgroups(log);
   try {
     sys().sethostname(options.hostname);
   } catch (err) {
@@ -54,7 +58,9 @@ export async function agentMain(args: string[], agentMainMs: number): Promise<vo
     channels: [],
     shuttingDown: false,
   };
-  const server = new AgentServer(log, state);
+  const exits = new ExitReports();
+  const containers = inGuest() && exits.attachInitPipe() ? new ContainerManager(log.child({ subsystem: 'containers' }), exits) : null;
+  const server = new AgentServer(log, state, containers);
   const stops: (() => void)[] = [];
 
   const device = findSerialPort(options.serialPort);
@@ -79,6 +85,7 @@ export async function agentMain(args: string[], agentMainMs: number): Promise<vo
     state.shuttingDown = true;
     log.info({ event: 'agent.shutdown', reason }, 'shutting down');
     await server.shutdown(SHUTDOWN_GRACE_MS);
+    await containers?.destroySandbox().catch((err: unknown) => log.warn({ err }, 'removing containers failed'));
     for (const stop of stops) stop();
     if (inGuest()) sys().sync();
     // mayu-init powers the VM off once the agent has exited.

@@ -2,6 +2,9 @@ import { isMayuError } from '@mayu/protocol';
 import { bootCommand } from './commands/boot.js';
 import { checkCommand } from './commands/check.js';
 import { psCommand, rmCommand } from './commands/sandboxes.js';
+import { runCommand } from './commands/run.js';
+import { execCommand, killCommand, logsCommand } from './commands/containers.js';
+import { monitorCommand } from './commands/monitor.js';
 import { createCliLogger } from './logger.js';
 import { USAGE, UsageError } from './usage.js';
 
@@ -13,6 +16,16 @@ async function main(argv: string[]): Promise<number> {
       return bootCommand(args, log);
     case 'check':
       return checkCommand(args);
+    case 'run':
+      return runCommand(args, log);
+    case 'exec':
+      return execCommand(args);
+    case 'kill':
+      return killCommand(args);
+    case 'logs':
+      return logsCommand(args);
+    case '_monitor':
+      return monitorCommand(args, log);
     case 'ps':
       return psCommand(args);
     case 'rm':
@@ -28,21 +41,24 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Exits once what was written to stdout and stderr is out (stdin or a stray handle must not keep us). */
+function exit(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => exit(code),
   (err: unknown) => {
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (usage) {
       process.stderr.write(`mayu: ${(err as Error).message}\n\n${USAGE}`);
-      process.exitCode = 2;
+      exit(2);
     } else if (isMayuError(err)) {
       process.stderr.write(`mayu: ${err.message} [${err.code}]\n`);
-      process.exitCode = 1;
+      exit(125);
     } else {
       process.stderr.write(`mayu: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 1;
+      exit(125);
     }
   },
 );

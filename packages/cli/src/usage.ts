@@ -1,15 +1,27 @@
 export const USAGE = `usage: mayu <command> [options]
 
+Exit status: 0 success; 2 a usage error; 125 mayu itself failed; for run and
+exec, the container process's own status (128+N when killed by signal N).
+
 commands:
   boot [--config FILE] [--json] [--keep] [--id ID]
         boot a sandbox VM, ask its agent who it is, print the guest kernel,
         agent version and boot-time breakdown, then shut it down (unless --keep)
   check [--config FILE] [--json]
         report what this host offers (KVM, vhost-vsock, QEMU, guest image)
-  ps [--config FILE] [--json]
-        list sandboxes and whether their VM runs
-  rm [--force] [--config FILE] ID
-        remove a sandbox left running by boot --keep
+  run [--rm] [-d] [-i] [-t] [-e K=V]... [-v SRC:DST[:ro]]... [-w DIR] [-u UID[:GID]]
+      [--name ID] [--read-only] [--config FILE] IMAGE [--] [CMD...]
+        run a container in its own micro-VM; IMAGE is an OCI image layout
+        directory, an OCI archive (.tar) or a root filesystem directory; the
+        exit status is the container's
+  run --bundle DIR [-d] [-i] [-t] ID
+        run an OCI bundle (DIR/config.json and its rootfs), as runc does
+  exec [-i] [-t] [-e K=V]... [-w DIR] [-u USER] ID -- CMD...
+        run a command in a running container
+  ps [-a] [--json]      running containers (-a: also exited ones) and kept sandboxes
+  kill ID [SIGNAL]      signal a container's main process (default KILL)
+  logs ID               what a container wrote (stdout, stderr)
+  rm [-f] ID...         remove containers (-f: running ones too) or kept sandboxes
 
 environment:
   MAYU_LOG_LEVEL     log level of the JSON logs on stderr (default warn)

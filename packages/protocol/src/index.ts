@@ -14,3 +14,4 @@ export * from './channel/frame.js';
 export { SessionStream } from './channel/session-stream.js';
 export { GuestChannel } from './channel/guest-channel.js';
 export { HostChannel } from './channel/host-channel.js';
+export * from './domain/container.js';

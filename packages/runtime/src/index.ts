@@ -18,3 +18,13 @@ export { Sandbox, type BootReport, type SandboxOptions } from './sandbox/sandbox
 export type { BootTimings } from './sandbox/boot-timings.js';
 export { removeSandbox, listSandboxes } from './sandbox/sandbox-records.js';
 export * from './sandbox/state-dir.js';
+export { processCmdline, processExists, terminate } from './util/process.js';
+export { removeDirSafely, mountsUnder } from './storage/host-mounts.js';
+export { buildRootfsImage } from './storage/rootfs-image.js';
+export { resolveImage, unpackOciLayout, imageCacheDir, type ImageConfig, type ResolvedImage } from './image/oci-image.js';
+export { defaultSpec, resolveUser, mergeEnv, DEFAULT_CAPABILITIES, type RunOptions } from './oci/default-spec.js';
+export { GUEST_SHARED_DIR, SHARED_TAG, type ContainerRootfs } from './sandbox/container-setup.js';
+export type { SandboxContainerOptions } from './sandbox/sandbox.js';
+export { NO_DEADLINE } from './agent/agent-client.js';
+export { CappedFile } from './util/capped-file.js';
+export { vmSizeFromSpec, VCPUS_ANNOTATION, MEMORY_ANNOTATION } from './sandbox/vm-size.js';

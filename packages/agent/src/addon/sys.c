@@ -1,7 +1,9 @@
 /*
  * The few Linux system calls the guest agent needs and Node lacks: mount,
- * umount2, sethostname and sync. Each throws an Error with `code` (the errno
- * name), `errno` and `syscall` on failure, like Node's own errors.
+ * umount2, sethostname, sync; a Unix socket that receives one file
+ * descriptor (the OCI runtime's --console-socket hands over a pty master that
+ * way); and TIOCSWINSZ. Each throws an Error with `code` (the errno name),
+ * `errno` and `syscall` on failure, like Node's own errors.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -10,10 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
+#include <uv.h>
 
-static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *what) {
+static napi_value make_error(napi_env env, int err, const char *syscall, const char *what) {
   const char *name = strerrorname_np(err);
   char msg[512];
   snprintf(msg, sizeof msg, "%s %s: %s (%s)", syscall, what, name ? name : "EUNKNOWN", strerror(err));
@@ -25,8 +32,20 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall, const 
   napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
   napi_set_named_property(env, error, "errno", errno_value);
   napi_set_named_property(env, error, "syscall", syscall_value);
-  napi_throw(env, error);
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *what) {
+  napi_throw(env, make_error(env, err, syscall, what));
   return NULL;
+}
+
+static int get_int(napi_env env, napi_value v, int32_t *out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected an integer");
+    return -1;
+  }
+  return 0;
 }
 
 /* Copies a string argument (or NULL for null/undefined) into a malloc'd buffer. */
@@ -105,12 +124,156 @@ static napi_value js_sync(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* unixListen(path) -> fd: a listening, non-blocking Unix socket (mode 0600). */
+static napi_value js_unix_listen(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *path = NULL;
+  if (argc < 1 || get_string(env, argv[0], &path) || !path) return NULL;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  napi_value result = NULL;
+  if (strlen(path) >= sizeof addr.sun_path) {
+    throw_errno(env, ENAMETOOLONG, "bind", path);
+    goto out;
+  }
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_errno(env, errno, "socket", path);
+    goto out;
+  }
+  mode_t old = umask(0177);
+  int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+  umask(old);
+  if (rc != 0 || listen(fd, 4) != 0) {
+    int err = errno;
+    close(fd);
+    throw_errno(env, err, rc != 0 ? "bind" : "listen", path);
+    goto out;
+  }
+  napi_create_int32(env, fd, &result);
+out:
+  free(path);
+  return result;
+}
+
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async;
+  int fd;
+} fd_receiver;
+
+static void receiver_freed(uv_handle_t *h) { free(h->data); }
+
+/* Accepts one connection on the listening socket and reads one message
+ * carrying a descriptor (SCM_RIGHTS); the peer sends it right away. */
+static int accept_and_receive(int listen_fd, int *out_fd) {
+  int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  if (conn < 0) return errno;
+  struct timeval tv = {.tv_sec = 10};
+  setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char data[256];
+  char control[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  ssize_t n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
+  int err = n < 0 ? errno : 0;
+  close(conn);
+  if (err) return err;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) return EBADMSG;
+  memcpy(out_fd, CMSG_DATA(c), sizeof(int));
+  return 0;
+}
+
+static void on_receiver_ready(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  fd_receiver *r = handle->data;
+  uv_poll_stop(&r->poll);
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  int fd = -1;
+  int err = status < 0 ? -status : accept_and_receive(r->fd, &fd);
+  napi_value argv[2];
+  if (err) {
+    argv[0] = make_error(env, err, "recvmsg", "console socket");
+    napi_get_undefined(env, &argv[1]);
+  } else {
+    napi_get_null(env, &argv[0]);
+    napi_create_int32(env, fd, &argv[1]);
+  }
+  napi_value cb, global, result;
+  napi_get_reference_value(env, r->callback, &cb);
+  napi_get_global(env, &global);
+  napi_make_callback(env, r->async, global, cb, 2, argv, &result);
+  napi_close_handle_scope(env, scope);
+  napi_async_destroy(env, r->async);
+  napi_delete_reference(env, r->callback);
+  uv_close((uv_handle_t *)&r->poll, receiver_freed);
+}
+
+/* receiveFd(listenFd, cb(err, fd)): once, when a peer connects and sends a descriptor. */
+static napi_value js_receive_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 2 || get_int(env, argv[0], &fd)) return NULL;
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  fd_receiver *r = calloc(1, sizeof *r);
+  if (!r || uv_poll_init(loop, &r->poll, fd) != 0) {
+    free(r);
+    return throw_errno(env, EINVAL, "uv_poll_init", "console socket");
+  }
+  r->env = env;
+  r->fd = fd;
+  r->poll.data = r;
+  napi_value name;
+  napi_create_string_utf8(env, "ConsoleSocket", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, argv[1], 1, &r->callback);
+  napi_async_init(env, NULL, name, &r->async);
+  uv_poll_start(&r->poll, UV_READABLE, on_receiver_ready);
+  return NULL;
+}
+
+/* setWinsize(fd, rows, columns): TIOCSWINSZ on a terminal. */
+static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd, rows, cols;
+  if (argc < 3 || get_int(env, argv[0], &fd) || get_int(env, argv[1], &rows) || get_int(env, argv[2], &cols)) return NULL;
+  struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+  if (ioctl(fd, TIOCSWINSZ, &ws) != 0) return throw_errno(env, errno, "ioctl", "TIOCSWINSZ");
+  return NULL;
+}
+
+/* closeFd(fd) */
+static napi_value js_close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 1 || get_int(env, argv[0], &fd)) return NULL;
+  if (close(fd) != 0 && errno != EINTR) return throw_errno(env, errno, "close", "fd");
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount", NULL, js_umount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sethostname", NULL, js_sethostname, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sync", NULL, js_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unixListen", NULL, js_unix_listen, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"receiveFd", NULL, js_receive_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

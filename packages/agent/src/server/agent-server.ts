@@ -2,6 +2,7 @@ import { Server, ServerCredentials, type ConnectionInjector } from '@grpc/grpc-j
 import { AgentServiceService } from '@mayu/protocol';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { ContainerManager } from '../container/container-manager.js';
 import { createAgentService, type AgentState } from '../service/agent-service.js';
 
 /** Bounds on what one host message may cost the agent. */
@@ -15,7 +16,7 @@ export class AgentServer {
   private readonly server: Server;
   private readonly injector: ConnectionInjector;
 
-  constructor(log: Logger, state: AgentState) {
+  constructor(log: Logger, state: AgentState, containers: ContainerManager | null = null) {
     this.server = new Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -23,7 +24,7 @@ export class AgentServer {
       'grpc.enable_channelz': 0,
       'grpc.http2.min_ping_interval_without_data_ms': 1000,
     });
-    this.server.addService(AgentServiceService, createAgentService(log.child({ subsystem: 'rpc' }), state));
+    this.server.addService(AgentServiceService, createAgentService(log.child({ subsystem: 'rpc' }), state, containers));
     this.injector = this.server.createConnectionInjector(ServerCredentials.createInsecure());
   }
 

@@ -7,7 +7,16 @@ export interface SysNative {
   umount(target: string, flags?: number): void;
   sethostname(name: string): void;
   sync(): void;
+  /** A listening Unix socket (mode 0600); returns its fd. */
+  unixListen(path: string): number;
+  /** Calls back once with the descriptor the first peer sends (SCM_RIGHTS). */
+  receiveFd(listenFd: number, cb: (err: NodeJS.ErrnoException | null, fd?: number) => void): void;
+  setWinsize(fd: number, rows: number, columns: number): void;
+  closeFd(fd: number): void;
 }
+
+/** umount2(2) flags. */
+export const MNT_DETACH = 2;
 
 /** mount(2) flags. */
 export const MS = {

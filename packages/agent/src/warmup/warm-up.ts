@@ -3,6 +3,7 @@ import { agentWire, GuestChannel, HostChannel, type SessionStream } from '@mayu/
 import { createAgentLogger } from '../logging/logger.js';
 import { grpcUnary } from '../selftest/grpc-unary.js';
 import { AgentServer } from '../server/agent-server.js';
+import { validateSpec } from '../oci/validate-spec.js';
 
 /** An in-memory byte link: what one side writes, the other reads. */
 function link(): [Duplex, Duplex] {
@@ -35,6 +36,14 @@ export async function warmUp(): Promise<void> {
     const reply = await grpcUnary(session, `/mayu.agent.v1.AgentService/${path}`, request);
     if (path === 'Check') agentWire.CheckResponse.decode(reply);
     else agentWire.GuestDetails.decode(reply);
+  }
+  // The OCI spec validators, on a valid spec and a bad one.
+  const spec = { ociVersion: '1.0.2', process: { args: ['sh'], cwd: '/', env: ['A=b'], user: { uid: 0, gid: 0 } }, root: { path: '/run/mayu/x' }, linux: { namespaces: [{ type: 'pid' }] } };
+  validateSpec(spec);
+  try {
+    validateSpec({ ...spec, hooks: {}, process: { args: [] } });
+  } catch {
+    // expected
   }
   log.info({ event: 'agent.warmup' }, 'warm-up done');
   host.close();

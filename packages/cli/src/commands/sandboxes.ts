@@ -1,22 +1,71 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { listSandboxes, removeSandbox } from '@mayu/runtime';
+import { isMayuError, MayuError } from '@mayu/protocol';
+import { listSandboxes, removeSandbox, type RuntimeConfig } from '@mayu/runtime';
+import { getRun, listRuns, ownerAlive, removeRun } from '../run/run-records.js';
 import { UsageError } from '../usage.js';
 import { configFrom, printJson } from './common.js';
 
+interface Row {
+  id: string;
+  kind: 'container' | 'sandbox';
+  status: string;
+  image: string;
+  command: string;
+  created: string;
+}
+
+function rows(config: RuntimeConfig, all: boolean): Row[] {
+  const runs = listRuns(config.runtime.stateDir);
+  const runIds = new Set(runs.map((r) => r.id));
+  const fromRuns: Row[] = runs
+    .map((r) => {
+      const alive = r.status === 'running' && ownerAlive(r);
+      const status = alive ? 'running' : r.status === 'exited' && r.exit ? `exited (${r.exit.exitStatus})` : r.status === 'running' ? 'dead' : r.status;
+      return { id: r.id, kind: 'container' as const, status, image: r.image, command: r.args.join(' '), created: r.createdAt };
+    })
+    .filter((r) => all || r.status === 'running' || r.status === 'starting');
+  // Sandboxes with no run of their own: left by mayu boot --keep.
+  const fromBoots: Row[] = listSandboxes(config)
+    .filter((s) => !runIds.has(s.id) && (all || s.running))
+    .map((s) => ({ id: s.id, kind: 'sandbox' as const, status: s.running ? 'running' : 'stopped', image: '-', command: '(mayu boot --keep)', created: s.createdAt }));
+  return [...fromRuns, ...fromBoots];
+}
+
+/** mayu ps [-a] [--json]: running containers (all with -a), and sandboxes kept by boot --keep. */
 export function psCommand(args: string[]): number {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
-  const sandboxes = listSandboxes(configFrom(values.config));
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: { config: { type: 'string' }, json: { type: 'boolean', default: false }, all: { type: 'boolean', short: 'a', default: false } },
+  });
+  const list = rows(configFrom(values.config), values.all ?? false);
   if (values.json) {
-    printJson(sandboxes);
+    printJson(list);
     return 0;
   }
-  process.stdout.write(`${'ID'.padEnd(28)}${'STATUS'.padEnd(10)}${'PID'.padEnd(9)}CREATED\n`);
-  for (const s of sandboxes) {
-    process.stdout.write(`${s.id.padEnd(28)}${(s.running ? 'running' : 'stopped').padEnd(10)}${String(s.pid ?? '-').padEnd(9)}${s.createdAt}\n`);
+  process.stdout.write(`${'ID'.padEnd(24)}${'STATUS'.padEnd(14)}${'IMAGE'.padEnd(28)}COMMAND\n`);
+  for (const r of list) {
+    process.stdout.write(`${r.id.padEnd(24)}${r.status.padEnd(14)}${r.image.slice(0, 26).padEnd(28)}${r.command.slice(0, 40)}\n`);
   }
   return 0;
 }
 
+/** Removes a run: a running one only with --force (its owner is told to stop, then its VM is killed if need be). */
+async function removeOneRun(config: RuntimeConfig, id: string, force: boolean): Promise<void> {
+  const { dir, record } = getRun(config.runtime.stateDir, id);
+  if (ownerAlive(record) && record.ownerPid) {
+    if (!force) throw new MayuError('ERR_INVALID_STATE', `container ${id} is running; use --force`, { details: { id } });
+    process.kill(record.ownerPid, 'SIGTERM');
+    for (let waited = 0; waited < 15_000 && ownerAlive(record); waited += 100) await sleep(100);
+  }
+  await removeSandbox(config, id, true).catch((err: unknown) => {
+    if (!isMayuError(err, 'ERR_NOT_FOUND')) throw err;
+  });
+  removeRun(dir);
+}
+
+/** mayu rm [-f] ID...: containers (running ones need -f) and sandboxes kept by boot --keep. */
 export async function rmCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -24,8 +73,12 @@ export async function rmCommand(args: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
   });
-  if (positionals.length === 0) throw new UsageError('rm needs at least one sandbox id');
+  if (positionals.length === 0) throw new UsageError('rm needs at least one id');
   const config = configFrom(values.config);
-  for (const id of positionals) await removeSandbox(config, id, values.force ?? false);
+  for (const id of positionals) {
+    const isRun = listRuns(config.runtime.stateDir).some((r) => r.id === id);
+    if (isRun) await removeOneRun(config, id, values.force ?? false);
+    else await removeSandbox(config, id, values.force ?? false);
+  }
   return 0;
 }

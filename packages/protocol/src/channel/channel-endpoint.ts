@@ -4,22 +4,33 @@ import { FrameDecoder, FrameType, type Frame } from './frame.js';
 import { SessionStream } from './session-stream.js';
 
 /**
+ * What a session may hold unread before it is dropped: its peer ignored flow
+ * control (HTTP/2 keeps far less in flight).
+ */
+export const MAX_SESSION_BUFFER = 8 * 1024 * 1024;
+
+/**
  * One end of a serial channel: a raw byte link (a virtio-serial port in the
- * guest, QEMU's chardev socket on the host) carrying sessions in frames. At
- * most one session is current; frames of any other session are dropped.
- * Subclasses decide how sessions begin (guest: on Hello; host: it sends Hello).
+ * guest, QEMU's chardev socket on the host) carrying sessions in frames.
+ * Several sessions may be open at once; frames of unknown sessions are
+ * dropped. Subclasses decide how sessions begin (guest: on Hello; host: it
+ * sends Hello).
  *
  * Events: 'close' when the link has ended.
  */
 export abstract class ChannelEndpoint extends EventEmitter {
-  protected current: SessionStream | null = null;
+  protected readonly sessions = new Map<number, SessionStream>();
   protected link: Duplex | null = null;
   private readonly decoder = new FrameDecoder();
-  /** Frames dropped because they belonged to no current session. */
+  /** Frames dropped because they belonged to no open session. */
   staleFrames = 0;
 
   get discardedBytes(): number {
     return this.decoder.discardedBytes;
+  }
+
+  get openSessions(): number {
+    return this.sessions.size;
   }
 
   /** Starts reading frames from `link`; a previous link is released first. */
@@ -32,7 +43,7 @@ export abstract class ChannelEndpoint extends EventEmitter {
     link.on('error', this.onLinkError);
   }
 
-  /** Stops using the current link and ends the current session with it. */
+  /** Stops using the current link and ends every session on it. */
   protected detachLink(): void {
     const link = this.link;
     if (!link) return;
@@ -40,24 +51,27 @@ export abstract class ChannelEndpoint extends EventEmitter {
     link.off('data', this.onData);
     link.off('close', this.onLinkClose);
     link.off('error', this.onLinkError);
-    this.current?.destroy();
-    this.current = null;
+    this.closeAllSessions();
+  }
+
+  protected closeAllSessions(): void {
+    for (const s of [...this.sessions.values()]) s.destroy();
+    this.sessions.clear();
   }
 
   protected abstract onFrame(frame: Frame): void;
 
   protected newSession(id: number): SessionStream {
-    this.current?.destroy();
-    const link = this.link;
+    this.sessions.get(id)?.destroy();
     const stream = new SessionStream(
       id,
       (frames, done) => this.send(frames, done),
-      () => link?.resume(),
+      () => {},
       (gone) => {
-        if (this.current === gone) this.current = null;
+        if (this.sessions.get(gone.session) === gone) this.sessions.delete(gone.session);
       },
     );
-    this.current = stream;
+    this.sessions.set(id, stream);
     return stream;
   }
 
@@ -71,17 +85,20 @@ export abstract class ChannelEndpoint extends EventEmitter {
     link.write(frames[frames.length - 1], (err) => done(err ?? null));
   }
 
-  /** Routes a Data or Close frame to the current session, or drops it. */
+  /** Routes a Data or Close frame to its session, or drops it. */
   protected routeToSession(frame: Frame): void {
-    const session = this.current;
-    if (!session || session.session !== frame.session) {
+    const session = this.sessions.get(frame.session);
+    if (!session) {
       this.staleFrames++;
       return;
     }
     if (frame.type === FrameType.Close) {
       session.peerClosed();
-    } else if (!session.deliver(frame.payload)) {
-      this.link?.pause();
+      return;
+    }
+    session.deliver(frame.payload);
+    if (session.readableLength > MAX_SESSION_BUFFER) {
+      session.destroy(new Error(`session ${frame.session} exceeded ${MAX_SESSION_BUFFER} unread bytes`));
     }
   }
 

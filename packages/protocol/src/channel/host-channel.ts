@@ -6,7 +6,6 @@ import { ChannelEndpoint } from './channel-endpoint.js';
 import type { SessionStream } from './session-stream.js';
 
 interface PendingHello {
-  session: number;
   resolve: (stream: SessionStream) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
@@ -20,52 +19,53 @@ interface PendingHello {
  */
 export const HELLO_RESEND_MS = 200;
 
+const closedError = (): MayuError => new MayuError('ERR_UNAVAILABLE', 'serial channel closed');
+
 /**
  * The host's end of a serial channel, over one persistent connection to the
- * hypervisor's chardev socket. `openSession()` starts a fresh session; until
- * the guest's Welcome for it arrives, every byte is stale and dropped.
+ * hypervisor's chardev socket. The connection has a random epoch: the guest
+ * drops the sessions of any earlier host when it sees a new one. Each
+ * `openSession()` opens one more session; until the guest's Welcome for it
+ * arrives, bytes for it are dropped.
  */
 export class HostChannel extends ChannelEndpoint {
-  private pending: PendingHello | null = null;
+  readonly epoch = randomInt(1, 2 ** 32 - 1);
+  private readonly pending = new Map<number, PendingHello>();
 
   constructor(link: Duplex) {
     super();
     this.attachLink(link);
-    this.once('close', () => this.failPending(new MayuError('ERR_UNAVAILABLE', 'serial channel closed')));
+    this.once('close', () => this.failAll(closedError()));
   }
 
   get connected(): boolean {
     return this.link !== null;
   }
 
-  /** Starts a new session, superseding the current one. */
   openSession(timeoutMs: number): Promise<SessionStream> {
-    if (!this.link) return Promise.reject(new MayuError('ERR_UNAVAILABLE', 'serial channel closed'));
-    this.current?.destroy();
-    this.failPending(new MayuError('ERR_UNAVAILABLE', 'superseded by a newer session'));
-    const session = randomInt(1, 2 ** 32 - 1);
+    if (!this.link) return Promise.reject(closedError());
+    let session = randomInt(1, 2 ** 32 - 1);
+    while (this.sessions.has(session) || this.pending.has(session)) session = randomInt(1, 2 ** 32 - 1);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.failPending(
-          new MayuError('ERR_AGENT_TIMEOUT', `no answer from the guest within ${timeoutMs} ms`, {
-            details: { timeoutMs },
-          }),
-        );
-      }, timeoutMs);
-      const version = Buffer.alloc(4);
-      version.writeUInt32BE(CHANNEL_PROTOCOL_VERSION);
-      const hello = (): void =>
-        this.send([encodeFrame(FrameType.Hello, session, version)], (err) => {
-          if (err) this.failPending(err);
+      const hello = Buffer.alloc(8);
+      hello.writeUInt32BE(CHANNEL_PROTOCOL_VERSION, 0);
+      hello.writeUInt32BE(this.epoch, 4);
+      const sendHello = (): void =>
+        this.send([encodeFrame(FrameType.Hello, session, hello)], (err) => {
+          if (err) this.fail(session, err);
         });
-      this.pending = { session, resolve, reject, timer, resend: setInterval(hello, HELLO_RESEND_MS) };
-      hello();
+      const timer = setTimeout(
+        () => this.fail(session, new MayuError('ERR_AGENT_TIMEOUT', `no answer from the guest within ${timeoutMs} ms`, { details: { timeoutMs } })),
+        timeoutMs,
+      );
+      this.pending.set(session, { resolve, reject, timer, resend: setInterval(sendHello, HELLO_RESEND_MS) });
+      sendHello();
     });
   }
 
-  /** Ends the current session and releases the link. */
+  /** Ends every session and releases the link. */
   close(): void {
-    this.failPending(new MayuError('ERR_UNAVAILABLE', 'serial channel closed'));
+    this.failAll(closedError());
     const link = this.link;
     this.detachLink();
     link?.on('error', () => {});
@@ -74,11 +74,9 @@ export class HostChannel extends ChannelEndpoint {
   }
 
   protected onFrame(frame: Frame): void {
-    const pending = this.pending;
-    if (frame.type === FrameType.Welcome && pending && pending.session === frame.session) {
-      clearTimeout(pending.timer);
-      clearInterval(pending.resend);
-      this.pending = null;
+    const pending = this.pending.get(frame.session);
+    if (frame.type === FrameType.Welcome && pending) {
+      this.clear(frame.session, pending);
       pending.resolve(this.newSession(frame.session));
     } else if (frame.type === FrameType.Data || frame.type === FrameType.Close) {
       this.routeToSession(frame);
@@ -87,12 +85,20 @@ export class HostChannel extends ChannelEndpoint {
     }
   }
 
-  private failPending(err: Error): void {
-    const pending = this.pending;
+  private fail(session: number, err: Error): void {
+    const pending = this.pending.get(session);
     if (!pending) return;
-    this.pending = null;
+    this.clear(session, pending);
+    pending.reject(err);
+  }
+
+  private failAll(err: Error): void {
+    for (const session of [...this.pending.keys()]) this.fail(session, err);
+  }
+
+  private clear(session: number, pending: PendingHello): void {
+    this.pending.delete(session);
     clearTimeout(pending.timer);
     clearInterval(pending.resend);
-    pending.reject(err);
   }
 }

@@ -41,18 +41,38 @@ describe('serial channel sessions', () => {
     assert.equal(await reply, 'HELLO GUEST');
   });
 
-  it('drops bytes written before the session and data of superseded sessions', async () => {
+  it('carries several sessions at once, each its own stream', async () => {
     const [hostSide, guestSide] = duplexPair();
     const guest = echoGuest(guestSide);
-    // What QEMU would hand over from an earlier host: garbage and a frame of an old session.
-    hostSide.write(Buffer.concat([Buffer.from('stale bytes'), encodeFrame(FrameType.Data, 99, Buffer.from('old'))]));
     const host = new HostChannel(hostSide);
-    const first = await host.openSession(1000);
-    const second = await host.openSession(1000);
-    assert.ok(first.destroyed, 'the superseded session is closed on the host');
-    assert.equal(guest.currentSession?.session, second.session);
-    const reply = readAllOf(second);
-    second.end('again');
+    const [a, b] = await Promise.all([host.openSession(1000), host.openSession(1000)]);
+    assert.notEqual(a.session, b.session);
+    assert.equal(guest.openSessions, 2);
+    const replies = Promise.all([readAllOf(a), readAllOf(b)]);
+    a.write('first');
+    b.write('second');
+    await new Promise((r) => setTimeout(r, 20));
+    a.end();
+    b.end();
+    assert.deepEqual(await replies, ['FIRST', 'SECOND']);
+  });
+
+  it('a new host (new epoch) closes the old host sessions, and stale bytes never reach it', async () => {
+    const [host1Side, guest1Side] = duplexPair();
+    const guest = echoGuest(guest1Side);
+    const old = await new HostChannel(host1Side).openSession(1000);
+    const oldOnGuest = guest.sessionById(old.session);
+    assert.ok(oldOnGuest);
+    // QEMU hands the port to the next client, with bytes of the old one still queued.
+    const [host2Side, guest2Side] = duplexPair();
+    host2Side.write(Buffer.concat([Buffer.from('stale bytes'), encodeFrame(FrameType.Data, old.session, Buffer.from('old'))]));
+    guest.attach(guest2Side);
+    const host2 = new HostChannel(host2Side);
+    const fresh = await host2.openSession(1000);
+    assert.ok(oldOnGuest.destroyed, 'the old host session was closed in the guest');
+    assert.equal(guest.hostEpoch, host2.epoch);
+    const reply = readAllOf(fresh);
+    fresh.end('again');
     assert.equal(await reply, 'AGAIN');
     assert.ok(guest.staleFrames >= 1);
     assert.ok(guest.discardedBytes >= 'stale bytes'.length);
@@ -93,6 +113,6 @@ describe('serial channel: lost Hello', () => {
     const s = await opened;
     await new Promise((r) => setTimeout(r, 450)); // two more resend periods
     assert.equal(sessions, 1);
-    assert.equal(guest.currentSession?.session, s.session);
+    assert.ok(guest.sessionById(s.session));
   });
 });

@@ -2,11 +2,23 @@ import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import {
   AgentServiceClient,
   agentWire,
+  containerStatsFromWire,
+  createContainerToWire,
+  createSandboxToWire,
+  execProcessToWire,
+  exitStatusFromWire,
   fromServiceError,
   guestDetailsFromWire,
   MayuError,
   servingStatusFromWire,
+  type ContainerStats,
+  type CreateContainerOptions,
+  type CreateSandboxOptions,
+  type ExecProcessOptions,
+  type ExitStatus,
   type GuestDetails,
+  type ProcessListing,
+  type ProcessRef,
   type ServingStatus,
 } from '@mayu/protocol';
 import type { Logger } from 'pino';
@@ -26,6 +38,9 @@ export interface AgentClientOptions {
   log: Logger;
 }
 
+/** For calls that wait on the guest (WaitProcess, ReadStdout...): no deadline. */
+export const NO_DEADLINE = Infinity;
+
 export interface CallOptions {
   timeoutMs?: number;
   /** Wait for the agent to be reachable instead of failing at once. */
@@ -35,7 +50,7 @@ export interface CallOptions {
 type UnaryMethod<Req, Res> = (
   req: Req,
   metadata: Metadata,
-  options: { deadline: Date; waitForReady?: boolean },
+  options: { deadline: Date | number; waitForReady?: boolean },
   callback: (err: ServiceError | null, res: Res) => void,
 ) => unknown;
 
@@ -45,16 +60,29 @@ type UnaryMethod<Req, Res> = (
  */
 export class AgentClient {
   private constructor(
-    private readonly bridge: AgentBridge,
+    private readonly bridge: AgentBridge | null,
     private readonly grpc: AgentServiceClient,
     private readonly callTimeoutMs: number,
     private readonly dialTimeoutMs: number,
   ) {}
 
+  /** Owns the agent connection: listens on `bridgeSocket` and dials the agent for each gRPC connection. */
   static async open(o: AgentClientOptions): Promise<AgentClient> {
     const bridge = new AgentBridge(createDialer(o.endpoint), o.bridgeSocket, o.dialTimeoutMs, o.log.child({ subsystem: 'agent-bridge' }));
     await bridge.listen();
-    const grpc = new AgentServiceClient(`unix://${o.bridgeSocket}`, credentials.createInsecure(), {
+    return new AgentClient(bridge, AgentClient.grpcClient(o.bridgeSocket), o.callTimeoutMs, o.dialTimeoutMs);
+  }
+
+  /**
+   * Uses the bridge of the process that owns the sandbox (its monitor, or a
+   * shim): each connection becomes one more session to the agent.
+   */
+  static attach(bridgeSocket: string, timeouts: { dialTimeoutMs: number; callTimeoutMs: number }): AgentClient {
+    return new AgentClient(null, AgentClient.grpcClient(bridgeSocket), timeouts.callTimeoutMs, timeouts.dialTimeoutMs);
+  }
+
+  private static grpcClient(bridgeSocket: string): AgentServiceClient {
+    return new AgentServiceClient(`unix://${bridgeSocket}`, credentials.createInsecure(), {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       'grpc.keepalive_time_ms': 10_000,
@@ -64,7 +92,6 @@ export class AgentClient {
       'grpc.enable_retries': 0,
       'grpc.enable_channelz': 0,
     });
-    return new AgentClient(bridge, grpc, o.callTimeoutMs, o.dialTimeoutMs);
   }
 
   /** Waits until the agent answers Check with SERVING (dial timeout). */
@@ -83,16 +110,98 @@ export class AgentClient {
     return guestDetailsFromWire(res);
   }
 
+  async createSandbox(o: CreateSandboxOptions): Promise<void> {
+    await this.unary('CreateSandbox', this.grpc.createSandbox, createSandboxToWire(o), {});
+  }
+
+  async destroySandbox(): Promise<void> {
+    await this.unary('DestroySandbox', this.grpc.destroySandbox, {}, {});
+  }
+
+  async createContainer(o: CreateContainerOptions, options: CallOptions = {}): Promise<void> {
+    await this.unary('CreateContainer', this.grpc.createContainer, createContainerToWire(o), options);
+  }
+
+  async startContainer(containerId: string): Promise<void> {
+    await this.unary('StartContainer', this.grpc.startContainer, { containerId }, {});
+  }
+
+  async removeContainer(containerId: string, timeoutMs = 0): Promise<void> {
+    await this.unary('RemoveContainer', this.grpc.removeContainer, { containerId, timeoutMs }, { timeoutMs: this.callTimeoutMs + timeoutMs });
+  }
+
+  async pauseContainer(containerId: string): Promise<void> {
+    await this.unary('PauseContainer', this.grpc.pauseContainer, { containerId }, {});
+  }
+
+  async resumeContainer(containerId: string): Promise<void> {
+    await this.unary('ResumeContainer', this.grpc.resumeContainer, { containerId }, {});
+  }
+
+  async stats(containerId: string): Promise<ContainerStats> {
+    return containerStatsFromWire(await this.unary('StatsContainer', this.grpc.statsContainer, { containerId }, {}));
+  }
+
+  async listProcesses(containerId: string): Promise<ProcessListing[]> {
+    const res = await this.unary<agentWire.ListProcessesRequest, agentWire.ListProcessesResponse>('ListProcesses', this.grpc.listProcesses, { containerId }, {});
+    return res.processes.map((p) => ({ pid: p.pid, execId: p.execId, command: p.command }));
+  }
+
+  async execProcess(o: ExecProcessOptions): Promise<void> {
+    await this.unary('ExecProcess', this.grpc.execProcess, execProcessToWire(o), {});
+  }
+
+  async signalProcess(ref: ProcessRef, signal: number, all = false): Promise<void> {
+    await this.unary('SignalProcess', this.grpc.signalProcess, { ...ref, signal, all }, {});
+  }
+
+  /** Waits (without a deadline) for the process to exit. */
+  async waitProcess(ref: ProcessRef): Promise<ExitStatus> {
+    return exitStatusFromWire(await this.unary('WaitProcess', this.grpc.waitProcess, ref, { timeoutMs: NO_DEADLINE }));
+  }
+
+  async writeStdin(ref: ProcessRef, data: Buffer): Promise<number> {
+    const res = await this.unary<agentWire.WriteStreamRequest, agentWire.WriteStreamResponse>('WriteStdin', this.grpc.writeStdin, { ...ref, data }, {});
+    return res.len;
+  }
+
+  async closeStdin(ref: ProcessRef): Promise<void> {
+    await this.unary('CloseStdin', this.grpc.closeStdin, ref, {});
+  }
+
+  /** The next output of the process (waits for it); an empty buffer means the stream has ended. */
+  async readOutput(ref: ProcessRef, stream: 'stdout' | 'stderr', len = 1 << 20): Promise<Buffer> {
+    const method = stream === 'stdout' ? this.grpc.readStdout : this.grpc.readStderr;
+    const res = await this.unary<agentWire.ReadStreamRequest, agentWire.ReadStreamResponse>(stream === 'stdout' ? 'ReadStdout' : 'ReadStderr', method, { ...ref, len }, { timeoutMs: NO_DEADLINE });
+    return Buffer.from(res.data);
+  }
+
+  async resizeTty(ref: ProcessRef, rows: number, columns: number): Promise<void> {
+    await this.unary('TtyWinResize', this.grpc.ttyWinResize, { ...ref, rows, columns }, {});
+  }
+
+  /** Waits (without a deadline) for the next OOM kill in any container of the sandbox. */
+  async nextOomEvent(): Promise<string> {
+    const res = await this.unary<agentWire.GetOOMEventRequest, agentWire.OOMEvent>('GetOOMEvent', this.grpc.getOomEvent, {}, { timeoutMs: NO_DEADLINE });
+    return res.containerId;
+  }
+
+  async metrics(): Promise<string> {
+    const res = await this.unary<agentWire.GetMetricsRequest, agentWire.Metrics>('GetMetrics', this.grpc.getMetrics, {}, {});
+    return res.text;
+  }
+
   close(): void {
     this.grpc.close();
-    this.bridge.close();
+    this.bridge?.close();
   }
 
   private unary<Req, Res>(name: string, method: unknown, request: Req, options: CallOptions): Promise<Res> {
     const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
     const fn = (method as UnaryMethod<Req, Res>).bind(this.grpc);
     return new Promise<Res>((resolve, reject) => {
-      fn(request, new Metadata(), { deadline: new Date(Date.now() + timeoutMs), waitForReady: options.waitForReady }, (err, res) => {
+      const deadline = timeoutMs === NO_DEADLINE ? Infinity : new Date(Date.now() + timeoutMs);
+      fn(request, new Metadata(), { deadline, waitForReady: options.waitForReady }, (err, res) => {
         if (err) {
           const mayu = fromServiceError(err, `agent ${name}`);
           reject(mayu.code === 'ERR_AGENT_TIMEOUT' ? new MayuError('ERR_AGENT_TIMEOUT', `agent ${name}: no answer within ${timeoutMs} ms`, { cause: err }) : mayu);

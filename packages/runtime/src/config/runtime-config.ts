@@ -15,6 +15,10 @@ export interface QemuConfig {
   sandbox: boolean;
   agentChannel: 'auto' | 'vsock' | 'serial';
   enableDebug: boolean;
+  sharedFs: 'virtio-9p' | 'virtio-fs' | 'none';
+  virtioFsDaemon: string;
+  virtioFsExtraArgs: string[];
+  containerRootfs: 'shared-fs' | 'block';
 }
 
 export interface RuntimeConfig {
@@ -42,6 +46,10 @@ export interface RawConfig {
       sandbox: boolean;
       agent_channel: QemuConfig['agentChannel'];
       enable_debug: boolean;
+      shared_fs: QemuConfig['sharedFs'];
+      virtio_fs_daemon: string;
+      virtio_fs_extra_args: string[];
+      container_rootfs: QemuConfig['containerRootfs'];
     };
   };
   agent: { dial_timeout: number; call_timeout: number };
@@ -67,6 +75,10 @@ export function configFromRaw(raw: RawConfig, source: string): RuntimeConfig {
         sandbox: q.sandbox,
         agentChannel: q.agent_channel,
         enableDebug: q.enable_debug,
+        sharedFs: q.shared_fs,
+        virtioFsDaemon: q.virtio_fs_daemon,
+        virtioFsExtraArgs: [...q.virtio_fs_extra_args],
+        containerRootfs: q.container_rootfs,
       },
     },
     agent: { dialTimeoutMs: raw.agent.dial_timeout * 1000, callTimeoutMs: raw.agent.call_timeout * 1000 },

@@ -14,6 +14,18 @@ export interface VmSpec {
   kernelParams: string;
   /** Verbose guest console and agent debug logs. */
   debug: boolean;
+  /** A host directory shared with the guest under `tag` (the sandbox's shared directory). */
+  sharedDir?: { path: string; tag: string; kind: 'virtio-9p' | 'virtio-fs' };
+  /** Extra disks (container root filesystems), attached at boot. */
+  disks?: DiskSpec[];
+}
+
+export interface DiskSpec {
+  id: string;
+  path: string;
+  readOnly: boolean;
+  /** What the guest finds the disk by (/sys/block/vdX/serial). */
+  serial: string;
 }
 
 export interface VmStarted {

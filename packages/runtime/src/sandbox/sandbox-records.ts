@@ -1,7 +1,8 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MayuError } from '@mayu/protocol';
 import type { RuntimeConfig } from '../config/runtime-config.js';
+import { removeDirSafely } from '../storage/host-mounts.js';
 import { terminate } from '../util/process.js';
 import { readRecord, recordProcessAlive, sandboxDir, validateSandboxId, type SandboxRecord } from './state-dir.js';
 
@@ -38,5 +39,5 @@ export async function removeSandbox(config: RuntimeConfig, id: string, force: bo
     if (!force) throw new MayuError('ERR_INVALID_STATE', `sandbox ${id} is running (pid ${record.pid}); use --force`, { details: { id } });
     await terminate(record.pid as number, 2000);
   }
-  rmSync(dir, { recursive: true, force: true });
+  removeDirSafely(dir);
 }

@@ -1,6 +1,6 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMayuError, MayuError, type GuestDetails } from '@mayu/protocol';
+import { isMayuError, MayuError, type GuestDetails, type StdioSpec, type StorageSpec } from '@mayu/protocol';
 import type { Logger } from 'pino';
 import { AgentClient } from '../agent/agent-client.js';
 import type { RuntimeConfig } from '../config/runtime-config.js';
@@ -8,7 +8,9 @@ import { decideAccel, type AccelDecision } from '../host/accel.js';
 import { hostTscKhz } from '../host/cpu-info.js';
 import { locateGuestImage, type GuestImage } from '../host/guest-image.js';
 import { hostHasVhostVsock } from '../host/vhost-vsock.js';
-import type { Hypervisor, VmSpec } from '../hypervisor/hypervisor.js';
+import type { DiskSpec, Hypervisor, VmSpec } from '../hypervisor/hypervisor.js';
+import { removeDirSafely } from '../storage/host-mounts.js';
+import { GUEST_SHARED_DIR, prepareContainer, releaseContainerMounts, SHARED_TAG, type ContainerRootfs } from './container-setup.js';
 import { QemuHypervisor } from '../hypervisor/qemu/qemu-hypervisor.js';
 import { StateMachine } from '../util/state-machine.js';
 import { computeBootTimings, type BootTimings } from './boot-timings.js';
@@ -25,6 +27,18 @@ export interface SandboxOptions {
   memoryMib?: number;
   /** Kernel parameters added after the configuration's. */
   kernelParams?: string;
+  /** Disks to attach at boot (block container root filesystems). */
+  disks?: DiskSpec[];
+  /** The guest's hostname (default: mayu). */
+  hostname?: string;
+}
+
+export interface SandboxContainerOptions {
+  id: string;
+  /** OCI runtime spec with host paths (they are rewritten for the guest). */
+  spec: unknown;
+  rootfs: ContainerRootfs;
+  stdio: StdioSpec;
 }
 
 export interface BootReport {
@@ -50,6 +64,7 @@ export class Sandbox {
   private readonly fsm: StateMachine<SandboxState>;
   private agentClient: AgentClient | null = null;
   private readonly log: Logger;
+  private readonly containerMounts = new Map<string, string[]>();
 
   private constructor(
     o: SandboxOptions,
@@ -58,6 +73,10 @@ export class Sandbox {
     accel: AccelDecision,
     readonly hypervisor: Hypervisor,
     private readonly config: RuntimeConfig,
+    /** The shared directory on the host (null with shared_fs = "none"). */
+    readonly sharedDir: string | null,
+    private readonly hostname: string,
+    private readonly vmSpec: VmSpec,
   ) {
     this.id = o.id;
     this.stateDir = stateDir;
@@ -99,16 +118,32 @@ export class Sandbox {
         agentChannel,
         kernelParams: [q.kernelParams, o.kernelParams ?? ''].join(' ').trim(),
         debug: q.enableDebug,
+        disks: o.disks ?? [],
       };
+      const sharedDir = q.sharedFs === 'none' ? null : `${stateDir}/shared`;
+      if (sharedDir) {
+        mkdirSync(sharedDir, { mode: 0o700 });
+        spec.sharedDir = { path: sharedDir, tag: SHARED_TAG, kind: q.sharedFs as 'virtio-9p' | 'virtio-fs' };
+      }
       for (const [key, path] of [['kernel', spec.kernel], [q.rootfs, spec.rootfs.path]] as const) {
         if (!existsSync(path)) throw new MayuError('ERR_GUEST_IMAGE', `hypervisor.qemu.${key}: ${path} does not exist`, { details: { key, path } });
       }
       hypervisor.prepare(spec);
-      return new Sandbox({ ...o, log }, stateDir, image, accel, hypervisor, o.config);
+      return new Sandbox({ ...o, log }, stateDir, image, accel, hypervisor, o.config, sharedDir, o.hostname ?? 'mayu', spec);
     } catch (err) {
-      rmSync(stateDir, { recursive: true, force: true });
+      removeDirSafely(stateDir);
       throw err;
     }
+  }
+
+  /**
+   * Adds a disk to the VM before it boots (a block container rootfs; the
+   * file may live in the state directory). microvm cannot hot-plug.
+   */
+  attachDiskAtBoot(disk: DiskSpec): void {
+    if (this.fsm.state !== 'created') throw new MayuError('ERR_INVALID_STATE', `sandbox ${this.id}: disks can only be added before it starts`);
+    this.vmSpec.disks = [...(this.vmSpec.disks ?? []), disk];
+    this.hypervisor.prepare(this.vmSpec);
   }
 
   get state(): SandboxState {
@@ -189,16 +224,59 @@ export class Sandbox {
     const detailsSentAt = performance.now();
     const guest = await agent.guestDetails();
     const detailsReceivedAt = performance.now();
+    await agent.createSandbox({
+      sandboxId: this.id,
+      hostname: this.hostname,
+      dns: [],
+      storages: this.sandboxStorages(),
+      sandboxPidns: false,
+      annotations: {},
+    });
     this.fsm.transition('running');
     const timings = computeBootTimings({ ...started, firstRpcAt, detailsSentAt, detailsReceivedAt, guest });
     this.log.info({ event: 'vm.booted', timings }, 'sandbox booted');
     return { timings, guest, accel: this.accel, pid: started.pid, stateDir: this.stateDir, agentEndpoint: this.hypervisor.agentEndpoint() };
   }
 
+  /**
+   * Creates a container in the sandbox: its rootfs and volumes are made
+   * visible to the guest and the spec's paths rewritten, then the agent
+   * creates it. On failure the host mounts are undone.
+   */
+  async createContainer(o: SandboxContainerOptions): Promise<void> {
+    const prepared = await prepareContainer({ id: o.id, spec: o.spec, rootfs: o.rootfs, sharedDir: this.sharedDir });
+    try {
+      await this.agent.createContainer({ containerId: o.id, spec: prepared.spec, storages: prepared.storages, stdio: o.stdio });
+    } catch (err) {
+      await releaseContainerMounts(prepared.hostMounts);
+      throw err;
+    }
+    this.containerMounts.set(o.id, prepared.hostMounts);
+    this.log.info({ event: 'container.created', containerId: o.id }, 'container created');
+  }
+
+  /** Removes a container from the guest, then its host mounts. */
+  async removeContainer(id: string, timeoutMs = 0): Promise<void> {
+    try {
+      await this.agent.removeContainer(id, timeoutMs);
+    } finally {
+      await releaseContainerMounts(this.containerMounts.get(id) ?? []);
+      this.containerMounts.delete(id);
+    }
+  }
+
+  private sandboxStorages(): StorageSpec[] {
+    if (!this.sharedDir) return [];
+    const driver = this.config.hypervisor.qemu.sharedFs === 'virtio-fs' ? 'virtio-fs' : '9p';
+    return [{ driver, source: SHARED_TAG, fstype: '', options: [], mountPoint: GUEST_SHARED_DIR }];
+  }
+
   private async release(): Promise<void> {
     this.agentClient = null;
     await this.hypervisor.cleanup();
-    rmSync(this.stateDir, { recursive: true, force: true });
+    for (const mounts of this.containerMounts.values()) await releaseContainerMounts(mounts);
+    this.containerMounts.clear();
+    removeDirSafely(this.stateDir);
     this.fsm.transition('stopped');
     this.log.info({ event: 'sandbox.removed' }, 'sandbox removed');
   }

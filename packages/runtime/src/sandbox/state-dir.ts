@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { invalidArgument, MayuError } from '@mayu/protocol';
+import { removeDirSafely } from '../storage/host-mounts.js';
 import { processCmdline } from '../util/process.js';
 
 /** Sandbox ids: what containerd and Kubernetes use, and safe as a file name. */
@@ -73,7 +74,7 @@ export function createStateDir(stateRoot: string, id: string): string {
         details: { id, pid: record.pid },
       });
     }
-    rmSync(dir, { recursive: true, force: true });
+    removeDirSafely(dir);
     mkdirSync(dir, { mode: 0o700 });
   }
   return dir;

@@ -11,6 +11,7 @@ import { memoryArgs } from './args/memory.js';
 import type { DeviceTransport } from './args/option-value.js';
 import { rngArgs } from './args/rng.js';
 import { sandboxArgs } from './args/sandbox.js';
+import { ninePArgs, virtioFsArgs } from './args/shared-fs.js';
 import { virtioSerialArgs, type SerialPortSpec } from './args/virtio-serial.js';
 import { vsockArgs } from './args/vsock.js';
 import type { QemuPaths } from './qemu-paths.js';
@@ -28,6 +29,14 @@ export interface QemuArgvInput {
   paths: QemuPaths;
   /** Guest CID when the agent channel is vsock. */
   vsockCid?: number;
+}
+
+function sharedDirArgs(spec: VmSpec, paths: QemuPaths, transport: DeviceTransport): string[] {
+  const shared = spec.sharedDir;
+  if (!shared) return [];
+  return shared.kind === 'virtio-9p'
+    ? ninePArgs({ id: 'shared', path: shared.path, tag: shared.tag, transport })
+    : virtioFsArgs({ id: 'shared', socket: paths.virtiofsd, tag: shared.tag, transport });
 }
 
 /** The whole QEMU command line (without the binary), from small typed pieces. */
@@ -49,7 +58,7 @@ export function qemuArgv(input: QemuArgvInput): string[] {
     ...baseArgs({ name: `mayu-${spec.id}`, pidFile: paths.pid }),
     ...machineArgs({ type: config.machineType, accel }),
     ...cpuArgs({ accel, vcpus: spec.vcpus }),
-    ...memoryArgs({ mib: spec.memoryMib }),
+    ...memoryArgs({ mib: spec.memoryMib, shared: spec.sharedDir?.kind === 'virtio-fs' }),
     ...kernelArgs({ kernel: spec.kernel, initrd: spec.rootfs.kind === 'initrd' ? spec.rootfs.path : undefined, cmdline }),
     ...qmpArgs(paths.qmp),
     ...socketChardevArgs({ id: 'console', path: paths.console }),
@@ -58,6 +67,8 @@ export function qemuArgv(input: QemuArgvInput): string[] {
     ...(spec.agentChannel === 'serial' ? socketChardevArgs({ id: 'agent', path: paths.agent }) : []),
     ...virtioSerialArgs(transport, ports),
     ...(spec.rootfs.kind === 'image' ? blockDeviceArgs({ id: 'rootfs', path: spec.rootfs.path, readOnly: true, transport }) : []),
+    ...(spec.disks ?? []).flatMap((d) => blockDeviceArgs({ id: d.id, path: d.path, readOnly: d.readOnly, transport, serial: d.serial })),
+    ...sharedDirArgs(spec, paths, transport),
     ...(spec.agentChannel === 'vsock' ? vsockArgs({ cid: input.vsockCid ?? 0, transport }) : []),
     ...rngArgs(transport),
     ...sandboxArgs(config.sandbox),

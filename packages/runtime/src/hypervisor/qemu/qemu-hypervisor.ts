@@ -12,6 +12,7 @@ import { terminate } from '../../util/process.js';
 import { settlesWithin } from '../../util/timeout.js';
 import type { Hypervisor, HypervisorCapabilities, VmExit, VmSpec, VmStarted } from '../hypervisor.js';
 import { qemuArgv } from './qemu-argv.js';
+import { Virtiofsd } from './virtiofsd.js';
 import { qemuPaths, qemuRuntimeFiles, type QemuPaths } from './qemu-paths.js';
 import { QmpClient } from './qmp-client.js';
 
@@ -46,6 +47,7 @@ export class QemuHypervisor implements Hypervisor {
   private qmp: QmpClient | null = null;
   private sockets: Socket[] = [];
   private consoleFile: CappedFile | null = null;
+  private virtiofsd: Virtiofsd | null = null;
 
   constructor(private readonly o: QemuHypervisorOptions) {
     const q35 = o.config.machineType === 'q35';
@@ -84,6 +86,16 @@ export class QemuHypervisor implements Hypervisor {
     const { paths } = this.planned();
     if (this.child) throw new MayuError('ERR_INVALID_STATE', 'the VM was already started');
     for (const f of qemuRuntimeFiles(paths)) rmSync(f, { force: true });
+    const { spec } = this.planned();
+    if (spec.sharedDir?.kind === 'virtio-fs') {
+      this.virtiofsd = await Virtiofsd.start({
+        binary: this.o.config.virtioFsDaemon,
+        socket: paths.virtiofsd,
+        sharedDir: spec.sharedDir.path,
+        extraArgs: this.o.config.virtioFsExtraArgs,
+        logFile: `${spec.stateDir}/virtiofsd.log`,
+      });
+    }
     const spawnedAt = performance.now();
     const child = this.spawnQemu(paths);
     try {
@@ -98,6 +110,7 @@ export class QemuHypervisor implements Hypervisor {
       await qmp.execute('cont');
     } catch (err) {
       await this.destroy();
+      await this.virtiofsd?.stop();
       throw this.startError(err, paths);
     }
     const runningAt = performance.now();
@@ -150,6 +163,8 @@ export class QemuHypervisor implements Hypervisor {
   async cleanup(): Promise<void> {
     if (this.child && !this.exit) await this.destroy();
     this.closeConnections();
+    await this.virtiofsd?.stop();
+    this.virtiofsd = null;
     if (this.paths) for (const f of qemuRuntimeFiles(this.paths)) rmSync(f, { force: true });
   }
 
@@ -177,6 +192,8 @@ export class QemuHypervisor implements Hypervisor {
     this.exited = new Promise<VmExit>((resolve) => {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal };
+        // virtiofsd serves this VM only.
+        void this.virtiofsd?.stop();
         this.o.log.info({ event: 'vm.exited', code, signal }, 'QEMU exited');
         resolve(this.exit);
       });

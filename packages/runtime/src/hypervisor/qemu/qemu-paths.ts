@@ -13,6 +13,8 @@ export interface QemuPaths {
   pid: string;
   /** QEMU's own stderr. */
   stderr: string;
+  /** virtiofsd's socket (shared_fs = "virtio-fs"). */
+  virtiofsd: string;
 }
 
 export function qemuPaths(stateDir: string): QemuPaths {
@@ -24,10 +26,11 @@ export function qemuPaths(stateDir: string): QemuPaths {
     log: join(stateDir, 'log.sock'),
     pid: join(stateDir, 'qemu.pid'),
     stderr: join(stateDir, 'qemu.log'),
+    virtiofsd: join(stateDir, 'virtiofsd.sock'),
   };
 }
 
 /** Socket and pid files, removed by cleanup (the logs stay for the sandbox to keep or remove). */
 export function qemuRuntimeFiles(p: QemuPaths): string[] {
-  return [p.qmp, p.console, p.agent, p.log, p.pid];
+  return [p.qmp, p.console, p.agent, p.log, p.pid, p.virtiofsd];
 }

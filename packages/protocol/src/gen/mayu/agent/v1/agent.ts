@@ -4930,7 +4930,10 @@ export const AgentServiceService = {
     responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
     responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
   },
-  /** Blocks until the process has exited and all its output has been read. */
+  /**
+   * Blocks until the process has exited and its output streams have ended
+   * (or, if a descendant keeps them open, a moment after the exit).
+   */
   waitProcess: {
     path: "/mayu.agent.v1.AgentService/WaitProcess" as const,
     requestStream: false as const,
@@ -5096,7 +5099,10 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
   /** ---- processes and I/O --------------------------------------------------- */
   execProcess: handleUnaryCall<ExecProcessRequest, Empty>;
   signalProcess: handleUnaryCall<SignalProcessRequest, Empty>;
-  /** Blocks until the process has exited and all its output has been read. */
+  /**
+   * Blocks until the process has exited and its output streams have ended
+   * (or, if a descendant keeps them open, a moment after the exit).
+   */
   waitProcess: handleUnaryCall<WaitProcessRequest, WaitProcessResponse>;
   writeStdin: handleUnaryCall<WriteStreamRequest, WriteStreamResponse>;
   /** An empty data field means end of stream. */
@@ -5367,7 +5373,10 @@ export interface AgentServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Empty) => void,
   ): ClientUnaryCall;
-  /** Blocks until the process has exited and all its output has been read. */
+  /**
+   * Blocks until the process has exited and its output streams have ended
+   * (or, if a descendant keeps them open, a moment after the exit).
+   */
   waitProcess(
     request: WaitProcessRequest,
     callback: (error: ServiceError | null, response: WaitProcessResponse) => void,

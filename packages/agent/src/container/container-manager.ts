@@ -1,0 +1,252 @@
+import type { StdioOptions } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  invalidArgument,
+  MayuError,
+  type ContainerStats,
+  type CreateContainerOptions,
+  type CreateSandboxOptions,
+  type ExecProcessOptions,
+  type ExitStatus,
+  type ProcessListing,
+  type ProcessRef,
+  type StdioSpec,
+} from '@mayu/protocol';
+import type { Logger } from 'pino';
+import { validateProcess, validateSpec } from '../oci/validate-spec.js';
+import type { OciSpec } from '../oci/types.js';
+import { cgroupPids, CONTAINER_CGROUP_PARENT, readContainerStats } from '../stats/cgroup-stats.js';
+import { mountAll, unmountAll } from '../storage/mount-storage.js';
+import { sys } from '../system/sys.js';
+import { Container } from './container.js';
+import { ContainerProcess } from './container-process.js';
+import { Crun } from './crun.js';
+import type { ExitReports } from './exit-reports.js';
+import { ConsoleSocket, pipeIo, type ProcessIo } from './process-io.js';
+
+/** Bundles live here: /run/mayu/containers/<id>/{config.json, crun.log, init.pid, ...}. */
+export const CONTAINERS_DIR = '/run/mayu/containers';
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** How long RemoveContainer waits for a killed container by default. */
+const DEFAULT_REMOVE_TIMEOUT_MS = 10_000;
+
+function checkId(field: string, id: string): void {
+  if (!ID_PATTERN.test(id)) throw invalidArgument(field, id, 'must be 1-128 letters, digits, "_", "." or "-", not starting with a symbol');
+}
+
+/**
+ * Containers of the sandbox: created and driven through the OCI runtime,
+ * their processes' stdio held for the host, their exits learned from
+ * mayu-init's reports.
+ */
+export class ContainerManager {
+  private readonly containers = new Map<string, Container>();
+  private sandboxUnmounts: (() => void)[] = [];
+  private readonly oomQueue: string[] = [];
+  private readonly oomWaiters: ((id: string) => void)[] = [];
+
+  constructor(
+    private readonly log: Logger,
+    private readonly exits: ExitReports,
+    private readonly crun = new Crun(),
+  ) {}
+
+  get count(): number {
+    return this.containers.size;
+  }
+
+  createSandbox(o: CreateSandboxOptions): void {
+    if (o.hostname) sys().sethostname(o.hostname);
+    unmountAll(this.sandboxUnmounts);
+    this.sandboxUnmounts = mountAll(o.storages);
+    if (o.dns.length > 0) {
+      mkdirSync('/run/mayu', { recursive: true });
+      writeFileSync('/run/mayu/resolv.conf', o.dns.map((d) => `nameserver ${d}\n`).join(''));
+    }
+    this.log.info({ event: 'sandbox.created', sandboxId: o.sandboxId, storages: o.storages.length }, 'sandbox created');
+  }
+
+  async destroySandbox(): Promise<void> {
+    for (const id of [...this.containers.keys()]) await this.removeContainer(id, 2000);
+    unmountAll(this.sandboxUnmounts);
+  }
+
+  async createContainer(o: CreateContainerOptions): Promise<void> {
+    checkId('container_id', o.containerId);
+    if (this.containers.has(o.containerId)) throw new MayuError('ERR_ALREADY_EXISTS', `container ${o.containerId} already exists`);
+    const spec = validateSpec(o.spec);
+    const bundle = join(CONTAINERS_DIR, o.containerId);
+    mkdirSync(bundle, { recursive: true });
+    let unmounts: (() => void)[] = [];
+    try {
+      unmounts = mountAll(o.storages);
+      if (!existsSync(spec.root.path)) throw invalidArgument('/root/path', spec.root.path, 'does not exist in the guest');
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(this.guestSpec(spec, o.containerId, o.stdio)));
+      const init = await this.start(o.containerId, bundle, '', ['create', '--bundle', bundle], o.stdio);
+      const container = new Container(o.containerId, bundle, init, unmounts);
+      container.watchOom(() => this.onOom(o.containerId));
+      this.containers.set(o.containerId, container);
+      this.log.info({ event: 'container.created', containerId: o.containerId, pid: init.pid }, 'container created');
+    } catch (err) {
+      await this.crun.run(['delete', '--force', o.containerId]).catch(() => {});
+      unmountAll(unmounts);
+      rmSync(bundle, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async startContainer(id: string): Promise<void> {
+    const c = this.get(id);
+    c.transition('running');
+    await this.crun.must(['start', id], `container ${id}`);
+    this.log.info({ event: 'container.started', containerId: id }, 'container started');
+  }
+
+  async removeContainer(id: string, timeoutMs: number): Promise<void> {
+    const c = this.get(id);
+    if (!c.init.exit) {
+      if (c.state === 'paused') await this.crun.run(['resume', id]);
+      await this.crun.run(['kill', '--all', id, 'KILL']);
+      c.init.signal(9);
+      await Promise.race([c.init.wait(), new Promise((r) => setTimeout(r, timeoutMs || DEFAULT_REMOVE_TIMEOUT_MS).unref())]);
+    }
+    await this.crun.run(['delete', '--force', id]);
+    c.stopWatching();
+    for (const p of [c.init, ...c.execs.values()]) p.io.close();
+    unmountAll(c.unmounts);
+    rmSync(c.bundle, { recursive: true, force: true });
+    this.containers.delete(id);
+    this.log.info({ event: 'container.removed', containerId: id }, 'container removed');
+  }
+
+  async execProcess(o: ExecProcessOptions): Promise<void> {
+    const c = this.get(o.containerId);
+    checkId('exec_id', o.execId);
+    if (c.state !== 'running') throw new MayuError('ERR_INVALID_STATE', `container ${o.containerId} is ${c.state}, not running`);
+    if (c.execs.has(o.execId)) throw new MayuError('ERR_ALREADY_EXISTS', `exec ${o.execId} already exists in container ${o.containerId}`);
+    const proc = validateProcess(o.process);
+    const file = join(c.bundle, `exec-${o.execId}.json`);
+    writeFileSync(file, JSON.stringify({ ...proc, terminal: o.stdio.terminal }));
+    const p = await this.start(o.containerId, c.bundle, o.execId, ['exec', '--detach', '--process', file], o.stdio);
+    c.execs.set(o.execId, p);
+    this.log.info({ event: 'exec.started', containerId: o.containerId, execId: o.execId, pid: p.pid }, 'exec started');
+  }
+
+  async signalProcess(ref: ProcessRef, signal: number, all: boolean): Promise<void> {
+    const c = this.get(ref.containerId);
+    if (!Number.isInteger(signal) || signal < 1 || signal > 64) throw invalidArgument('signal', signal, 'must be a signal number from 1 to 64');
+    if (all) await this.crun.run(['kill', '--all', ref.containerId, String(signal)]);
+    else c.process(ref.execId).signal(signal);
+  }
+
+  waitProcess(ref: ProcessRef): Promise<ExitStatus> {
+    return this.get(ref.containerId).process(ref.execId).wait();
+  }
+
+  async writeStdin(ref: ProcessRef, data: Buffer): Promise<number> {
+    const stdin = this.stdin(ref);
+    await new Promise<void>((resolve, reject) => stdin.write(data, (err) => (err ? reject(err) : resolve())));
+    return data.length;
+  }
+
+  closeStdin(ref: ProcessRef): void {
+    this.stdin(ref).end();
+  }
+
+  readOutput(ref: ProcessRef, stream: 'stdout' | 'stderr', len: number): Promise<Buffer> {
+    return this.get(ref.containerId).process(ref.execId).io[stream].read(len);
+  }
+
+  resize(ref: ProcessRef, rows: number, columns: number): void {
+    this.get(ref.containerId).process(ref.execId).io.resize(rows, columns);
+  }
+
+  async pause(id: string): Promise<void> {
+    this.get(id).transition('paused');
+    await this.crun.must(['pause', id], `container ${id}`);
+  }
+
+  async resume(id: string): Promise<void> {
+    this.get(id).transition('running');
+    await this.crun.must(['resume', id], `container ${id}`);
+  }
+
+  stats(id: string): ContainerStats {
+    return readContainerStats(this.get(id).cgroup);
+  }
+
+  listProcesses(id: string): ProcessListing[] {
+    const c = this.get(id);
+    const execOf = new Map([[c.init.pid, ''], ...[...c.execs].map(([execId, p]) => [p.pid, execId] as const)]);
+    return cgroupPids(c.cgroup).map((pid) => ({ pid, execId: execOf.get(pid) ?? '', command: commandOf(pid) }));
+  }
+
+  /** Long poll: the id of the next container whose process the OOM killer killed. */
+  nextOomEvent(): Promise<string> {
+    const queued = this.oomQueue.shift();
+    return queued !== undefined ? Promise.resolve(queued) : new Promise((resolve) => this.oomWaiters.push(resolve));
+  }
+
+  private onOom(id: string): void {
+    this.log.warn({ event: 'container.oom', containerId: id }, 'OOM kill in container');
+    const waiter = this.oomWaiters.shift();
+    if (waiter) waiter(id);
+    else this.oomQueue.push(id);
+  }
+
+  private get(id: string): Container {
+    const c = this.containers.get(id);
+    if (!c) throw new MayuError('ERR_NOT_FOUND', `container ${id} not found`, { details: { containerId: id } });
+    return c;
+  }
+
+  private stdin(ref: ProcessRef): NonNullable<ProcessIo['stdin']> {
+    const stdin = this.get(ref.containerId).process(ref.execId).io.stdin;
+    if (!stdin) throw new MayuError('ERR_INVALID_STATE', `process ${ref.containerId}/${ref.execId || 'init'} was started without stdin`);
+    return stdin;
+  }
+
+  /** The spec crun gets: the container's own cgroup, and a terminal only if the host asked for one. */
+  private guestSpec(spec: OciSpec, id: string, stdio: StdioSpec): OciSpec {
+    return {
+      ...spec,
+      process: { ...spec.process, terminal: stdio.terminal },
+      linux: { ...spec.linux, cgroupsPath: `/${CONTAINER_CGROUP_PARENT}/${id}` },
+    };
+  }
+
+  /** Runs `crun create` or `crun exec --detach` and returns the process it left behind. */
+  private async start(id: string, bundle: string, execId: string, args: string[], stdio: StdioSpec): Promise<ContainerProcess> {
+    const tag = execId ? `exec-${execId}` : 'init';
+    const pidFile = join(bundle, `${tag}.pid`);
+    const console = stdio.terminal ? new ConsoleSocket(join(bundle, `${tag}.console.sock`)) : null;
+    const streams: StdioOptions = console ? 'ignore' : [stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+    try {
+      const r = await this.crun.run([...args, '--pid-file', pidFile, ...(console ? ['--console-socket', console.path] : []), id], {
+        stdio: streams,
+        logFile: join(bundle, 'crun.log'),
+      });
+      if (r.code !== 0) {
+        r.child.stdout?.destroy();
+        r.child.stderr?.destroy();
+        throw new MayuError('ERR_INVALID_ARGUMENT', `cannot ${execId ? 'exec in' : 'create'} container ${id}: ${r.message || `crun exited ${r.code}`}`, {
+          details: { containerId: id, execId },
+        });
+      }
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      const io = console ? await console.io(5000) : pipeIo(r.child);
+      return new ContainerProcess(execId, pid, io, this.exits.waitFor(pid));
+    } finally {
+      console?.close();
+    }
+  }
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,163 @@
+import { invalidArgument } from '../errors/mayu-error.js';
+import * as wire from '../gen/mayu/agent/v1/agent.js';
+
+/** How a storage is mounted in the guest. */
+export const STORAGE_DRIVERS = ['9p', 'virtio-fs', 'blk', 'overlay', 'local', 'bind'] as const;
+export type StorageDriver = (typeof STORAGE_DRIVERS)[number];
+
+/**
+ * Something the agent mounts before a sandbox or container starts.
+ * - 9p, virtio-fs: `source` is the share's tag;
+ * - blk: `source` is the disk's serial (the host sets it per disk);
+ * - overlay: `options` hold lowerdir=, upperdir=, workdir= (guest paths);
+ * - local: an empty tmpfs; bind: a guest directory bound elsewhere.
+ */
+export interface StorageSpec {
+  driver: StorageDriver;
+  source: string;
+  fstype: string;
+  options: string[];
+  mountPoint: string;
+}
+
+export interface StdioSpec {
+  terminal: boolean;
+  stdin: boolean;
+}
+
+export interface CreateSandboxOptions {
+  sandboxId: string;
+  hostname: string;
+  dns: string[];
+  storages: StorageSpec[];
+  sandboxPidns: boolean;
+  annotations: Record<string, string>;
+}
+
+export interface CreateContainerOptions {
+  containerId: string;
+  /** The OCI runtime spec (config.json), parsed. */
+  spec: unknown;
+  storages: StorageSpec[];
+  stdio: StdioSpec;
+}
+
+export interface ExecProcessOptions {
+  containerId: string;
+  execId: string;
+  /** The OCI process object, parsed. */
+  process: unknown;
+  stdio: StdioSpec;
+}
+
+/** A process of a container: its init (execId "") or an exec. */
+export interface ProcessRef {
+  containerId: string;
+  execId: string;
+}
+
+export interface ExitStatus {
+  /** The code, or 128 + the signal that ended the process. */
+  exitStatus: number;
+  /** The signal that ended it, 0 if it exited. */
+  signal: number;
+  exitedAtMs: number;
+}
+
+export interface ContainerStats {
+  cpu: { usageUsec: number; userUsec: number; systemUsec: number; nrThrottled: number; throttledUsec: number };
+  memory: { usageBytes: number; limitBytes: number; maxUsageBytes: number; cacheBytes: number; rssBytes: number; oomKills: number };
+  pids: { current: number; limit: number };
+  blkio: { readBytes: number; writeBytes: number };
+  timestampMs: number;
+}
+
+export interface ProcessListing {
+  pid: number;
+  execId: string;
+  command: string;
+}
+
+function parseJson(field: string, bytes: Uint8Array): unknown {
+  const text = Buffer.from(bytes).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw invalidArgument(field, text.slice(0, 80), `is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+
+export function storageToWire(s: StorageSpec): wire.Storage {
+  return { driver: s.driver, driverOptions: [], source: s.source, fstype: s.fstype, options: [...s.options], mountPoint: s.mountPoint };
+}
+
+export function storageFromWire(w: wire.Storage, field = 'storages'): StorageSpec {
+  if (!(STORAGE_DRIVERS as readonly string[]).includes(w.driver)) {
+    throw invalidArgument(`${field}.driver`, w.driver, `must be one of ${STORAGE_DRIVERS.join(', ')}`);
+  }
+  if (!w.mountPoint.startsWith('/')) throw invalidArgument(`${field}.mount_point`, w.mountPoint, 'must be an absolute guest path');
+  return { driver: w.driver as StorageDriver, source: w.source, fstype: w.fstype, options: [...w.options], mountPoint: w.mountPoint };
+}
+
+const stdioFromWire = (w: wire.StdioConfig | undefined): StdioSpec => ({ terminal: w?.terminal ?? false, stdin: w?.stdin ?? false });
+
+export function createSandboxToWire(o: CreateSandboxOptions): wire.CreateSandboxRequest {
+  return { ...o, dns: [...o.dns], storages: o.storages.map(storageToWire), annotations: { ...o.annotations } };
+}
+
+export function createSandboxFromWire(w: wire.CreateSandboxRequest): CreateSandboxOptions {
+  return {
+    sandboxId: w.sandboxId,
+    hostname: w.hostname,
+    dns: [...w.dns],
+    storages: w.storages.map((s, i) => storageFromWire(s, `storages[${i}]`)),
+    sandboxPidns: w.sandboxPidns,
+    annotations: { ...w.annotations },
+  };
+}
+
+export function createContainerToWire(o: CreateContainerOptions): wire.CreateContainerRequest {
+  return { containerId: o.containerId, execId: '', ociSpecJson: json(o.spec), storages: o.storages.map(storageToWire), devices: [], stdio: { ...o.stdio } };
+}
+
+export function createContainerFromWire(w: wire.CreateContainerRequest): CreateContainerOptions {
+  return {
+    containerId: w.containerId,
+    spec: parseJson('oci_spec_json', w.ociSpecJson),
+    storages: w.storages.map((s, i) => storageFromWire(s, `storages[${i}]`)),
+    stdio: stdioFromWire(w.stdio),
+  };
+}
+
+export function execProcessToWire(o: ExecProcessOptions): wire.ExecProcessRequest {
+  return { containerId: o.containerId, execId: o.execId, processJson: json(o.process), stdio: { ...o.stdio } };
+}
+
+export function execProcessFromWire(w: wire.ExecProcessRequest): ExecProcessOptions {
+  return { containerId: w.containerId, execId: w.execId, process: parseJson('process_json', w.processJson), stdio: stdioFromWire(w.stdio) };
+}
+
+export function exitStatusToWire(e: ExitStatus): wire.WaitProcessResponse {
+  return { exitStatus: e.exitStatus, signal: e.signal, exitedAtMs: e.exitedAtMs };
+}
+
+export function exitStatusFromWire(w: wire.WaitProcessResponse): ExitStatus {
+  return { exitStatus: w.exitStatus, signal: w.signal, exitedAtMs: w.exitedAtMs };
+}
+
+export function containerStatsToWire(s: ContainerStats): wire.StatsContainerResponse {
+  return { cpu: { ...s.cpu }, memory: { ...s.memory }, pids: { ...s.pids }, blkio: { ...s.blkio }, networks: [], timestampMs: s.timestampMs };
+}
+
+export function containerStatsFromWire(w: wire.StatsContainerResponse): ContainerStats {
+  const zero = { usageUsec: 0, userUsec: 0, systemUsec: 0, nrThrottled: 0, throttledUsec: 0 };
+  return {
+    cpu: { ...zero, ...w.cpu },
+    memory: { usageBytes: 0, limitBytes: 0, maxUsageBytes: 0, cacheBytes: 0, rssBytes: 0, oomKills: 0, ...w.memory },
+    pids: { current: 0, limit: 0, ...w.pids },
+    blkio: { readBytes: 0, writeBytes: 0, ...w.blkio },
+    timestampMs: w.timestampMs,
+  };
+}
