@@ -41,6 +41,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * mayu's own failures exit 125; a command that cannot be found or run in a
+ * container exits 127 or 126, as a shell (and docker) report them.
+ */
+function exitStatusOf(code: string): number {
+  if (code === 'ERR_COMMAND_NOT_FOUND') return 127;
+  if (code === 'ERR_COMMAND_NOT_EXECUTABLE') return 126;
+  return 125;
+}
+
 /** Exits once what was written to stdout and stderr is out (stdin or a stray handle must not keep us). */
 function exit(code: number): void {
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
@@ -55,7 +65,7 @@ main(process.argv.slice(2)).then(
       exit(2);
     } else if (isMayuError(err)) {
       process.stderr.write(`mayu: ${err.message} [${err.code}]\n`);
-      exit(125);
+      exit(exitStatusOf(err.code));
     } else {
       process.stderr.write(`mayu: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
       exit(125);

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <errno.h>
+#include <fcntl.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +254,20 @@ static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* pipe() -> [readFd, writeFd], both close-on-exec (spawn's stdio dup2s the one it passes on). */
+static napi_value js_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return throw_errno(env, errno, "pipe2", "stdio");
+  napi_value arr, r, w;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_create_int32(env, fds[0], &r);
+  napi_create_int32(env, fds[1], &w);
+  napi_set_element(env, arr, 0, r);
+  napi_set_element(env, arr, 1, w);
+  return arr;
+}
+
 /* closeFd(fd) */
 static napi_value js_close_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -274,6 +289,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"receiveFd", NULL, js_receive_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -7,6 +7,7 @@ import {
   type ContainerStats,
   type CreateContainerOptions,
   type CreateSandboxOptions,
+  type ErrorCode,
   type ExecProcessOptions,
   type ExitStatus,
   type ProcessListing,
@@ -23,7 +24,7 @@ import { Container } from './container.js';
 import { ContainerProcess } from './container-process.js';
 import { Crun } from './crun.js';
 import type { ExitReports } from './exit-reports.js';
-import { ConsoleSocket, pipeIo, type ProcessIo } from './process-io.js';
+import { ConsoleSocket, pipeIo, StdinPipe, type ProcessIo } from './process-io.js';
 
 /** Bundles live here: /run/mayu/containers/<id>/{config.json, crun.log, init.pid, ...}. */
 export const CONTAINERS_DIR = '/run/mayu/containers';
@@ -221,26 +222,40 @@ export class ContainerManager {
     const tag = execId ? `exec-${execId}` : 'init';
     const pidFile = join(bundle, `${tag}.pid`);
     const console = stdio.terminal ? new ConsoleSocket(join(bundle, `${tag}.console.sock`)) : null;
-    const streams: StdioOptions = console ? 'ignore' : [stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+    const stdin = !console && stdio.stdin ? new StdinPipe() : null;
+    const streams: StdioOptions = console ? 'ignore' : [stdin ? stdin.readFd : 'ignore', 'pipe', 'pipe'];
     try {
       const r = await this.crun.run([...args, '--pid-file', pidFile, ...(console ? ['--console-socket', console.path] : []), id], {
         stdio: streams,
         logFile: join(bundle, 'crun.log'),
       });
+      stdin?.releaseReadEnd();
       if (r.code !== 0) {
+        stdin?.writer.destroy();
         r.child.stdout?.destroy();
         r.child.stderr?.destroy();
-        throw new MayuError('ERR_INVALID_ARGUMENT', `cannot ${execId ? 'exec in' : 'create'} container ${id}: ${r.message || `crun exited ${r.code}`}`, {
+        throw new MayuError(startErrorCode(r.message), `cannot ${execId ? 'exec in' : 'create'} container ${id}: ${r.message || `crun exited ${r.code}`}`, {
           details: { containerId: id, execId },
         });
       }
       const pid = Number(readFileSync(pidFile, 'utf8').trim());
-      const io = console ? await console.io(5000) : pipeIo(r.child);
+      const io = console ? await console.io(5000) : pipeIo(r.child, stdin?.writer ?? null);
       return new ContainerProcess(execId, pid, io, this.exits.waitFor(pid));
     } finally {
       console?.close();
     }
   }
+}
+
+/**
+ * The OCI runtime only says why it could not start a process in words; a
+ * missing executable and a permission problem get their own codes (a CLI
+ * reports them as exit statuses 127 and 126, as a shell does).
+ */
+export function startErrorCode(message: string): ErrorCode {
+  if (/executable file .* not found|no such file or directory/i.test(message)) return 'ERR_COMMAND_NOT_FOUND';
+  if (/permission denied/i.test(message)) return 'ERR_COMMAND_NOT_EXECUTABLE';
+  return 'ERR_INVALID_ARGUMENT';
 }
 
 function commandOf(pid: number): string {

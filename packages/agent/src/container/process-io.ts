@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { MayuError } from '@mayu/protocol';
 import { socketFromFd } from '@mayu/vsock';
@@ -17,19 +17,40 @@ export interface ProcessIo {
   close(): void;
 }
 
-/** Pipes: the OCI runtime hands its own stdio to the process, so the process holds the other ends. */
-export function pipeIo(child: ChildProcess): ProcessIo {
-  child.stdin?.on('error', () => {});
+/**
+ * A pipe for a process's stdin that the agent owns: Node destroys a child's
+ * own `stdin` pipe when the child (the OCI runtime, which returns at once)
+ * exits, but the container process keeps reading long after.
+ */
+export class StdinPipe {
+  readonly readFd: number;
+  readonly writer: Writable;
+
+  constructor() {
+    const [readFd, writeFd] = sys().pipe();
+    this.readFd = readFd;
+    this.writer = new Socket({ fd: writeFd, readable: false, writable: true });
+    this.writer.on('error', () => {});
+  }
+
+  /** Our copy of the read end, once the OCI runtime has inherited it. */
+  releaseReadEnd(): void {
+    sys().closeFd(this.readFd);
+  }
+}
+
+/** Pipes: the OCI runtime hands its stdio to the process, so the process holds the other ends. */
+export function pipeIo(child: ChildProcess, stdin: Writable | null): ProcessIo {
   return {
     terminal: false,
-    stdin: child.stdin,
+    stdin,
     stdout: new OutputBuffer(child.stdout),
     stderr: new OutputBuffer(child.stderr),
     resize: () => {
       throw new MayuError('ERR_INVALID_STATE', 'the process has no terminal to resize');
     },
     close: () => {
-      child.stdin?.destroy();
+      stdin?.destroy();
       child.stdout?.destroy();
       child.stderr?.destroy();
     },

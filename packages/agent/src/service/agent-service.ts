@@ -8,6 +8,7 @@ import {
   execProcessFromWire,
   exitStatusToWire,
   guestDetailsToWire,
+  MayuError,
   servingStatusToWire,
   toServiceError,
   type AgentServiceServer,
@@ -40,7 +41,9 @@ function unary<Req, Res>(log: Logger, method: string, handler: Handler<Req, Res>
           callback(null, response);
         },
         (err: unknown) => {
-          log.warn({ err, method }, 'rpc failed');
+          // The caller's mistakes are the caller's to report; the agent's own failures are warnings.
+          const internal = !(err instanceof MayuError) || err.code === 'ERR_INTERNAL';
+          log[internal ? 'warn' : 'info']({ err, method }, 'rpc failed');
           callback(toServiceError(err));
         },
       );

@@ -13,6 +13,8 @@ export interface SysNative {
   receiveFd(listenFd: number, cb: (err: NodeJS.ErrnoException | null, fd?: number) => void): void;
   setWinsize(fd: number, rows: number, columns: number): void;
   closeFd(fd: number): void;
+  /** A pipe: [readFd, writeFd], both close-on-exec. */
+  pipe(): [number, number];
 }
 
 /** umount2(2) flags. */

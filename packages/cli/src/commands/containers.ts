@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { MayuError } from '@mayu/protocol';
 import { AgentClient, DEFAULT_CAPABILITIES, mergeEnv, resolveUser, type RuntimeConfig } from '@mayu/runtime';
-import { forwardResize, forwardSignals, parseSignal, pumpInput, pumpOutput, streamSink } from '../run/attach.js';
+import { DEFAULT_TTY, forwardResize, forwardSignals, parseSignal, pumpInput, pumpOutput, streamSink } from '../run/attach.js';
 import { getRun, ownerAlive, type RunRecord } from '../run/run-records.js';
 import { UsageError } from '../usage.js';
 import { parseEnv } from './run.js';
@@ -64,6 +64,7 @@ export async function execCommand(args: string[]): Promise<number> {
     const out = pumpOutput(agent, ref, 'stdout', [streamSink(process.stdout)]);
     const err = pumpOutput(agent, ref, 'stderr', [streamSink(process.stderr)]);
     if (values.tty && process.stdout.isTTY) undo.push(forwardResize(agent, ref, process.stdout));
+    else if (values.tty) await agent.resizeTty(ref, DEFAULT_TTY.rows, DEFAULT_TTY.columns);
     if (values.tty && process.stdin.isTTY) {
       process.stdin.setRawMode(true);
       undo.push(() => process.stdin.setRawMode(false));

@@ -54,6 +54,9 @@ export function forwardSignals(agent: AgentClient, ref: ProcessRef, signals: Nod
   return () => handlers.forEach(([sig, h]) => process.off(sig, h));
 }
 
+/** A container terminal's size when ours is not a terminal. */
+export const DEFAULT_TTY = { rows: 24, columns: 80 };
+
 /** Keeps the container's terminal the size of ours. Returns the undo. */
 export function forwardResize(agent: AgentClient, ref: ProcessRef, tty: WriteStream): () => void {
   const resize = (): void => void agent.resizeTty(ref, tty.rows, tty.columns).catch(() => {});

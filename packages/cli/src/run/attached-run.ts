@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { ExitStatus } from '@mayu/protocol';
 import { CappedFile, type RuntimeConfig, type Sandbox } from '@mayu/runtime';
 import type { Logger } from 'pino';
-import { forwardResize, forwardSignals, pumpInput, pumpOutput, streamSink } from './attach.js';
+import { DEFAULT_TTY, forwardResize, forwardSignals, pumpInput, pumpOutput, streamSink } from './attach.js';
 import { ContainerSession, type RunRequest } from './container-session.js';
 import { removeRun, updateRun } from './run-records.js';
 
@@ -51,6 +51,7 @@ export async function runToCompletion(o: { dir: string; req: RunRequest; config:
     const out = pumpOutput(agent, session.ref, 'stdout', [(c) => logs.stdout.write(c), ...(o.io.stdout ? [streamSink(o.io.stdout)] : [])]);
     const err = pumpOutput(agent, session.ref, 'stderr', [(c) => logs.stderr.write(c), ...(o.io.stderr ? [streamSink(o.io.stderr)] : [])]);
     if (o.req.terminal && o.io.stdout?.isTTY) undo.push(forwardResize(agent, session.ref, o.io.stdout));
+    else if (o.req.terminal) await agent.resizeTty(session.ref, DEFAULT_TTY.rows, DEFAULT_TTY.columns);
     if (o.req.terminal && o.io.stdin?.isTTY) {
       o.io.stdin.setRawMode(true);
       undo.push(() => o.io.stdin?.setRawMode(false));

@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+// Builds a small OCI image locally from Debian's busybox-static: no registry.
+// usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--whiteout]
+//   OUT_DIR         an OCI image layout (oci-layout, index.json, blobs/sha256/...)
+//   --archive F     also write it as an OCI archive (a tar of the layout)
+//   --whiteout      add a second layer that deletes /etc/motd (an OCI whiteout)
+// The image runs `sh` by default, has /etc/passwd with root and nobody, and
+// /etc/motd saying which image it is.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const args = process.argv.slice(2);
+const out = resolve(args[0] ?? '');
+if (!args[0]) {
+  console.error('usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--whiteout]');
+  process.exit(2);
+}
+const archive = args.includes('--archive') ? resolve(args[args.indexOf('--archive') + 1]) : null;
+const whiteout = args.includes('--whiteout');
+const work = mkdtempSync(join(tmpdir(), 'mayu-image-'));
+
+const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+function blob(content) {
+  const digest = sha256(content);
+  writeFileSync(join(out, 'blobs/sha256', digest), content);
+  return { digest: `sha256:${digest}`, size: content.length };
+}
+/** A gzip layer of a directory; returns its descriptor and the uncompressed digest (diff id). */
+function layer(dir, name) {
+  const tar = join(work, `${name}.tar`);
+  execFileSync('tar', ['-c', '-f', tar, '--numeric-owner', '--owner=0', '--group=0', '--sort=name', '--mtime=@0', '-C', dir, '.']);
+  const raw = readFileSync(tar);
+  const gz = execFileSync('gzip', ['-n', '-c', tar], { maxBuffer: 64 << 20 });
+  return { desc: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...blob(gz) }, diffId: `sha256:${sha256(raw)}` };
+}
+
+try {
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(join(out, 'blobs/sha256'), { recursive: true });
+  const root = join(work, 'rootfs');
+  for (const d of ['bin', 'etc', 'tmp', 'root', 'proc', 'sys', 'dev', 'home']) mkdirSync(join(root, d), { recursive: true });
+  copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
+  const applets = execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  for (const a of applets) if (a !== 'busybox') symlinkSync('busybox', join(root, 'bin', a));
+  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/sh\n');
+  writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
+  writeFileSync(join(root, 'etc/motd'), 'mayu example image (busybox)\n');
+  const layers = [layer(root, 'base')];
+  if (whiteout) {
+    const top = join(work, 'top');
+    mkdirSync(join(top, 'etc'), { recursive: true });
+    writeFileSync(join(top, 'etc/.wh.motd'), '');
+    writeFileSync(join(top, 'etc/layer2'), 'from the second layer\n');
+    layers.push(layer(top, 'top'));
+  }
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'IMAGE=mayu-example'], Cmd: ['sh'], WorkingDir: '/' },
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...blob(config) },
+      layers: layers.map((l) => l.desc),
+    }),
+  );
+  const m = blob(manifest);
+  writeFileSync(join(out, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(
+    join(out, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, platform: { os: 'linux', architecture: 'amd64' }, annotations: { 'org.opencontainers.image.ref.name': 'mayu-example:latest' } }],
+    }),
+  );
+  if (archive) execFileSync('tar', ['-c', '-f', archive, '-C', out, '.']);
+  console.log(out);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
