@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig, Sandbox, type BootReport, type RuntimeConfig } from '@mayu/runtime';
+import { mountsUnder, parseConfig, removeDirSafely, Sandbox, type BootReport, type RuntimeConfig } from '@mayu/runtime';
 import pino, { type Logger } from 'pino';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { filesUnder, processesMentioning } from './leftovers.js';
@@ -77,9 +77,11 @@ export class GuestFactory {
     this.sandboxes.length = 0;
     const processes = processesMentioning(this.stateRoot);
     for (const p of processes) process.kill(p.pid, 'SIGKILL');
+    const mounts = mountsUnder(this.stateRoot);
     const files = filesUnder(join(this.stateRoot, 'sandboxes'));
-    rmSync(this.stateRoot, { recursive: true, force: true });
+    removeDirSafely(this.stateRoot);
     assert.deepEqual(processes.map((p) => p.cmdline), [], 'processes left behind');
+    assert.deepEqual(mounts, [], 'mounts left behind');
     assert.deepEqual(files, [], 'sandbox files left behind');
   }
 }

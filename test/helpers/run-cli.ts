@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './guest-factory.js';
 
@@ -10,12 +10,24 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the `mayu` CLI as a user would (node_modules/.bin/mayu). */
-export function runMayu(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(MAYU_BIN, args, { env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** Starts the `mayu` CLI as a user would (node_modules/.bin/mayu). */
+export function startMayu(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(MAYU_BIN, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** Waits for a started CLI to exit, with everything it printed. */
+export function finished(child: ChildProcess): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr })));
+}
+
+/** Runs the `mayu` CLI to its end; `input` goes to its stdin, which is then closed. */
+export function runMayu(args: string[], o: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const child = startMayu(args, o.env);
+  const done = finished(child);
+  child.stdin?.end(o.input ?? '');
+  return done;
 }

@@ -36,7 +36,7 @@ describe('mayu CLI', () => {
     const ps = await runMayu(['ps', '--json', '--config', config]);
     assert.deepEqual((JSON.parse(ps.stdout) as { id: string; running: boolean }[]).map((s) => [s.id, s.running]), [['kept', true]]);
     const refused = await runMayu(['rm', '--config', config, 'kept']);
-    assert.equal(refused.code, 1);
+    assert.equal(refused.code, 125);
     assert.match(refused.stderr, /sandbox kept is running .* use --force \[ERR_INVALID_STATE\]/);
     assert.equal((await runMayu(['rm', '--force', '--config', config, 'kept'])).code, 0);
     assert.deepEqual(processesMentioning(out.stateDir), []);
@@ -47,7 +47,7 @@ describe('mayu CLI', () => {
     const bad = join(vms().stateRoot, 'bad.toml');
     writeFileSync(bad, `[hypervisor.qemu]\nmachine_type = "pc-i440fx"\ndefault_vcpus = 0\n[runtime]\nstate_dir = "${vms().stateRoot}"\n`);
     const r = await runMayu(['boot', '--config', bad]);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 125);
     assert.match(r.stderr, /hypervisor\.qemu\.machine_type: must be one of "microvm", "q35" \(got "pc-i440fx"\)/);
     assert.match(r.stderr, /hypervisor\.qemu\.default_vcpus: must be >= 1 \(got 0\)/);
     assert.match(r.stderr, /\[ERR_CONFIG_INVALID\]/);

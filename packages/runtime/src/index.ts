@@ -18,7 +18,7 @@ export { Sandbox, type BootReport, type SandboxOptions } from './sandbox/sandbox
 export type { BootTimings } from './sandbox/boot-timings.js';
 export { removeSandbox, listSandboxes } from './sandbox/sandbox-records.js';
 export * from './sandbox/state-dir.js';
-export { processCmdline, processExists, terminate } from './util/process.js';
+export { processCmdline, processExists, processStartTime, terminate } from './util/process.js';
 export { removeDirSafely, mountsUnder } from './storage/host-mounts.js';
 export { buildRootfsImage } from './storage/rootfs-image.js';
 export { resolveImage, unpackOciLayout, imageCacheDir, type ImageConfig, type ResolvedImage } from './image/oci-image.js';

@@ -52,37 +52,39 @@ function unary<Req, Res>(log: Logger, method: string, handler: Handler<Req, Res>
 
 const EMPTY = {};
 
+/** The container half of the API, over the container manager. */
+function containerMethods(log: Logger, c: ContainerManager): Partial<AgentServiceServer> {
+  const ref = (r: { containerId: string; execId: string }) => ({ containerId: r.containerId, execId: r.execId });
+  return {
+    createSandbox: unary(log, 'CreateSandbox', (r: agentWire.CreateSandboxRequest) => (c.createSandbox(createSandboxFromWire(r)), EMPTY)),
+    destroySandbox: unary(log, 'DestroySandbox', async () => (await c.destroySandbox(), EMPTY)),
+    createContainer: unary(log, 'CreateContainer', async (r: agentWire.CreateContainerRequest) => (await c.createContainer(createContainerFromWire(r)), EMPTY)),
+    startContainer: unary(log, 'StartContainer', async (r: agentWire.StartContainerRequest) => (await c.startContainer(r.containerId), EMPTY)),
+    removeContainer: unary(log, 'RemoveContainer', async (r: agentWire.RemoveContainerRequest) => (await c.removeContainer(r.containerId, r.timeoutMs), EMPTY)),
+    pauseContainer: unary(log, 'PauseContainer', async (r: agentWire.PauseContainerRequest) => (await c.pause(r.containerId), EMPTY)),
+    resumeContainer: unary(log, 'ResumeContainer', async (r: agentWire.ResumeContainerRequest) => (await c.resume(r.containerId), EMPTY)),
+    statsContainer: unary(log, 'StatsContainer', (r: agentWire.StatsContainerRequest) => containerStatsToWire(c.stats(r.containerId))),
+    listProcesses: unary(log, 'ListProcesses', (r: agentWire.ListProcessesRequest) => ({ processes: c.listProcesses(r.containerId) })),
+    execProcess: unary(log, 'ExecProcess', async (r: agentWire.ExecProcessRequest) => (await c.execProcess(execProcessFromWire(r)), EMPTY)),
+    signalProcess: unary(log, 'SignalProcess', async (r: agentWire.SignalProcessRequest) => (await c.signalProcess(ref(r), r.signal, r.all), EMPTY)),
+    waitProcess: unary(log, 'WaitProcess', async (r: agentWire.WaitProcessRequest) => exitStatusToWire(await c.waitProcess(ref(r)))),
+    writeStdin: unary(log, 'WriteStdin', async (r: agentWire.WriteStreamRequest) => ({ len: await c.writeStdin(ref(r), Buffer.from(r.data)) })),
+    readStdout: unary(log, 'ReadStdout', async (r: agentWire.ReadStreamRequest) => ({ data: await c.readOutput(ref(r), 'stdout', r.len) })),
+    readStderr: unary(log, 'ReadStderr', async (r: agentWire.ReadStreamRequest) => ({ data: await c.readOutput(ref(r), 'stderr', r.len) })),
+    closeStdin: unary(log, 'CloseStdin', (r: agentWire.CloseStdinRequest) => (c.closeStdin(ref(r)), EMPTY)),
+    ttyWinResize: unary(log, 'TtyWinResize', (r: agentWire.TtyWinResizeRequest) => (c.resize(ref(r), r.rows, r.columns), EMPTY)),
+    getOomEvent: unary(log, 'GetOOMEvent', async () => ({ containerId: await c.nextOomEvent() })),
+  };
+}
+
 /** The agent API over the container manager; methods not listed answer UNIMPLEMENTED. */
 export function createAgentService(log: Logger, state: AgentState, containers: ContainerManager | null): UntypedServiceImplementation {
-  const ref = (r: { containerId: string; execId: string }) => ({ containerId: r.containerId, execId: r.execId });
   const health: Partial<AgentServiceServer> = {
     check: unary(log, 'Check', () => ({ status: servingStatusToWire(state.shuttingDown ? 'not-serving' : 'serving') })),
     getGuestDetails: unary(log, 'GetGuestDetails', () => guestDetailsToWire(collectGuestDetails(state.boot, state.channels))),
     getMetrics: unary(log, 'GetMetrics', () => ({ text: guestMetrics(containers?.count ?? 0) })),
   };
-  const c = containers;
-  const containerApi: Partial<AgentServiceServer> = c
-    ? {
-        createSandbox: unary(log, 'CreateSandbox', (r: agentWire.CreateSandboxRequest) => (c.createSandbox(createSandboxFromWire(r)), EMPTY)),
-        destroySandbox: unary(log, 'DestroySandbox', async () => (await c.destroySandbox(), EMPTY)),
-        createContainer: unary(log, 'CreateContainer', async (r: agentWire.CreateContainerRequest) => (await c.createContainer(createContainerFromWire(r)), EMPTY)),
-        startContainer: unary(log, 'StartContainer', async (r: agentWire.StartContainerRequest) => (await c.startContainer(r.containerId), EMPTY)),
-        removeContainer: unary(log, 'RemoveContainer', async (r: agentWire.RemoveContainerRequest) => (await c.removeContainer(r.containerId, r.timeoutMs), EMPTY)),
-        pauseContainer: unary(log, 'PauseContainer', async (r: agentWire.PauseContainerRequest) => (await c.pause(r.containerId), EMPTY)),
-        resumeContainer: unary(log, 'ResumeContainer', async (r: agentWire.ResumeContainerRequest) => (await c.resume(r.containerId), EMPTY)),
-        statsContainer: unary(log, 'StatsContainer', (r: agentWire.StatsContainerRequest) => containerStatsToWire(c.stats(r.containerId))),
-        listProcesses: unary(log, 'ListProcesses', (r: agentWire.ListProcessesRequest) => ({ processes: c.listProcesses(r.containerId) })),
-        execProcess: unary(log, 'ExecProcess', async (r: agentWire.ExecProcessRequest) => (await c.execProcess(execProcessFromWire(r)), EMPTY)),
-        signalProcess: unary(log, 'SignalProcess', async (r: agentWire.SignalProcessRequest) => (await c.signalProcess(ref(r), r.signal, r.all), EMPTY)),
-        waitProcess: unary(log, 'WaitProcess', async (r: agentWire.WaitProcessRequest) => exitStatusToWire(await c.waitProcess(ref(r)))),
-        writeStdin: unary(log, 'WriteStdin', async (r: agentWire.WriteStreamRequest) => ({ len: await c.writeStdin(ref(r), Buffer.from(r.data)) })),
-        readStdout: unary(log, 'ReadStdout', async (r: agentWire.ReadStreamRequest) => ({ data: await c.readOutput(ref(r), 'stdout', r.len) })),
-        readStderr: unary(log, 'ReadStderr', async (r: agentWire.ReadStreamRequest) => ({ data: await c.readOutput(ref(r), 'stderr', r.len) })),
-        closeStdin: unary(log, 'CloseStdin', (r: agentWire.CloseStdinRequest) => (c.closeStdin(ref(r)), EMPTY)),
-        ttyWinResize: unary(log, 'TtyWinResize', (r: agentWire.TtyWinResizeRequest) => (c.resize(ref(r), r.rows, r.columns), EMPTY)),
-        getOOMEvent: unary(log, 'GetOOMEvent', async () => ({ containerId: await c.nextOomEvent() })),
-      }
-    : {};
+  const containerApi = containers ? containerMethods(log, containers) : {};
   const implemented: Partial<AgentServiceServer> = { ...health, ...containerApi };
   const service: UntypedServiceImplementation = {};
   for (const [name, def] of Object.entries(AgentServiceService)) {

@@ -39,6 +39,7 @@ export async function monitorCommand(args: string[], log: Logger): Promise<numbe
       config: loadConfig(req.configPath),
       log,
       io: { stdin: null, stdout: null, stderr: null },
+      onSignal: 'kill',
       onRunning: () => {
         reported = true;
         report({ ok: true });

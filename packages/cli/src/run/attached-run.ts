@@ -21,7 +21,16 @@ export interface RunIo {
  * Resolves with the container's exit status. On a failure before the
  * container started, the run's record is removed as well.
  */
-export async function runToCompletion(o: { dir: string; req: RunRequest; config: RuntimeConfig; log: Logger; io: RunIo; onRunning?: () => void }): Promise<ExitStatus> {
+export async function runToCompletion(o: {
+  dir: string;
+  req: RunRequest;
+  config: RuntimeConfig;
+  log: Logger;
+  io: RunIo;
+  onRunning?: () => void;
+  /** What SIGINT/SIGTERM to this process do once the container runs: reach it (a user at a terminal), or kill it (a monitor told to stop). */
+  onSignal?: 'forward' | 'kill';
+}): Promise<ExitStatus> {
   let session: ContainerSession;
   // Until the container runs, Ctrl-C or SIGTERM abandon the run: the VM is destroyed, nothing is left.
   let booting: Sandbox | null = null;
@@ -55,6 +64,14 @@ export async function runToCompletion(o: { dir: string; req: RunRequest; config:
     if (o.req.terminal && o.io.stdin?.isTTY) {
       o.io.stdin.setRawMode(true);
       undo.push(() => o.io.stdin?.setRawMode(false));
+    } else if (o.onSignal === 'kill') {
+      const kill = (): void => void agent.signalProcess(session.ref, 9, true).catch(() => {});
+      process.on('SIGTERM', kill);
+      process.on('SIGINT', kill);
+      undo.push(() => {
+        process.off('SIGTERM', kill);
+        process.off('SIGINT', kill);
+      });
     } else {
       undo.push(forwardSignals(agent, session.ref));
     }

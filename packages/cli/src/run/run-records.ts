@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MayuError, type ExitStatus } from '@mayu/protocol';
-import { processCmdline, removeDirSafely, validateSandboxId } from '@mayu/runtime';
+import { processStartTime, removeDirSafely, validateSandboxId } from '@mayu/runtime';
 
 export type RunStatus = 'starting' | 'running' | 'exited' | 'failed';
 
@@ -15,8 +15,9 @@ export interface RunRecord {
   status: RunStatus;
   exit: ExitStatus | null;
   error: string | null;
-  /** The process that owns the sandbox (the attached CLI or the monitor). */
+  /** The process that owns the sandbox (the attached CLI or the monitor), and its start time. */
   ownerPid: number | null;
+  ownerStart?: number | null;
   /** The sandbox's state directory (its agent bridge socket is there). */
   sandboxDir: string | null;
   /** The container's process settings, the defaults for exec. */
@@ -50,6 +51,7 @@ export function updateRun(dir: string, change: Partial<RunRecord>): RunRecord {
   const current = readRun(dir);
   if (!current) throw new MayuError('ERR_NOT_FOUND', `no run record in ${dir}`);
   const next = { ...current, ...change };
+  if ('ownerPid' in change) next.ownerStart = change.ownerPid ? processStartTime(change.ownerPid) : null;
   writeRun(dir, next);
   return next;
 }
@@ -57,6 +59,7 @@ export function updateRun(dir: string, change: Partial<RunRecord>): RunRecord {
 /** Creates the record of a new run; an id in use is ERR_ALREADY_EXISTS. */
 export function createRun(stateDir: string, record: RunRecord): string {
   validateSandboxId(record.id);
+  record.ownerStart = record.ownerPid ? processStartTime(record.ownerPid) : null;
   mkdirSync(runsRoot(stateDir), { recursive: true, mode: 0o711 });
   const dir = runDir(stateDir, record.id);
   try {
@@ -69,11 +72,11 @@ export function createRun(stateDir: string, record: RunRecord): string {
   return dir;
 }
 
-/** Whether the run's owner process still runs (and is a mayu process, not a reused PID). */
+/** Whether the run's owner process still runs (the same process: PID and start time). */
 export function ownerAlive(record: RunRecord): boolean {
   if (!record.ownerPid) return false;
-  const cmdline = processCmdline(record.ownerPid);
-  return cmdline !== null && cmdline.some((a) => a.includes('mayu'));
+  const start = processStartTime(record.ownerPid);
+  return start !== null && start === record.ownerStart;
 }
 
 export function listRuns(stateDir: string): RunRecord[] {

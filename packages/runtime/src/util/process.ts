@@ -21,6 +21,21 @@ export function processCmdline(pid: number): string[] | null {
   }
 }
 
+/**
+ * When the process started (clock ticks since boot, /proc/PID/stat field 22),
+ * or null when it is gone. PID and start time together name one process:
+ * a PID reused by another process has another start time.
+ */
+export function processStartTime(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]);
+  } catch {
+    return null;
+  }
+}
+
 /** Polls until the process is gone; true if it went within `timeoutMs`. */
 export async function waitForExit(pid: number, timeoutMs: number, intervalMs = 20): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultSpec, mergeEnv, resolveUser } from '../../src/oci/default-spec.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { vmSizeFromSpec } from '../../src/sandbox/vm-size.js';
+
+const image = { entrypoint: [], cmd: ['sh'], env: ['PATH=/bin', 'A=image'], workingDir: '/srv', user: '' };
+
+describe('OCI spec for mayu run', () => {
+  let rootfs: string;
+  before(() => {
+    rootfs = mkdtempSync(join(tmpdir(), 'mayu-rootfs-'));
+    mkdirSync(join(rootfs, 'etc'));
+    writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n');
+    writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\nstaff:x:50:\n');
+  });
+  after(() => rmSync(rootfs, { recursive: true, force: true }));
+
+  it('takes the image defaults and the command line overrides', () => {
+    const spec = defaultSpec(rootfs, image, { args: [], env: ['A=cli', 'B=2'], terminal: true, volumes: [{ source: '/h', destination: '/c', readOnly: true }] }) as {
+      process: { args: string[]; env: string[]; cwd: string; terminal: boolean; user: unknown };
+      mounts: { destination: string; options: string[]; type: string }[];
+      root: { path: string };
+    };
+    assert.deepEqual(spec.process.args, ['sh']);
+    assert.equal(spec.process.cwd, '/srv');
+    assert.ok(spec.process.env.includes('A=cli') && spec.process.env.includes('B=2') && spec.process.env.includes('TERM=xterm'));
+    assert.ok(!spec.process.env.includes('A=image'));
+    assert.equal(spec.root.path, rootfs);
+    assert.deepEqual(spec.mounts.at(-1), { destination: '/c', type: 'bind', source: '/h', options: ['rbind', 'ro'] });
+  });
+
+  it('puts arguments after an entrypoint, and refuses an image without a command', () => {
+    const spec = defaultSpec(rootfs, { ...image, entrypoint: ['/bin/echo'] }, { args: ['hi'], env: [], terminal: false, volumes: [] }) as { process: { args: string[] } };
+    assert.deepEqual(spec.process.args, ['/bin/echo', 'hi']);
+    assert.throws(() => defaultSpec(rootfs, { ...image, cmd: [] }, { args: [], env: [], terminal: false, volumes: [] }), /CMD: the image has no command/);
+  });
+
+  it('resolves users and groups by id or by name from the image', () => {
+    assert.deepEqual(resolveUser('', rootfs), { uid: 0, gid: 0 });
+    assert.deepEqual(resolveUser('1000', rootfs), { uid: 1000, gid: 1001 });
+    assert.deepEqual(resolveUser('app:staff', rootfs), { uid: 1000, gid: 50 });
+    assert.deepEqual(resolveUser('4242:7', rootfs), { uid: 4242, gid: 7 });
+    assert.throws(() => resolveUser('ghost', rootfs), { code: 'ERR_INVALID_ARGUMENT', message: /--user: no user "ghost"/ });
+  });
+
+  it('merges environments, later values winning', () => {
+    assert.deepEqual(mergeEnv(['A=1', 'B=1'], ['A=2'], ['C=3']), ['A=2', 'B=1', 'C=3']);
+  });
+
+  it('sizes the VM from annotations, or the defaults plus the limits', () => {
+    const q = loadConfig().hypervisor.qemu;
+    assert.deepEqual(vmSizeFromSpec({}, q), { vcpus: 1, memoryMib: 512 });
+    assert.deepEqual(vmSizeFromSpec({ linux: { resources: { cpu: { quota: 150000, period: 100000 }, memory: { limit: 256 * 1048576 } } } }, q), { vcpus: 3, memoryMib: 768 });
+    assert.deepEqual(vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': '2', 'io.mayu.memory_mib': '300' } }, q), { vcpus: 2, memoryMib: 300 });
+    assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': 'many' } }, q), /\/annotations\/io.mayu.vcpus: must be an integer from 1 to 64 \(got "many"\)/);
+  });
+});

@@ -1,0 +1,30 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveImage } from '@mayu/runtime';
+import { ARTIFACTS, REPO_ROOT } from './guest-factory.js';
+
+export interface TestImage {
+  /** An OCI image layout (two layers, the second with a whiteout). */
+  layout: string;
+  /** The same image as an OCI archive. */
+  archive: string;
+  /** Its unpacked root filesystem (busybox, /etc/passwd with root and nobody). */
+  rootfs: string;
+}
+
+let built: TestImage | undefined;
+
+/** The test image, built locally from busybox-static once per test run. */
+export async function testImage(): Promise<TestImage> {
+  if (built) return built;
+  const dir = join(ARTIFACTS, 'image');
+  mkdirSync(dir, { recursive: true });
+  const layout = join(dir, 'layout');
+  const archive = join(dir, 'image.tar');
+  if (!existsSync(archive)) {
+    execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build-example-image.mjs'), layout, '--archive', archive, '--whiteout']);
+  }
+  built = { layout, archive, rootfs: (await resolveImage(layout)).rootfs };
+  return built;
+}
