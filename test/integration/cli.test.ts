@@ -34,7 +34,7 @@ describe('mayu CLI', () => {
     const out = JSON.parse(r.stdout) as { pid: number; stateDir: string };
     assert.ok(processesMentioning(out.stateDir).some((p) => p.pid === out.pid), 'QEMU still runs');
     const ps = await runMayu(['ps', '--json', '--config', config]);
-    assert.deepEqual((JSON.parse(ps.stdout) as { id: string; running: boolean }[]).map((s) => [s.id, s.running]), [['kept', true]]);
+    assert.deepEqual((JSON.parse(ps.stdout) as { id: string; kind: string; status: string }[]).map((s) => [s.id, s.kind, s.status]), [['kept', 'sandbox', 'running']]);
     const refused = await runMayu(['rm', '--config', config, 'kept']);
     assert.equal(refused.code, 125);
     assert.match(refused.stderr, /sandbox kept is running .* use --force \[ERR_INVALID_STATE\]/);

@@ -1,22 +1,75 @@
 import { parseArgs } from 'node:util';
 import { bootBench, formatBootBench } from './boot.bench.js';
+import { agentRssBench, execBench, readBench, runTrueBench, type Comparison } from './containers.bench.js';
+import type { Summary } from './stats.js';
 
-const BENCHMARKS = ['boot'] as const;
+const BENCHMARKS = ['boot', 'run', 'exec', 'read', 'agent-rss'] as const;
+type Name = (typeof BENCHMARKS)[number];
 
-/** `npm run bench -- <name> [--runs N] [--json] [--config-toml TOML]` */
+const row = (label: string, s: Summary, unit = 'ms'): string =>
+  `${label.padEnd(30)} ${s.median.toFixed(1).padStart(9)} ${s.min.toFixed(1).padStart(9)} ${s.max.toFixed(1).padStart(9)}  ${unit}`;
+const header = `${''.padEnd(30)} ${'median'.padStart(9)} ${'min'.padStart(9)} ${'max'.padStart(9)}`;
+const comparison = (title: string, c: Comparison, mayuLabel = 'mayu', runcLabel = 'runc'): string =>
+  [title, header, row(mayuLabel, c.mayu), row(runcLabel, c.runc), `ratio mayu / runc (medians): ${c.ratio.toFixed(2)}x`].join('\n');
+
+async function bench(name: Name, runs: number, toml: string): Promise<{ text: string; json: unknown }> {
+  switch (name) {
+    case 'boot': {
+      const r = await bootBench(runs, toml);
+      return { text: formatBootBench(r), json: r };
+    }
+    case 'run': {
+      const r = await runTrueBench(runs);
+      return { text: comparison(`cold run of true, ${runs} runs each, alternating`, r, 'mayu run --rm ... true', 'runc run (true)'), json: r };
+    }
+    case 'exec': {
+      const r = await execBench(runs);
+      return {
+        text: [
+          comparison(`exec of true into a running container, ${runs} runs`, r.cli, 'mayu exec (CLI)', 'runc exec'),
+          `agent API exec+wait (no CLI start-up): median ${r.api.mayu.median.toFixed(1)} ms, ratio to runc exec ${r.api.ratio.toFixed(2)}x`,
+        ].join('\n'),
+        json: r,
+      };
+    }
+    case 'read': {
+      const r = await readBench(runs);
+      return {
+        text: [
+          `sequential read of a 256 MiB file from the rootfs, ${runs} runs`,
+          header,
+          ...Object.entries(r.mibPerSec).map(([k, s]) => row(k, s, 'MiB/s')),
+          `percent of the host: ${Object.entries(r.percentOfHost).map(([k, p]) => `${k} ${p.toFixed(0)} %`).join(', ')}`,
+        ].join('\n'),
+        json: r,
+      };
+    }
+    case 'agent-rss': {
+      const r = await agentRssBench(runs);
+      return { text: [`guest agent RSS, ${runs} sandboxes`, header, row('idle after boot', r.idleMib, 'MiB'), row('after one container', r.afterContainerMib, 'MiB')].join('\n'), json: r };
+    }
+  }
+}
+
+/** `npm run bench -- <name>... [--runs N] [--json] [--config-toml TOML]` */
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     options: { runs: { type: 'string', default: '10' }, json: { type: 'boolean', default: false }, 'config-toml': { type: 'string', default: '' } },
     allowPositionals: true,
   });
-  const name = positionals[0] ?? 'boot';
+  const names = (positionals.length > 0 ? positionals : ['boot']) as Name[];
   const runs = Number(values.runs);
-  if (!BENCHMARKS.includes(name as (typeof BENCHMARKS)[number]) || !Number.isInteger(runs) || runs < 1) {
-    process.stderr.write(`usage: npm run bench -- <${BENCHMARKS.join('|')}> [--runs N] [--json] [--config-toml TOML]\n`);
+  if (names.some((n) => !BENCHMARKS.includes(n)) || !Number.isInteger(runs) || runs < 1) {
+    process.stderr.write(`usage: npm run bench -- <${BENCHMARKS.join('|')}>... [--runs N] [--json] [--config-toml TOML]\n`);
     return 2;
   }
-  const result = await bootBench(runs, values['config-toml']);
-  process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatBootBench(result)}\n`);
+  const results: Record<string, unknown> = {};
+  for (const name of names) {
+    const r = await bench(name, runs, values['config-toml']);
+    results[name] = r.json;
+    if (!values.json) process.stdout.write(`${r.text}\n\n`);
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   return 0;
 }
 
