@@ -1,5 +1,6 @@
 import type { StdioOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import {
   invalidArgument,
@@ -15,6 +16,7 @@ import {
   type StdioSpec,
 } from '@mayu/protocol';
 import type { Logger } from 'pino';
+import { uptimeMs } from '../boot/uptime.js';
 import { validateProcess, validateSpec } from '../oci/validate-spec.js';
 import type { OciSpec } from '../oci/types.js';
 import { cgroupPids, CONTAINER_CGROUP_PARENT, readContainerStats } from '../stats/cgroup-stats.js';
@@ -22,7 +24,7 @@ import { mountAll, unmountAll } from '../storage/mount-storage.js';
 import { sys } from '../system/sys.js';
 import { Container } from './container.js';
 import { ContainerProcess } from './container-process.js';
-import { Crun } from './crun.js';
+import { Crun, lastLogMessage } from './crun.js';
 import type { ExitReports } from './exit-reports.js';
 import { ConsoleSocket, pipeIo, StdinPipe, type ProcessIo } from './process-io.js';
 
@@ -129,7 +131,7 @@ export class ContainerManager {
     const proc = validateProcess(o.process);
     const file = join(c.bundle, `exec-${o.execId}.json`);
     writeFileSync(file, JSON.stringify({ ...proc, terminal: o.stdio.terminal }));
-    const p = await this.start(o.containerId, c.bundle, o.execId, ['exec', '--detach', '--process', file], o.stdio);
+    const p = await this.startExec(o.containerId, c.bundle, o.execId, file, o.stdio);
     c.execs.set(o.execId, p);
     this.log.info({ event: 'exec.started', containerId: o.containerId, execId: o.execId, pid: p.pid }, 'exec started');
   }
@@ -217,7 +219,41 @@ export class ContainerManager {
     };
   }
 
-  /** Runs `crun create` or `crun exec --detach` and returns the process it left behind. */
+  /**
+   * Runs `crun exec` in the foreground: crun stays the process's parent and
+   * exits with its status (128 + N for signal N). A detached exec can lose
+   * the status: a process that exits before crun does is reaped by crun, not
+   * orphaned to init. The PID comes from --pid-file, written once the process
+   * exists; without it, crun failed and its log says why.
+   */
+  private async startExec(id: string, bundle: string, execId: string, processFile: string, stdio: StdioSpec): Promise<ContainerProcess> {
+    const tag = `exec-${execId}`;
+    const pidFile = join(bundle, `${tag}.pid`);
+    const logFile = join(bundle, 'crun.log');
+    const console = stdio.terminal ? new ConsoleSocket(join(bundle, `${tag}.console.sock`)) : null;
+    const stdin = !console && stdio.stdin ? new StdinPipe() : null;
+    const streams: StdioOptions = console ? 'ignore' : [stdin ? stdin.readFd : 'ignore', 'pipe', 'pipe'];
+    try {
+      const { child, exited } = this.crun.spawn(['exec', '--process', processFile, '--pid-file', pidFile, ...(console ? ['--console-socket', console.path] : []), id], {
+        stdio: streams,
+        logFile,
+      });
+      stdin?.releaseReadEnd();
+      const pid = await waitForPidFile(pidFile, exited);
+      if (pid === null) {
+        stdin?.writer.destroy();
+        const message = lastLogMessage(logFile) || `crun exec exited ${(await exited).code}`;
+        throw new MayuError(startErrorCode(message), `cannot exec in container ${id}: ${message}`, { details: { containerId: id, execId } });
+      }
+      const io = console ? await console.io(5000) : pipeIo(child, stdin?.writer ?? null);
+      const exit = exited.then(({ code, signal }) => exitFromCrun(code, signal));
+      return new ContainerProcess(execId, pid, io, exit);
+    } finally {
+      console?.close();
+    }
+  }
+
+  /** Runs `crun create` and returns the container's init process it left behind (orphaned to mayu-init). */
   private async start(id: string, bundle: string, execId: string, args: string[], stdio: StdioSpec): Promise<ContainerProcess> {
     const tag = execId ? `exec-${execId}` : 'init';
     const pidFile = join(bundle, `${tag}.pid`);
@@ -256,6 +292,36 @@ export function startErrorCode(message: string): ErrorCode {
   if (/executable file .* not found|no such file or directory/i.test(message)) return 'ERR_COMMAND_NOT_FOUND';
   if (/permission denied/i.test(message)) return 'ERR_COMMAND_NOT_EXECUTABLE';
   return 'ERR_INVALID_ARGUMENT';
+}
+
+/** The PID crun wrote, or null when crun exited without writing it (it failed). */
+async function waitForPidFile(path: string, exited: Promise<unknown>): Promise<number | null> {
+  let done = false;
+  void exited.then(() => (done = true));
+  for (;;) {
+    try {
+      const text = readFileSync(path, 'utf8').trim();
+      if (/^\d+$/.test(text)) return Number(text);
+    } catch {
+      // not yet
+    }
+    if (done) {
+      // One last look: crun may have written it just before exiting.
+      try {
+        const text = readFileSync(path, 'utf8').trim();
+        return /^\d+$/.test(text) ? Number(text) : null;
+      } catch {
+        return null;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** crun exec's own exit: the process's status, 128 + N when signal N killed it. */
+export function exitFromCrun(code: number | null, signal: NodeJS.Signals | null): ExitStatus {
+  const status = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
+  return { exitStatus: status, signal: status > 128 && status <= 128 + 64 ? status - 128 : 0, exitedAtMs: uptimeMs() };
 }
 
 function commandOf(pid: number): string {

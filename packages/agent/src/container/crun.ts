@@ -42,6 +42,16 @@ export class Crun {
     });
   }
 
+  /** Starts crun without waiting for it (an exec in the foreground: crun lives as long as the process). */
+  spawn(args: string[], opts: { stdio: StdioOptions; logFile: string }): { child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+    const child = spawn(this.bin, ['--root', this.root, `--log=${opts.logFile}`, '--log-format=json', ...args], { stdio: opts.stdio });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', () => resolve({ code: 255, signal: null }));
+    });
+    return { child, exited };
+  }
+
   /** Runs a command that must succeed; its failure is an ERR_INTERNAL naming the command. */
   async must(args: string[], what: string): Promise<void> {
     const r = await this.run(args);

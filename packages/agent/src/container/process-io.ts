@@ -103,7 +103,10 @@ function terminalIo(masterFd: number): ProcessIo {
     stdin: master,
     stdout: new OutputBuffer(master),
     stderr: new OutputBuffer(null),
-    resize: (rows, columns) => sys().setWinsize(masterFd, rows, columns),
+    // A terminal whose process has gone has nothing left to resize.
+    resize: (rows, columns) => {
+      if (!master.destroyed) sys().setWinsize(masterFd, rows, columns);
+    },
     close: () => master.destroy(),
   };
 }

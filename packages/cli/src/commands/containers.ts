@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { MayuError } from '@mayu/protocol';
 import { AgentClient, DEFAULT_CAPABILITIES, mergeEnv, resolveUser, type RuntimeConfig } from '@mayu/runtime';
-import { DEFAULT_TTY, forwardResize, forwardSignals, parseSignal, pumpInput, pumpOutput, streamSink } from '../run/attach.js';
+import { DEFAULT_TTY, terminalSize, forwardResize, forwardSignals, parseSignal, pumpInput, pumpOutput, streamSink } from '../run/attach.js';
 import { getRun, ownerAlive, type RunRecord } from '../run/run-records.js';
 import { UsageError } from '../usage.js';
 import { parseEnv } from './run.js';
@@ -56,6 +56,7 @@ export async function execCommand(args: string[]): Promise<number> {
         cwd: values.workdir ?? base.cwd,
         user: rootfsUser,
         terminal: values.tty,
+        ...(values.tty ? { consoleSize: terminalSize() } : {}),
         capabilities: { bounding: DEFAULT_CAPABILITIES, effective: DEFAULT_CAPABILITIES, permitted: DEFAULT_CAPABILITIES },
         noNewPrivileges: true,
       },

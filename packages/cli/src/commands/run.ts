@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { UsageError } from '../usage.js';
 import { configFrom } from './common.js';
 import { attachRun } from '../run/attached-run.js';
+import { terminalSize } from '../run/attach.js';
 import type { RunRequest } from '../run/container-session.js';
 import { createRun, removeRun, type RunRecord } from '../run/run-records.js';
 
@@ -79,6 +80,7 @@ async function imageRequest(image: string, cmd: string[], id: string, values: Ru
     cwd: values.workdir,
     user: values.user,
     terminal: values.tty,
+    consoleSize: terminalSize(),
     readOnlyRootfs: values['read-only'],
     volumes: values.volume.map(parseVolume),
   });

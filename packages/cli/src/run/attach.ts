@@ -57,6 +57,11 @@ export function forwardSignals(agent: AgentClient, ref: ProcessRef, signals: Nod
 /** A container terminal's size when ours is not a terminal. */
 export const DEFAULT_TTY = { rows: 24, columns: 80 };
 
+/** The size a new container terminal starts with: ours, or the default. */
+export function terminalSize(out: NodeJS.WriteStream = process.stdout): { height: number; width: number } {
+  return out.isTTY ? { height: out.rows, width: out.columns } : { height: DEFAULT_TTY.rows, width: DEFAULT_TTY.columns };
+}
+
 /** Keeps the container's terminal the size of ours. Returns the undo. */
 export function forwardResize(agent: AgentClient, ref: ProcessRef, tty: WriteStream): () => void {
   const resize = (): void => void agent.resizeTty(ref, tty.rows, tty.columns).catch(() => {});

@@ -19,6 +19,8 @@ export interface RunOptions {
   /** "UID[:GID]" or a name from the image's /etc/passwd. */
   user?: string;
   terminal: boolean;
+  /** The terminal's initial size (with `terminal`). */
+  consoleSize?: { height: number; width: number };
   readOnlyRootfs?: boolean;
   hostname?: string;
   volumes: { source: string; destination: string; readOnly: boolean }[];
@@ -79,6 +81,7 @@ export function defaultSpec(rootfs: string, image: ImageConfig, o: RunOptions): 
     ociVersion: '1.0.2',
     process: {
       terminal: o.terminal,
+      ...(o.terminal && o.consoleSize ? { consoleSize: o.consoleSize } : {}),
       user: resolveUser(o.user ?? image.user, rootfs),
       args,
       env: mergeEnv([DEFAULT_PATH, 'HOME=/root', ...(o.terminal ? ['TERM=xterm'] : [])], image.env, o.env),
