@@ -1,8 +1,15 @@
 #!/usr/bin/env node
 // Regenerates the TypeScript for every .proto under packages/protocol/proto
-// with ts-proto (grpc-js services). Usage: gen-proto.mjs [--out DIR]
-// (default packages/protocol/src/gen). The generated files are committed and
-// never edited by hand; a unit test fails when they are stale.
+// with ts-proto. Usage: gen-proto.mjs [--out DIR] (default
+// packages/protocol/src/gen). The generated files are committed and never
+// edited by hand; a unit test fails when they are stale.
+//
+// Three groups, each with the options it needs:
+//   mayu/     the agent API: grpc-js services, int64 as number
+//   cri/      the CRI subset for the tests: grpc-js services, int64 as bigint
+//             (timestamps are nanoseconds since the epoch)
+//   the rest  ttrpc, google.rpc and containerd: generic service definitions
+//             (mayu's ttrpc package serves and calls them), int64 as number
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -13,13 +20,11 @@ const protoDir = join(root, 'packages/protocol/proto');
 const outFlag = process.argv.indexOf('--out');
 const outDir = outFlag >= 0 ? resolve(process.argv[outFlag + 1]) : join(root, 'packages/protocol/src/gen');
 
-/** Options for ts-proto; see its README. */
-export const TS_PROTO_OPTIONS = [
-  'outputServices=grpc-js',
+/** Options for ts-proto shared by every group; see its README. */
+const COMMON_OPTIONS = [
   'esModuleInterop=true',
   'env=node',
   'importSuffix=.js',
-  'forceLong=number',
   'useOptionals=none',
   'oneof=unions',
   'useDate=false',
@@ -35,17 +40,26 @@ function protoFiles(dir) {
   });
 }
 
+const GROUPS = [
+  { files: (f) => f.startsWith('mayu/'), options: ['outputServices=grpc-js', 'forceLong=number'] },
+  { files: (f) => f.startsWith('cri/'), options: ['outputServices=grpc-js', 'forceLong=bigint'] },
+  { files: (f) => !f.startsWith('mayu/') && !f.startsWith('cri/'), options: ['outputServices=generic-definitions', 'forceLong=number'] },
+];
+
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
-execFileSync(
-  'protoc',
-  [
-    `--plugin=protoc-gen-ts_proto=${join(root, 'node_modules/.bin/protoc-gen-ts_proto')}`,
-    `--ts_proto_out=${outDir}`,
-    `--ts_proto_opt=${TS_PROTO_OPTIONS.join(',')}`,
-    `--proto_path=${protoDir}`,
-    '--proto_path=/usr/include',
-    ...protoFiles(protoDir),
-  ],
-  { stdio: 'inherit', cwd: protoDir },
-);
+const all = protoFiles(protoDir).sort();
+for (const group of GROUPS) {
+  execFileSync(
+    'protoc',
+    [
+      `--plugin=protoc-gen-ts_proto=${join(root, 'node_modules/.bin/protoc-gen-ts_proto')}`,
+      `--ts_proto_out=${outDir}`,
+      `--ts_proto_opt=${[...group.options, ...COMMON_OPTIONS].join(',')}`,
+      `--proto_path=${protoDir}`,
+      '--proto_path=/usr/include',
+      ...all.filter(group.files),
+    ],
+    { stdio: 'inherit', cwd: protoDir },
+  );
+}
