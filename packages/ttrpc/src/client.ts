@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { ttrpcWire } from '@mayu/protocol';
-import { encodeFrame, FrameReader, MessageType } from './frame.js';
+import { encodeFrame, FrameReader, MAX_DATA_SIZE, MessageType } from './frame.js';
 import type { ServiceClient, ServiceDefinition } from './service.js';
 import { Code, TtrpcError } from './status.js';
 
@@ -57,6 +57,9 @@ export class TtrpcClient {
       timeoutNano: timeoutMs > 0 ? Math.round(timeoutMs * 1e6) : 0,
       metadata: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
     }).finish();
+    if (body.length > MAX_DATA_SIZE) {
+      return Promise.reject(new TtrpcError(Code.RESOURCE_EXHAUSTED, `${service}/${method}: request of ${body.length} bytes exceeds the 4 MiB limit`));
+    }
     return new Promise((resolve, reject) => {
       const entry: Pending = { resolve, reject };
       if (timeoutMs > 0) {

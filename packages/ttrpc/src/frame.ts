@@ -40,37 +40,55 @@ export function encodeFrame(streamId: number, type: MessageType, data: Uint8Arra
  * so random or hostile input cannot make it grow or throw.
  */
 export class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+  /** Received bytes not yet made into frames (kept as chunks: no copying per push). */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
   /** Bytes of an oversized frame still to skip. */
   private skipping = 0;
 
   push(chunk: Buffer): { frames: Frame[]; oversized: OversizedFrame[] } {
     const frames: Frame[] = [];
     const oversized: OversizedFrame[] = [];
-    let data = this.buf.length > 0 ? Buffer.concat([this.buf, chunk]) : chunk;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
     for (;;) {
       if (this.skipping > 0) {
-        const n = Math.min(this.skipping, data.length);
-        this.skipping -= n;
-        data = data.subarray(n);
+        this.skipping -= this.consume(Math.min(this.skipping, this.buffered)).length;
         if (this.skipping > 0) break;
       }
-      if (data.length < HEADER_SIZE) break;
-      const length = data.readUInt32BE(0);
-      const streamId = data.readUInt32BE(4);
-      const type = data.readUInt8(8);
-      const flags = data.readUInt8(9);
+      if (this.buffered < HEADER_SIZE) break;
+      const header = this.peek(HEADER_SIZE);
+      const length = header.readUInt32BE(0);
+      const streamId = header.readUInt32BE(4);
+      const type = header.readUInt8(8);
+      const flags = header.readUInt8(9);
       if (length > MAX_DATA_SIZE) {
         oversized.push({ streamId, type, length });
+        this.consume(HEADER_SIZE);
         this.skipping = length;
-        data = data.subarray(HEADER_SIZE);
         continue;
       }
-      if (data.length < HEADER_SIZE + length) break;
-      frames.push({ streamId, type, flags, data: Buffer.from(data.subarray(HEADER_SIZE, HEADER_SIZE + length)) });
-      data = data.subarray(HEADER_SIZE + length);
+      if (this.buffered < HEADER_SIZE + length) break;
+      this.consume(HEADER_SIZE);
+      frames.push({ streamId, type, flags, data: Buffer.from(this.consume(length)) });
     }
-    this.buf = Buffer.from(data);
     return { frames, oversized };
+  }
+
+  /** The first n buffered bytes (n <= buffered), left in place. */
+  private peek(n: number): Buffer {
+    if ((this.chunks[0]?.length ?? 0) < n) this.chunks = [Buffer.concat(this.chunks)];
+    return (this.chunks[0] as Buffer).subarray(0, n);
+  }
+
+  /** Removes and returns the first n buffered bytes (n <= buffered). */
+  private consume(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const out = this.peek(n);
+    const first = this.chunks[0] as Buffer;
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
+    this.buffered -= n;
+    return out;
   }
 }

@@ -5,7 +5,7 @@ import { GRPC_STATUS_OF, isMayuError, ttrpcWire } from '@mayu/protocol';
 
 const { Request: WireRequest, Response: WireResponse } = ttrpcWire;
 type WireRequest = ttrpcWire.Request;
-import { encodeFrame, FrameReader, MessageType } from './frame.js';
+import { encodeFrame, FrameReader, MAX_DATA_SIZE, MessageType } from './frame.js';
 import type { CallContext, MethodDefinition, ServiceDefinition, ServiceImplementation } from './service.js';
 import { Code, TtrpcError } from './status.js';
 
@@ -68,7 +68,10 @@ export class TtrpcServer {
     let lastStream = 0;
     const reply = (streamId: number, status: { code: number; message: string }, payload: Uint8Array = new Uint8Array()): void => {
       if (conn.destroyed || !conn.writable) return;
-      const body = WireResponse.encode({ status: status.code === Code.OK ? undefined : { code: status.code, message: status.message, details: [] }, payload: Buffer.from(payload) }).finish();
+      let body = WireResponse.encode({ status: status.code === Code.OK ? undefined : { code: status.code, message: status.message, details: [] }, payload: Buffer.from(payload) }).finish();
+      if (body.length > MAX_DATA_SIZE) {
+        body = WireResponse.encode({ status: { code: Code.RESOURCE_EXHAUSTED, message: `response of ${body.length} bytes exceeds the 4 MiB limit`, details: [] }, payload: Buffer.alloc(0) }).finish();
+      }
       conn.write(encodeFrame(streamId, MessageType.Response, body));
     };
     conn.on('data', (chunk: Buffer) => {

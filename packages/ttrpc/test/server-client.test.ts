@@ -63,6 +63,7 @@ describe('ttrpc server and client', () => {
         if (req.id === 'failed') throw new TtrpcError(Code.FAILED_PRECONDITION, 'not created');
         throw new Error('boom');
       },
+      stats: async (req) => ({ stats: { typeUrl: 'x', value: Buffer.alloc(Number(req.id)) } }),
       pids: async (_req, ctx) => new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))),
     });
     await server.listen(path);
@@ -118,6 +119,13 @@ describe('ttrpc server and client', () => {
     const next = encodeFrame(3, MessageType.Request, request('containerd.task.v2.Task', 'Connect', taskWire.ConnectRequest.encode({ id: '1' }).finish()));
     const got = await raw(path, Buffer.concat([header, big, next]), 2);
     assert.deepEqual(got.map((g) => [g.streamId, g.code]), [[1, Code.RESOURCE_EXHAUSTED], [3, Code.OK]]);
+  });
+
+  it('refuses a request over 4 MiB in the client, and answers RESOURCE_EXHAUSTED for a response over 4 MiB', async () => {
+    const task = client.service(TaskDefinition);
+    await assert.rejects(task.connect({ id: 'x'.repeat(MAX_DATA_SIZE) }), { code: Code.RESOURCE_EXHAUSTED, message: /exceeds the 4 MiB limit/ });
+    await assert.rejects(task.stats({ id: String(MAX_DATA_SIZE) }), { code: Code.RESOURCE_EXHAUSTED, message: /response of \d+ bytes exceeds/ });
+    assert.equal((await task.stats({ id: '10' })).stats?.value.length, 10, 'the connection still serves');
   });
 
   it('refuses even or non-increasing stream ids, Data frames and undecodable requests', async () => {
