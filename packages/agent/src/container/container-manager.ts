@@ -11,6 +11,7 @@ import {
   type ErrorCode,
   type ExecProcessOptions,
   type ExitStatus,
+  type NamespaceShare,
   type ProcessListing,
   type ProcessRef,
   type StdioSpec,
@@ -85,7 +86,8 @@ export class ContainerManager {
     try {
       unmounts = mountAll(o.storages);
       if (!existsSync(spec.root.path)) throw invalidArgument('/root/path', spec.root.path, 'does not exist in the guest');
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(this.guestSpec(spec, o.containerId, o.stdio)));
+      const shared = o.shareNamespaces ? this.joinNamespaces(spec, o.shareNamespaces) : spec;
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(this.guestSpec(shared, o.containerId, o.stdio)));
       const init = await this.start(o.containerId, bundle, '', ['create', '--bundle', bundle], o.stdio);
       const container = new Container(o.containerId, bundle, init, unmounts);
       container.watchOom(() => this.onOom(o.containerId));
@@ -165,6 +167,15 @@ export class ContainerManager {
     this.get(ref.containerId).process(ref.execId).io.resize(rows, columns);
   }
 
+  /** Changes a container's resource limits (OCI LinuxResources, as JSON). */
+  async update(id: string, resources: unknown): Promise<void> {
+    const c = this.get(id);
+    if (resources === null || typeof resources !== 'object' || Array.isArray(resources)) throw invalidArgument('resources_json', resources, 'must be a JSON object (OCI LinuxResources)');
+    const file = join(c.bundle, 'resources.json');
+    writeFileSync(file, JSON.stringify(resources));
+    await this.crun.must(['update', '--resources', file, id], `container ${id}`);
+  }
+
   async pause(id: string): Promise<void> {
     this.get(id).transition('paused');
     await this.crun.must(['pause', id], `container ${id}`);
@@ -208,6 +219,23 @@ export class ContainerManager {
     const stdin = this.get(ref.containerId).process(ref.execId).io.stdin;
     if (!stdin) throw new MayuError('ERR_INVALID_STATE', `process ${ref.containerId}/${ref.execId || 'init'} was started without stdin`);
     return stdin;
+  }
+
+  /**
+   * The spec with the shared namespaces pointing at another container's init
+   * process (a pod's containers join its sandbox container's ipc, uts and pid
+   * namespaces). A joined uts namespace keeps the sandbox's hostname.
+   */
+  private joinNamespaces(spec: OciSpec, share: NamespaceShare): OciSpec {
+    const owner = this.containers.get(share.containerId);
+    if (!owner) throw invalidArgument('share_namespaces.container_id', share.containerId, 'is not a container of this sandbox');
+    if (owner.init.exit) throw invalidArgument('share_namespaces.container_id', share.containerId, 'has exited; its namespaces are gone');
+    const joined = new Set<string>(share.types);
+    const namespaces = (spec.linux?.namespaces ?? []).filter((ns) => !joined.has(ns.type));
+    for (const type of share.types) namespaces.push({ type, path: `/proc/${owner.init.pid}/ns/${type}` });
+    const out: OciSpec = { ...spec, linux: { ...spec.linux, namespaces } };
+    if (joined.has('uts')) delete out.hostname;
+    return out;
   }
 
   /** The spec crun gets: the container's own cgroup, and a terminal only if the host asked for one. */

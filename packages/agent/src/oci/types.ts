@@ -24,7 +24,8 @@ export interface OciSpec {
   mounts?: OciMount[];
   annotations?: Record<string, string>;
   linux?: {
-    namespaces?: { type: string }[];
+    /** From the host: types only. The agent adds guest paths for shared namespaces. */
+    namespaces?: { type: string; path?: string }[];
     cgroupsPath?: string;
     resources?: Record<string, unknown>;
     [key: string]: unknown;

@@ -61,6 +61,16 @@ function containerMethods(log: Logger, c: ContainerManager): Partial<AgentServic
     createContainer: unary(log, 'CreateContainer', async (r: agentWire.CreateContainerRequest) => (await c.createContainer(createContainerFromWire(r)), EMPTY)),
     startContainer: unary(log, 'StartContainer', async (r: agentWire.StartContainerRequest) => (await c.startContainer(r.containerId), EMPTY)),
     removeContainer: unary(log, 'RemoveContainer', async (r: agentWire.RemoveContainerRequest) => (await c.removeContainer(r.containerId, r.timeoutMs), EMPTY)),
+    updateContainer: unary(log, 'UpdateContainer', async (r: agentWire.UpdateContainerRequest) => {
+      let resources: unknown;
+      try {
+        resources = JSON.parse(Buffer.from(r.resourcesJson).toString('utf8'));
+      } catch (err) {
+        throw new MayuError('ERR_INVALID_ARGUMENT', `resources_json: not valid JSON (${(err as Error).message})`);
+      }
+      await c.update(r.containerId, resources);
+      return EMPTY;
+    }),
     pauseContainer: unary(log, 'PauseContainer', async (r: agentWire.PauseContainerRequest) => (await c.pause(r.containerId), EMPTY)),
     resumeContainer: unary(log, 'ResumeContainer', async (r: agentWire.ResumeContainerRequest) => (await c.resume(r.containerId), EMPTY)),
     statsContainer: unary(log, 'StatsContainer', (r: agentWire.StatsContainerRequest) => containerStatsToWire(c.stats(r.containerId))),

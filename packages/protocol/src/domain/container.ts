@@ -40,6 +40,17 @@ export interface CreateContainerOptions {
   spec: unknown;
   storages: StorageSpec[];
   stdio: StdioSpec;
+  /** Join these namespaces of another container of the sandbox (a pod's sandbox container). */
+  shareNamespaces?: NamespaceShare;
+}
+
+/** Namespace types a container may share with another container of its sandbox. */
+export const SHAREABLE_NAMESPACES = ['ipc', 'uts', 'pid'] as const;
+export type ShareableNamespace = (typeof SHAREABLE_NAMESPACES)[number];
+
+export interface NamespaceShare {
+  containerId: string;
+  types: ShareableNamespace[];
 }
 
 export interface ExecProcessOptions {
@@ -119,7 +130,27 @@ export function createSandboxFromWire(w: wire.CreateSandboxRequest): CreateSandb
 }
 
 export function createContainerToWire(o: CreateContainerOptions): wire.CreateContainerRequest {
-  return { containerId: o.containerId, execId: '', ociSpecJson: json(o.spec), storages: o.storages.map(storageToWire), devices: [], stdio: { ...o.stdio } };
+  return {
+    containerId: o.containerId,
+    execId: '',
+    ociSpecJson: json(o.spec),
+    storages: o.storages.map(storageToWire),
+    devices: [],
+    stdio: { ...o.stdio },
+    shareNamespaces: o.shareNamespaces ? { containerId: o.shareNamespaces.containerId, types: [...o.shareNamespaces.types] } : undefined,
+  };
+}
+
+function namespaceShareFromWire(w: wire.NamespaceShare | undefined): NamespaceShare | undefined {
+  if (!w || (!w.containerId && w.types.length === 0)) return undefined;
+  if (!w.containerId) throw invalidArgument('share_namespaces.container_id', w.containerId, 'is required');
+  const types = w.types.map((t, i) => {
+    if (!(SHAREABLE_NAMESPACES as readonly string[]).includes(t)) {
+      throw invalidArgument(`share_namespaces.types[${i}]`, t, `must be one of ${SHAREABLE_NAMESPACES.join(', ')}`);
+    }
+    return t as ShareableNamespace;
+  });
+  return { containerId: w.containerId, types };
 }
 
 export function createContainerFromWire(w: wire.CreateContainerRequest): CreateContainerOptions {
@@ -128,6 +159,7 @@ export function createContainerFromWire(w: wire.CreateContainerRequest): CreateC
     spec: parseJson('oci_spec_json', w.ociSpecJson),
     storages: w.storages.map((s, i) => storageFromWire(s, `storages[${i}]`)),
     stdio: stdioFromWire(w.stdio),
+    shareNamespaces: namespaceShareFromWire(w.shareNamespaces),
   };
 }
 

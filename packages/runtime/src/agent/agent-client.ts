@@ -130,6 +130,11 @@ export class AgentClient {
     await this.unary('RemoveContainer', this.grpc.removeContainer, { containerId, timeoutMs }, { timeoutMs: this.callTimeoutMs + timeoutMs });
   }
 
+  /** Changes a container's resource limits (OCI LinuxResources). */
+  async updateContainer(containerId: string, resources: unknown): Promise<void> {
+    await this.unary('UpdateContainer', this.grpc.updateContainer, { containerId, resourcesJson: Buffer.from(JSON.stringify(resources)) }, {});
+  }
+
   async pauseContainer(containerId: string): Promise<void> {
     await this.unary('PauseContainer', this.grpc.pauseContainer, { containerId }, {});
   }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMayuError, MayuError, type GuestDetails, type StdioSpec, type StorageSpec } from '@mayu/protocol';
+import { isMayuError, MayuError, type GuestDetails, type NamespaceShare, type StdioSpec, type StorageSpec } from '@mayu/protocol';
 import type { Logger } from 'pino';
 import { AgentClient } from '../agent/agent-client.js';
 import type { RuntimeConfig } from '../config/runtime-config.js';
@@ -39,6 +39,8 @@ export interface SandboxContainerOptions {
   spec: unknown;
   rootfs: ContainerRootfs;
   stdio: StdioSpec;
+  /** Namespaces joined from another container of this sandbox (a pod's sandbox container). */
+  shareNamespaces?: NamespaceShare;
 }
 
 export interface BootReport {
@@ -246,7 +248,13 @@ export class Sandbox {
   async createContainer(o: SandboxContainerOptions): Promise<void> {
     const prepared = await prepareContainer({ id: o.id, spec: o.spec, rootfs: o.rootfs, sharedDir: this.sharedDir });
     try {
-      await this.agent.createContainer({ containerId: o.id, spec: prepared.spec, storages: prepared.storages, stdio: o.stdio });
+      await this.agent.createContainer({
+        containerId: o.id,
+        spec: prepared.spec,
+        storages: prepared.storages,
+        stdio: o.stdio,
+        shareNamespaces: o.shareNamespaces,
+      });
     } catch (err) {
       await releaseContainerMounts(prepared.hostMounts);
       throw err;

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { invalidArgument, MayuError } from '@mayu/protocol';
 import { removeDirSafely } from '../storage/host-mounts.js';
@@ -27,8 +28,16 @@ export interface SandboxRecord {
   agentEndpoint: string;
 }
 
+/**
+ * A sandbox's state directory: named by its id, or, when socket paths under
+ * that name would not fit in sun_path (containerd's ids are 64 characters),
+ * by the id's first 16 characters and a hash of the whole id. state.json
+ * inside records the full id either way.
+ */
 export function sandboxDir(stateRoot: string, id: string): string {
-  return join(stateRoot, 'sandboxes', id);
+  const plain = join(stateRoot, 'sandboxes', id);
+  if (join(plain, LONGEST_SOCKET_NAME).length <= SUN_PATH_MAX) return plain;
+  return join(stateRoot, 'sandboxes', `${id.slice(0, 16)}-${createHash('sha256').update(id).digest('hex').slice(0, 16)}`);
 }
 
 /** Whether the process in a record is still the sandbox's hypervisor (not a reused PID). */

@@ -47,6 +47,18 @@ describe('sandbox state directory', () => {
     }
   });
 
+  it('names the directory of a long id (containerd\'s 64 hex) so its sockets fit in sun_path', () => {
+    const base = join(root, 'y'.repeat(20));
+    mkdirSync(base);
+    const id = 'a'.repeat(63) + 'b';
+    const dir = createStateDir(base, id);
+    assert.ok(join(dir, 'agent-grpc.sock').length <= 107, dir);
+    assert.match(dir, /\/sandboxes\/a{16}-[0-9a-f]{16}$/);
+    assert.equal(sandboxDir(base, id), dir, 'found again from the id');
+    assert.notEqual(sandboxDir(base, 'a'.repeat(63) + 'c'), dir, 'ids sharing a prefix get different directories');
+    assert.equal(sandboxDir(base, 'short'), join(base, 'sandboxes', 'short'), 'a short id names its directory');
+  });
+
   it('refuses a state root too long for socket paths', () => {
     const long = join(root, 'x'.repeat(90));
     mkdirSync(long);

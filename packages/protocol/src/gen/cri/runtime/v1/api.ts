@@ -138,7 +138,12 @@ export interface PodSandboxStatus {
   metadata: PodSandboxMetadata | undefined;
   state: PodSandboxState;
   createdAt: bigint;
+  network: PodSandboxNetworkStatus | undefined;
   runtimeHandler: string;
+}
+
+export interface PodSandboxNetworkStatus {
+  ip: string;
 }
 
 export interface PodSandboxStatusResponse {
@@ -1421,7 +1426,7 @@ export const PodSandboxStatusRequest: MessageFns<PodSandboxStatusRequest> = {
 };
 
 function createBasePodSandboxStatus(): PodSandboxStatus {
-  return { id: "", metadata: undefined, state: 0, createdAt: 0n, runtimeHandler: "" };
+  return { id: "", metadata: undefined, state: 0, createdAt: 0n, network: undefined, runtimeHandler: "" };
 }
 
 export const PodSandboxStatus: MessageFns<PodSandboxStatus> = {
@@ -1440,6 +1445,9 @@ export const PodSandboxStatus: MessageFns<PodSandboxStatus> = {
         throw new globalThis.Error("value provided for field message.createdAt of type int64 too large");
       }
       writer.uint32(32).int64(message.createdAt);
+    }
+    if (message.network !== undefined) {
+      PodSandboxNetworkStatus.encode(message.network, writer.uint32(42).fork()).join();
     }
     if (message.runtimeHandler !== "") {
       writer.uint32(74).string(message.runtimeHandler);
@@ -1492,6 +1500,14 @@ export const PodSandboxStatus: MessageFns<PodSandboxStatus> = {
             message.createdAt = reader.int64() as bigint;
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.network = PodSandboxNetworkStatus.decode(reader, reader.uint32());
+            continue;
+          }
           case 9: {
             if (tag !== 74) {
               break;
@@ -1523,7 +1539,65 @@ export const PodSandboxStatus: MessageFns<PodSandboxStatus> = {
       : undefined;
     message.state = object.state ?? 0;
     message.createdAt = (object.createdAt !== undefined && object.createdAt !== null) ? BigInt(object.createdAt) : 0n;
+    message.network = (object.network !== undefined && object.network !== null)
+      ? PodSandboxNetworkStatus.fromPartial(object.network)
+      : undefined;
     message.runtimeHandler = object.runtimeHandler ?? "";
+    return message;
+  },
+};
+
+function createBasePodSandboxNetworkStatus(): PodSandboxNetworkStatus {
+  return { ip: "" };
+}
+
+export const PodSandboxNetworkStatus: MessageFns<PodSandboxNetworkStatus> = {
+  encode(message: PodSandboxNetworkStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ip !== "") {
+      writer.uint32(10).string(message.ip);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PodSandboxNetworkStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePodSandboxNetworkStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PodSandboxNetworkStatus>, I>>(base?: I): PodSandboxNetworkStatus {
+    return PodSandboxNetworkStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PodSandboxNetworkStatus>, I>>(object: I): PodSandboxNetworkStatus {
+    const message = createBasePodSandboxNetworkStatus();
+    message.ip = object.ip ?? "";
     return message;
   },
 };

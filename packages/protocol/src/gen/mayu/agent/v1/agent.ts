@@ -164,7 +164,22 @@ export interface CreateContainerRequest {
   ociSpecJson: Buffer;
   storages: Storage[];
   devices: Device[];
-  stdio: StdioConfig | undefined;
+  stdio:
+    | StdioConfig
+    | undefined;
+  /**
+   * Namespaces the container joins instead of getting its own: those of
+   * another container of this sandbox (a pod's sandbox container). The agent
+   * resolves them to that container's init process; the spec itself never
+   * carries namespace paths.
+   */
+  shareNamespaces: NamespaceShare | undefined;
+}
+
+export interface NamespaceShare {
+  containerId: string;
+  /** Namespace types, each one of "ipc", "uts" or "pid". */
+  types: string[];
 }
 
 export interface StartContainerRequest {
@@ -1574,7 +1589,15 @@ export const StdioConfig: MessageFns<StdioConfig> = {
 };
 
 function createBaseCreateContainerRequest(): CreateContainerRequest {
-  return { containerId: "", execId: "", ociSpecJson: Buffer.alloc(0), storages: [], devices: [], stdio: undefined };
+  return {
+    containerId: "",
+    execId: "",
+    ociSpecJson: Buffer.alloc(0),
+    storages: [],
+    devices: [],
+    stdio: undefined,
+    shareNamespaces: undefined,
+  };
 }
 
 export const CreateContainerRequest: MessageFns<CreateContainerRequest> = {
@@ -1596,6 +1619,9 @@ export const CreateContainerRequest: MessageFns<CreateContainerRequest> = {
     }
     if (message.stdio !== undefined) {
       StdioConfig.encode(message.stdio, writer.uint32(50).fork()).join();
+    }
+    if (message.shareNamespaces !== undefined) {
+      NamespaceShare.encode(message.shareNamespaces, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1661,6 +1687,14 @@ export const CreateContainerRequest: MessageFns<CreateContainerRequest> = {
             message.stdio = StdioConfig.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.shareNamespaces = NamespaceShare.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1686,6 +1720,76 @@ export const CreateContainerRequest: MessageFns<CreateContainerRequest> = {
     message.stdio = (object.stdio !== undefined && object.stdio !== null)
       ? StdioConfig.fromPartial(object.stdio)
       : undefined;
+    message.shareNamespaces = (object.shareNamespaces !== undefined && object.shareNamespaces !== null)
+      ? NamespaceShare.fromPartial(object.shareNamespaces)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseNamespaceShare(): NamespaceShare {
+  return { containerId: "", types: [] };
+}
+
+export const NamespaceShare: MessageFns<NamespaceShare> = {
+  encode(message: NamespaceShare, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    for (const v of message.types) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NamespaceShare {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNamespaceShare();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.types.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<NamespaceShare>, I>>(base?: I): NamespaceShare {
+    return NamespaceShare.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NamespaceShare>, I>>(object: I): NamespaceShare {
+    const message = createBaseNamespaceShare();
+    message.containerId = object.containerId ?? "";
+    message.types = object.types?.map((e) => e) || [];
     return message;
   },
 };
