@@ -1,0 +1,34 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Where containerd's shims put their sockets (also with a private containerd root). */
+export const SHIM_SOCKET_DIR = '/run/containerd/s';
+
+export const CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
+export const SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
+
+/**
+ * The socket a shim group listens on: the hex sha256 of
+ * address/namespace/group under /run/containerd/s, as containerd's shims do.
+ */
+export function socketPath(address: string, namespace: string, groupId: string): string {
+  return join(SHIM_SOCKET_DIR, createHash('sha256').update(join(address, namespace, groupId)).digest('hex'));
+}
+
+export function annotationsOf(bundle: string): Record<string, string> {
+  try {
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
+    return spec.annotations ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The shim (and VM) a task belongs to: a CRI container joins its pod's
+ * sandbox; a sandbox, or a task without CRI annotations (ctr run), is its own.
+ */
+export function groupIdOf(id: string, annotations: Record<string, string>): string {
+  return annotations[CONTAINER_TYPE] === 'container' && annotations[SANDBOX_ID] ? annotations[SANDBOX_ID] : id;
+}

@@ -1,0 +1,4 @@
+/** @mayu/shim: containerd-shim-mayu-v2 (entry point: main.ts). */
+export { parseFlags, type ShimFlags } from './flags.js';
+export { socketPath, groupIdOf } from './address.js';
+export { parseStdio } from './io/stdio.js';

@@ -1,0 +1,389 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { anyWire, cgroupsV2Wire, eventsWire, MayuError, taskTypesWire, taskWire, type ContainerStats, type ExitStatus, type ProcessRef } from '@mayu/protocol';
+import { Sandbox, vmSizeFromSpec, type RuntimeConfig } from '@mayu/runtime';
+import { Code, TtrpcError, type ServiceImplementation } from '@mayu/ttrpc';
+import type { Logger } from 'pino';
+import { CONTAINER_TYPE } from '../address.js';
+import { timestamp, type EventPublisher } from '../events/publisher.js';
+import { ShimIo } from '../io/stdio.js';
+import { podSharedNamespaces, specForGuest } from './guest-spec.js';
+import { mountRootfs, unmountRootfs } from './rootfs-mounts.js';
+import { TaskProcess, type TaskStatus } from './task-process.js';
+
+const { Status } = taskTypesWire;
+type TaskDef = typeof taskWire.TaskDefinition;
+
+const STATUS_OF: Record<TaskStatus, number> = { created: Status.CREATED, running: Status.RUNNING, stopped: Status.STOPPED, paused: Status.PAUSED };
+
+interface TaskContainer {
+  id: string;
+  bundle: string;
+  rootfs: string;
+  rootfsMounted: boolean;
+  init: TaskProcess;
+  execs: Map<string, TaskProcess>;
+}
+
+export interface TaskServiceOptions {
+  /** The group this shim serves: the sandbox's id (its VM). */
+  groupId: string;
+  namespace: string;
+  config: RuntimeConfig;
+  log: Logger;
+  events: EventPublisher;
+  /** Called once Shutdown finds nothing left to serve. */
+  onShutdown: () => void;
+}
+
+const notFound = (what: string): TtrpcError => new TtrpcError(Code.NOT_FOUND, `${what} not found`);
+
+/**
+ * containerd's Task API for one pod: the sandbox's Create boots the VM, every
+ * container of the pod is created in it, and each process's stdio, exit and
+ * events go back to containerd. Task pids are the VM's (QEMU's) pid, as with
+ * Kata: the processes themselves live in the guest.
+ */
+export class TaskService {
+  private sandbox: Sandbox | null = null;
+  private booting: Promise<Sandbox> | null = null;
+  private readonly containers = new Map<string, TaskContainer>();
+  private shuttingDown = false;
+
+  constructor(private readonly o: TaskServiceOptions) {}
+
+  get vmPid(): number {
+    return (this.sandbox?.hypervisor as { pid?: number | null } | undefined)?.pid ?? process.pid;
+  }
+
+  implementation(): Partial<ServiceImplementation<TaskDef>> {
+    return {
+      create: (r) => this.create(r),
+      start: (r) => this.start(r.id, r.execId),
+      wait: (r) => this.wait(r.id, r.execId),
+      state: async (r) => this.state(r.id, r.execId),
+      kill: (r) => this.kill(r.id, r.execId, r.signal, r.all),
+      exec: (r) => this.exec(r),
+      delete: (r) => this.delete(r.id, r.execId),
+      pids: (r) => this.pids(r.id),
+      pause: (r) => this.pause(r.id),
+      resume: (r) => this.resume(r.id),
+      closeIO: (r) => this.closeIo(r.id, r.execId, r.stdin),
+      resizePty: (r) => this.resize(r.id, r.execId, r.height, r.width),
+      update: (r) => this.update(r.id, r.resources),
+      stats: (r) => this.stats(r.id),
+      connect: async () => ({ shimPid: process.pid, taskPid: this.vmPid, version: '2' }),
+      shutdown: async () => this.shutdown(),
+    };
+  }
+
+  // ---- lifecycle ----------------------------------------------------------
+
+  private async create(r: taskWire.CreateTaskRequest): Promise<taskWire.CreateTaskResponse> {
+    if (this.containers.has(r.id)) throw new TtrpcError(Code.ALREADY_EXISTS, `task ${r.id} already exists`);
+    const raw = JSON.parse(readFileSync(join(r.bundle, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
+    const isSandbox = raw.annotations?.[CONTAINER_TYPE] !== 'container';
+    const spec = specForGuest(raw, r.bundle, r.terminal);
+    const shared = isSandbox ? [] : podSharedNamespaces(raw);
+    const rootfs = (spec.root as { path: string }).path;
+    let mounted = false;
+    try {
+      if (r.rootfs.length > 0) {
+        await mountRootfs(r.rootfs, rootfs);
+        mounted = true;
+      }
+      const sandbox = await this.vm(spec, isSandbox);
+      await sandbox.createContainer({
+        id: r.id,
+        spec,
+        rootfs: { kind: 'shared-fs', path: rootfs },
+        stdio: { terminal: r.terminal, stdin: r.stdin !== '' },
+        shareNamespaces: shared.length > 0 ? { containerId: this.o.groupId, types: shared } : undefined,
+      });
+      const io = new ShimIo({ stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal }, { id: r.id, namespace: this.o.namespace });
+      const init = new TaskProcess(r.id, '', io, this.vmPid);
+      this.containers.set(r.id, { id: r.id, bundle: r.bundle, rootfs, rootfsMounted: mounted, init, execs: new Map() });
+      await io.attach(sandbox.agent, init.ref);
+    } catch (err) {
+      if (this.containers.has(r.id)) await this.sandbox?.removeContainer(r.id).catch(() => {});
+      this.containers.delete(r.id);
+      if (mounted) await unmountRootfs(rootfs);
+      throw err;
+    }
+    void this.o.events.publish('/tasks/create', typeOf('TaskCreate', eventsWire.TaskCreate), {
+      containerId: r.id,
+      bundle: r.bundle,
+      rootfs: r.rootfs,
+      io: { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal },
+      checkpoint: '',
+      pid: this.vmPid,
+    });
+    this.o.log.info({ event: 'task.created', id: r.id, sandbox: isSandbox }, 'task created');
+    return { pid: this.vmPid };
+  }
+
+  /** The pod's VM: booted by the sandbox's Create (or a standalone task's), reused by its containers. */
+  private async vm(spec: unknown, isSandbox: boolean): Promise<Sandbox> {
+    if (this.sandbox) return this.sandbox;
+    if (!isSandbox && !this.booting) throw new TtrpcError(Code.FAILED_PRECONDITION, `sandbox ${this.o.groupId} has no VM: create the sandbox first`);
+    this.booting ??= (async () => {
+      const sandbox = Sandbox.create({ id: this.o.groupId, config: this.o.config, log: this.o.log, ...vmSizeFromSpec(spec, this.o.config.hypervisor.qemu) });
+      try {
+        await sandbox.start();
+      } catch (err) {
+        this.booting = null;
+        throw err;
+      }
+      this.sandbox = sandbox;
+      this.watchVm(sandbox);
+      return sandbox;
+    })();
+    return this.booting;
+  }
+
+  private async start(id: string, execId: string): Promise<taskWire.StartResponse> {
+    const c = this.container(id);
+    const p = this.process(c, execId);
+    if (p.status !== 'created') throw new TtrpcError(Code.FAILED_PRECONDITION, `${p.name} is ${p.status}, not created`);
+    const agent = this.requireSandbox().agent;
+    if (execId === '') {
+      await agent.startContainer(id);
+      p.status = 'running';
+      void this.o.events.publish('/tasks/start', typeOf('TaskStart', eventsWire.TaskStart), { containerId: id, pid: p.pid });
+    } else {
+      await agent.execProcess({ containerId: id, execId, process: p.spec, stdio: { terminal: p.io.paths.terminal, stdin: p.io.paths.stdin !== '' } });
+      await p.io.attach(agent, p.ref);
+      p.status = 'running';
+      void this.o.events.publish('/tasks/exec-started', typeOf('TaskExecStarted', eventsWire.TaskExecStarted), { containerId: id, execId, pid: p.pid });
+    }
+    void this.watchExit(c, p);
+    return { pid: p.pid };
+  }
+
+  private async watchExit(c: TaskContainer, p: TaskProcess): Promise<void> {
+    let exit: ExitStatus;
+    try {
+      exit = await this.requireSandbox().agent.waitProcess(p.ref);
+    } catch (err) {
+      if (p.exit) return;
+      this.o.log.warn({ err, id: c.id, execId: p.ref.execId }, 'lost the process; reporting it as killed');
+      exit = { exitStatus: 255, signal: 0, exitedAtMs: 0 };
+    }
+    // Everything the process wrote reaches containerd before its exit does.
+    await Promise.race([p.io.done, new Promise((r) => setTimeout(r, 2000))]);
+    this.recordExit(c, p, exit.exitStatus);
+  }
+
+  private recordExit(c: TaskContainer, p: TaskProcess, status: number): void {
+    if (p.exit) return;
+    const exit = p.markExited(status);
+    void this.o.events.publish('/tasks/exit', typeOf('TaskExit', eventsWire.TaskExit), {
+      containerId: c.id,
+      id: p.ref.execId || c.id,
+      pid: p.pid,
+      exitStatus: status,
+      exitedAt: timestamp(exit.at),
+    });
+  }
+
+  private async wait(id: string, execId: string): Promise<taskWire.WaitResponse> {
+    const p = this.process(this.container(id), execId);
+    const exit = await p.exited;
+    return { exitStatus: exit.status, exitedAt: timestamp(exit.at) };
+  }
+
+  private state(id: string, execId: string): taskWire.StateResponse {
+    const c = this.container(id);
+    const p = this.process(c, execId);
+    return {
+      id,
+      bundle: c.bundle,
+      pid: p.pid,
+      status: STATUS_OF[p.status],
+      stdin: p.io.paths.stdin,
+      stdout: p.io.paths.stdout,
+      stderr: p.io.paths.stderr,
+      terminal: p.io.paths.terminal,
+      exitStatus: p.exit?.status ?? 0,
+      exitedAt: p.exit ? timestamp(p.exit.at) : undefined,
+      execId,
+    };
+  }
+
+  private async kill(id: string, execId: string, signal: number, all: boolean): Promise<Record<string, never>> {
+    const c = this.container(id);
+    const p = this.process(c, execId);
+    if (p.exit || p.status === 'created') {
+      if (p.status === 'created' && execId === '') {
+        // Never started: its process waits in the guest; removing it is the kill.
+        await this.requireSandbox().removeContainer(id, 1000);
+        this.recordExit(c, p, 128 + signal);
+        return {};
+      }
+      throw notFound(`process ${p.name} (already finished)`);
+    }
+    await this.requireSandbox().agent.signalProcess(p.ref, signal, all);
+    return {};
+  }
+
+  private async exec(r: taskWire.ExecProcessRequest): Promise<Record<string, never>> {
+    const c = this.container(r.id);
+    if (c.execs.has(r.execId)) throw new TtrpcError(Code.ALREADY_EXISTS, `exec ${r.execId} already exists in task ${r.id}`);
+    if (c.init.status !== 'running') throw new TtrpcError(Code.FAILED_PRECONDITION, `task ${r.id} is ${c.init.status}, not running`);
+    let spec: unknown;
+    try {
+      spec = JSON.parse(Buffer.from(r.spec?.value ?? []).toString('utf8'));
+    } catch (err) {
+      throw new MayuError('ERR_INVALID_ARGUMENT', `exec ${r.execId}: spec: not a JSON OCI process (${(err as Error).message})`);
+    }
+    const io = new ShimIo({ stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal }, { id: r.id, namespace: this.o.namespace });
+    const p = new TaskProcess(r.id, r.execId, io, this.vmPid);
+    p.spec = { ...(spec as object), terminal: r.terminal };
+    c.execs.set(r.execId, p);
+    void this.o.events.publish('/tasks/exec-added', typeOf('TaskExecAdded', eventsWire.TaskExecAdded), { containerId: r.id, execId: r.execId });
+    return {};
+  }
+
+  private async delete(id: string, execId: string): Promise<taskWire.DeleteResponse> {
+    const c = this.container(id);
+    const p = this.process(c, execId);
+    if (p.status === 'running' || p.status === 'paused') throw new TtrpcError(Code.FAILED_PRECONDITION, `${p.name} is ${p.status}: kill it first`);
+    const exit = p.exit ?? { status: 0, at: new Date() };
+    if (execId) {
+      p.io.close();
+      c.execs.delete(execId);
+    } else {
+      for (const e of c.execs.values()) e.io.close();
+      await this.sandbox?.removeContainer(id, 1000).catch((err: unknown) => this.o.log.warn({ err, id }, 'removing the container from the guest failed'));
+      p.io.close();
+      if (c.rootfsMounted) await unmountRootfs(c.rootfs);
+      this.containers.delete(id);
+      void this.o.events.publish('/tasks/delete', typeOf('TaskDelete', eventsWire.TaskDelete), { containerId: id, pid: p.pid, exitStatus: exit.status, exitedAt: timestamp(exit.at), id });
+    }
+    return { pid: p.pid, exitStatus: exit.status, exitedAt: timestamp(exit.at) };
+  }
+
+  private async shutdown(): Promise<Record<string, never>> {
+    if (this.containers.size > 0 || this.shuttingDown) return {};
+    this.shuttingDown = true;
+    setImmediate(() => void this.close().finally(() => this.o.onShutdown()));
+    return {};
+  }
+
+  /** Powers the VM off and flushes events (Shutdown, or the server stopping). */
+  async close(): Promise<void> {
+    this.shuttingDown = true;
+    for (const c of this.containers.values()) {
+      for (const p of [c.init, ...c.execs.values()]) p.io.close();
+      if (c.rootfsMounted) await unmountRootfs(c.rootfs);
+    }
+    this.containers.clear();
+    await this.sandbox?.stop().catch((err: unknown) => this.o.log.warn({ err }, 'stopping the VM failed'));
+    await this.o.events.flush();
+  }
+
+  // ---- the rest of the API ------------------------------------------------
+
+  private async pids(id: string): Promise<taskWire.PidsResponse> {
+    this.container(id);
+    const processes = await this.requireSandbox().agent.listProcesses(id);
+    return { processes: processes.map((p) => ({ pid: p.pid, info: undefined })) };
+  }
+
+  private async pause(id: string): Promise<Record<string, never>> {
+    const c = this.container(id);
+    await this.requireSandbox().agent.pauseContainer(id);
+    c.init.status = 'paused';
+    void this.o.events.publish('/tasks/paused', typeOf('TaskPaused', eventsWire.TaskPaused), { containerId: id });
+    return {};
+  }
+
+  private async resume(id: string): Promise<Record<string, never>> {
+    const c = this.container(id);
+    await this.requireSandbox().agent.resumeContainer(id);
+    c.init.status = 'running';
+    void this.o.events.publish('/tasks/resumed', typeOf('TaskResumed', eventsWire.TaskResumed), { containerId: id });
+    return {};
+  }
+
+  private async closeIo(id: string, execId: string, stdin: boolean): Promise<Record<string, never>> {
+    const p = this.process(this.container(id), execId);
+    // A FIFO's reader closes the process's stdin once it has read everything.
+    if (stdin && !p.exit && !p.io.closeStdin()) await this.requireSandbox().agent.closeStdin(p.ref).catch(() => {});
+    return {};
+  }
+
+  private async resize(id: string, execId: string, rows: number, columns: number): Promise<Record<string, never>> {
+    const p = this.process(this.container(id), execId);
+    if (!p.exit) await this.requireSandbox().agent.resizeTty(p.ref, rows, columns);
+    return {};
+  }
+
+  private async update(id: string, resources: anyWire.Any | undefined): Promise<Record<string, never>> {
+    this.container(id);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(resources?.value ?? []).toString('utf8') || '{}');
+    } catch (err) {
+      throw new MayuError('ERR_INVALID_ARGUMENT', `update ${id}: resources: not JSON LinuxResources (${(err as Error).message})`);
+    }
+    await this.requireSandbox().agent.updateContainer(id, parsed);
+    return {};
+  }
+
+  private async stats(id: string): Promise<taskWire.StatsResponse> {
+    this.container(id);
+    const s = await this.requireSandbox().agent.stats(id);
+    return { stats: anyWire.Any.fromPartial({ typeUrl: 'io.containerd.cgroups.v2.Metrics', value: Buffer.from(cgroupsV2Wire.Metrics.encode(metricsOf(s)).finish()) }) };
+  }
+
+  // ---- helpers --------------------------------------------------------------
+
+  private watchVm(sandbox: Sandbox): void {
+    void sandbox.hypervisor.wait().then(() => {
+      if (this.shuttingDown) return;
+      this.o.log.error({ event: 'vm.died' }, 'the VM exited: every process of the pod is gone');
+      for (const c of this.containers.values()) for (const p of [c.init, ...c.execs.values()]) if (p.status !== 'created') this.recordExit(c, p, 255);
+    });
+    void (async () => {
+      while (!this.shuttingDown) {
+        const id = await sandbox.agent.nextOomEvent().catch(() => null);
+        if (id === null) return;
+        void this.o.events.publish('/tasks/oom', typeOf('TaskOOM', eventsWire.TaskOOM), { containerId: id });
+      }
+    })();
+  }
+
+  private requireSandbox(): Sandbox {
+    if (!this.sandbox) throw new TtrpcError(Code.FAILED_PRECONDITION, `sandbox ${this.o.groupId} has no VM`);
+    return this.sandbox;
+  }
+
+  private container(id: string): TaskContainer {
+    const c = this.containers.get(id);
+    if (!c) throw notFound(`task ${id}`);
+    return c;
+  }
+
+  private process(c: TaskContainer, execId: string): TaskProcess {
+    const p = execId ? c.execs.get(execId) : c.init;
+    if (!p) throw notFound(`exec ${execId} of task ${c.id}`);
+    return p;
+  }
+}
+
+function typeOf<T>(name: string, codec: { encode(m: T): { finish(): Uint8Array } }): { name: string; encode(m: T): { finish(): Uint8Array } } {
+  return { name: `containerd.events.${name}`, encode: (m) => codec.encode(m) };
+}
+
+function metricsOf(s: ContainerStats): cgroupsV2Wire.Metrics {
+  return {
+    pids: { current: s.pids.current, limit: s.pids.limit },
+    cpu: { usageUsec: s.cpu.usageUsec, userUsec: s.cpu.userUsec, systemUsec: s.cpu.systemUsec, nrPeriods: 0, nrThrottled: s.cpu.nrThrottled, throttledUsec: s.cpu.throttledUsec },
+    memory: { anon: s.memory.rssBytes, file: s.memory.cacheBytes, usage: s.memory.usageBytes, usageLimit: s.memory.limitBytes, maxUsage: s.memory.maxUsageBytes },
+    io: { usage: [{ major: 0, minor: 0, rbytes: s.blkio.readBytes, wbytes: s.blkio.writeBytes, rios: 0, wios: 0 }] },
+    memoryEvents: { low: 0, high: 0, max: 0, oom: 0, oomKill: s.memory.oomKills },
+  };
+}
+
+export type { ProcessRef };

@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { annotationsOf, groupIdOf, socketPath } from './address.js';
+import { configPathFromOptions, shimConfig } from './config.js';
+import { serveArgs, type ShimFlags } from './flags.js';
+
+/** The fd on which the server tells `start` that it listens. */
+const READY_FD = 3;
+
+function connectable(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function readStdin(): Promise<Buffer> {
+  if (process.stdin.isTTY) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * `start`: prints the address of the shim serving this task's group, and
+ * exits. A CRI container reuses its pod's shim; otherwise a detached server
+ * is started (it holds none of containerd's pipes) and the address printed
+ * once it listens. Nothing else goes to stdout or stderr: containerd reads
+ * both together as the address.
+ */
+export async function start(f: ShimFlags): Promise<number> {
+  const bundle = process.cwd();
+  const groupId = groupIdOf(f.id, annotationsOf(bundle));
+  const path = socketPath(f.address, f.namespace, groupId);
+  const address = `unix://${path}`;
+  const options = await readStdin();
+  if (!(await connectable(path))) {
+    mkdirSync(dirname(path), { recursive: true });
+    const configPath = configPathFromOptions(options);
+    // A bad configuration is reported here, where containerd shows it to the user.
+    shimConfig(configPath);
+    const server = spawn(process.execPath, [process.argv[1] ?? '', ...serveArgs(f, groupId)], {
+      cwd: bundle,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      env: { ...process.env, MAYU_SHIM_SOCKET: path, ...(configPath ? { MAYU_CONFIG: configPath } : {}) },
+    });
+    const ready = await new Promise<string>((resolve) => {
+      let text = '';
+      const pipe = server.stdio[READY_FD] as NodeJS.ReadableStream;
+      pipe.on('data', (c: Buffer) => (text += c.toString()));
+      pipe.on('end', () => resolve(text.trim()));
+      server.once('exit', () => resolve(text.trim()));
+    });
+    server.unref();
+    if (ready !== 'ready') {
+      process.stderr.write(`mayu shim failed to start: ${ready.replace(/^error: /, '') || 'it exited without a report'}\n`);
+      return 1;
+    }
+  }
+  writeFileSync('address', address);
+  process.stdout.write(address);
+  return 0;
+}

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { anyWire, runtimeOptionsWire } from '@mayu/protocol';
+import { configPathFromOptions } from '../src/config.js';
+import { parseStdio } from '../src/io/stdio.js';
+
+const options = (typeUrl: string, value: Uint8Array): Uint8Array => anyWire.Any.encode({ typeUrl, value: Buffer.from(value) }).finish();
+
+describe('runtime options from containerd', () => {
+  it('takes ConfigPath from runtimeoptions.v1.Options', () => {
+    const value = runtimeOptionsWire.Options.encode({ typeUrl: '', configPath: '/etc/mayu/pod.toml', configBody: '' }).finish();
+    assert.equal(configPathFromOptions(options('runtimeoptions.v1.Options', value)), '/etc/mayu/pod.toml');
+    assert.equal(configPathFromOptions(options('type.googleapis.com/runtimeoptions.v1.Options', value)), '/etc/mayu/pod.toml');
+  });
+
+  it('has no ConfigPath without options, or with another runtime\'s options', () => {
+    assert.equal(configPathFromOptions(new Uint8Array()), undefined);
+    assert.equal(configPathFromOptions(options('containerd.runc.v1.Options', Buffer.from([0x08, 0x01]))), undefined);
+  });
+
+  it('refuses bytes that are not options, saying so', () => {
+    assert.throws(() => configPathFromOptions(Buffer.from([0x0a, 0xff, 0xff])), /runtime options from containerd: not a protobuf Any/);
+    assert.throws(() => configPathFromOptions(options('runtimeoptions.v1.Options', Buffer.from([0x12, 0x7f]))), /runtimeoptions\.v1\.Options does not decode/);
+  });
+});
+
+describe('stdio URIs', () => {
+  it('reads FIFO paths and fifo, file and binary URIs', () => {
+    assert.deepEqual(parseStdio('stdout', ''), { kind: 'none' });
+    assert.deepEqual(parseStdio('stdout', '/run/ctrd/fifo/x-stdout'), { kind: 'fifo', path: '/run/ctrd/fifo/x-stdout' });
+    assert.deepEqual(parseStdio('stdout', 'fifo:///run/f'), { kind: 'fifo', path: '/run/f' });
+    assert.deepEqual(parseStdio('stdout', 'file:///var/log/a%20b.log'), { kind: 'file', path: '/var/log/a b.log' });
+    assert.deepEqual(parseStdio('stdout', 'binary:///usr/bin/logger?id=1&flag'), { kind: 'binary', path: '/usr/bin/logger', args: ['id', '1', 'flag'] });
+  });
+
+  it('refuses what it cannot write to, naming the field and value', () => {
+    assert.throws(() => parseStdio('stderr', 'relative/path'), /stderr: is neither a path nor a URI \(got "relative\/path"\)/);
+    assert.throws(() => parseStdio('stdout', 'http://example.invalid/x'), /stdout: has an unsupported scheme/);
+  });
+});

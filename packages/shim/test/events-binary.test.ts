@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { eventsServiceWire, eventsWire } from '@mayu/protocol';
+import { TtrpcServer } from '@mayu/ttrpc';
+import pino from 'pino';
+import { EventPublisher } from '../src/events/publisher.js';
+
+const SHIM_BIN = fileURLToPath(new URL('../../bin/containerd-shim-mayu-v2.js', import.meta.url));
+
+function runShim(args: string[], input: Buffer = Buffer.alloc(0), cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [SHIM_BIN, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdin.end(input);
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('task events to containerd', () => {
+  let dir: string;
+  let server: TtrpcServer;
+  const got: { topic: string; namespace: string; typeUrl: string; metadataNs: string | undefined; id: string }[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mayu-events-'));
+    server = new TtrpcServer();
+    server.addService(eventsServiceWire.EventsDefinition, {
+      forward: async (req, ctx) => {
+        const e = req.envelope;
+        // Answer out of order: the publisher must still send one at a time, in order.
+        await new Promise((r) => setTimeout(r, got.length === 0 ? 50 : 0));
+        got.push({
+          topic: e?.topic ?? '',
+          namespace: e?.namespace ?? '',
+          typeUrl: e?.event?.typeUrl ?? '',
+          metadataNs: ctx.metadata['containerd-namespace-ttrpc']?.[0],
+          id: eventsWire.TaskStart.decode(e?.event?.value ?? new Uint8Array()).containerId,
+        });
+        return {};
+      },
+    });
+    await server.listen(join(dir, 'events.sock'));
+  });
+  after(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('forwards events in the order they were published, with the namespace and the bare type name', async () => {
+    const p = new EventPublisher(join(dir, 'events.sock'), 'k8s.io', pino({ level: 'silent' }));
+    const type = { name: 'containerd.events.TaskStart', encode: (m: eventsWire.TaskStart) => eventsWire.TaskStart.encode(m) };
+    for (const id of ['a', 'b', 'c']) void p.publish('/tasks/start', type, { containerId: id, pid: 1 });
+    await p.flush();
+    p.close();
+    assert.deepEqual(
+      got.map((g) => g.id),
+      ['a', 'b', 'c'],
+    );
+    assert.deepEqual(got[0], { topic: '/tasks/start', namespace: 'k8s.io', typeUrl: 'containerd.events.TaskStart', metadataNs: 'k8s.io', id: 'a' });
+  });
+
+  it('gives up on an unreachable containerd without throwing', async () => {
+    const p = new EventPublisher(join(dir, 'nobody.sock'), 'default', pino({ level: 'silent' }));
+    await p.publish('/tasks/exit', { name: 'containerd.events.TaskExit', encode: (m: eventsWire.TaskExit) => eventsWire.TaskExit.encode(m) }, eventsWire.TaskExit.fromPartial({ containerId: 'x' }));
+    p.close();
+  });
+});
+
+describe('containerd-shim-mayu-v2 binary', () => {
+  it('-v prints its version and runtime type', async () => {
+    const r = await runShim(['-v']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^containerd-shim-mayu-v2:\n {2}Version: \d+\.\d+\.\d+\n {2}Runtime: io\.containerd\.mayu\.v2\n$/);
+  });
+
+  it('an unknown action exits 2 and says which actions exist', async () => {
+    const r = await runShim(['-id', 'x', 'frobnicate']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown action "frobnicate" \(start, delete\)/);
+  });
+
+  it('start refuses malformed runtime options on stdin, prints no address and starts no server', async () => {
+    const bundle = mkdtempSync(join(tmpdir(), 'mayu-bundle-'));
+    try {
+      const r = await runShim(['-namespace', 'unit', '-address', join(bundle, 'none.sock'), '-id', `t${process.pid}`, 'start'], Buffer.from([0x0a, 0xff, 0xff]), bundle);
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /runtime options from containerd: not a protobuf Any/);
+    } finally {
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+});

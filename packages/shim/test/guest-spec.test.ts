@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { podSharedNamespaces, specForGuest } from '../src/server/guest-spec.js';
+
+/** A container spec as containerd's CRI plugin writes it for a pod container. */
+function criContainerSpec(): Record<string, unknown> {
+  return {
+    ociVersion: '1.0.2-dev',
+    process: { args: ['sleep', '1'], cwd: '/', apparmorProfile: 'cri-containerd.apparmor.d', selinuxLabel: 'system_u:x' },
+    root: { path: 'rootfs' },
+    linux: {
+      mountLabel: 'system_u:y',
+      namespaces: [
+        { type: 'pid', path: '/proc/4242/ns/pid' },
+        { type: 'ipc', path: '/proc/4242/ns/ipc' },
+        { type: 'uts', path: '/proc/4242/ns/uts' },
+        { type: 'mount' },
+        { type: 'network', path: '/var/run/netns/cni-1234' },
+      ],
+    },
+  };
+}
+
+describe('the spec a guest gets', () => {
+  it('makes the rootfs absolute under the bundle, follows the task\'s terminal and drops host security labels', () => {
+    const spec = specForGuest(criContainerSpec(), '/run/ctrd/bundle', true);
+    assert.deepEqual(spec.root, { path: '/run/ctrd/bundle/rootfs' });
+    assert.equal(spec.process?.terminal, true);
+    assert.equal(spec.process?.apparmorProfile, undefined);
+    assert.equal(spec.process?.selinuxLabel, undefined);
+    assert.equal(spec.linux?.mountLabel, undefined);
+    assert.deepEqual(specForGuest({ ...criContainerSpec(), root: { path: '/abs/root', readonly: true } }, '/b', false).root, { path: '/abs/root', readonly: true });
+  });
+
+  it('carries no host namespace path into the guest: a joined network namespace goes, other paths become fresh namespaces', () => {
+    const spec = specForGuest(criContainerSpec(), '/b', false);
+    assert.deepEqual(spec.linux?.namespaces, [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }]);
+    const own = specForGuest({ ...criContainerSpec(), linux: { namespaces: [{ type: 'network' }, { type: 'cgroup', path: '/proc/1/ns/cgroup' }] } }, '/b', false);
+    assert.deepEqual(own.linux?.namespaces, [{ type: 'network' }, { type: 'cgroup' }], 'a network namespace of its own stays');
+  });
+
+  it('does not change the spec it was given', () => {
+    const raw = criContainerSpec();
+    const copy = structuredClone(raw);
+    specForGuest(raw, '/b', true);
+    assert.deepEqual(raw, copy);
+  });
+
+  it('names the namespaces a pod container shares with its sandbox: ipc, uts and pid with a path', () => {
+    assert.deepEqual(podSharedNamespaces(criContainerSpec()), ['ipc', 'uts', 'pid']);
+    const ownPid = criContainerSpec();
+    (ownPid.linux as { namespaces: { type: string; path?: string }[] }).namespaces[0] = { type: 'pid' };
+    assert.deepEqual(podSharedNamespaces(ownPid), ['ipc', 'uts'], 'pid namespace mode CONTAINER');
+    assert.deepEqual(podSharedNamespaces({ process: {} }), []);
+    assert.deepEqual(podSharedNamespaces({ linux: { namespaces: 'bogus' } }), []);
+  });
+});
