@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Builds a small OCI image locally from Debian's busybox-static: no registry.
-// usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--whiteout]
+// usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--whiteout] [--name REF] [--pause]
 //   OUT_DIR         an OCI image layout (oci-layout, index.json, blobs/sha256/...)
 //   --archive F     also write it as an OCI archive (a tar of the layout)
 //   --whiteout      add a second layer that deletes /etc/motd (an OCI whiteout)
+//   --name REF      the image's reference name (default mayu-example:latest);
+//                   `ctr images import` names the image after it
+//   --pause         a pod sandbox ("pause") image: it waits, and exits on TERM
 // The image runs `sh` by default, has /etc/passwd with root and nobody, and
 // /etc/motd saying which image it is.
 import { execFileSync } from 'node:child_process';
@@ -15,11 +18,14 @@ import { join, resolve } from 'node:path';
 const args = process.argv.slice(2);
 const out = resolve(args[0] ?? '');
 if (!args[0]) {
-  console.error('usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--whiteout]');
+  console.error('usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--whiteout] [--name REF] [--pause]');
   process.exit(2);
 }
 const archive = args.includes('--archive') ? resolve(args[args.indexOf('--archive') + 1]) : null;
 const whiteout = args.includes('--whiteout');
+const name = args.includes('--name') ? args[args.indexOf('--name') + 1] : 'mayu-example:latest';
+const pause = args.includes('--pause');
+const cmd = pause ? ['/bin/sh', '-c', "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"] : ['sh'];
 const work = mkdtempSync(join(tmpdir(), 'mayu-image-'));
 
 const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
@@ -60,7 +66,7 @@ try {
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'IMAGE=mayu-example'], Cmd: ['sh'], WorkingDir: '/' },
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'IMAGE=mayu-example'], Cmd: cmd, WorkingDir: '/' },
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
     }),
   );
@@ -78,7 +84,7 @@ try {
     join(out, 'index.json'),
     JSON.stringify({
       schemaVersion: 2,
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, platform: { os: 'linux', architecture: 'amd64' }, annotations: { 'org.opencontainers.image.ref.name': 'mayu-example:latest' } }],
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, platform: { os: 'linux', architecture: 'amd64' }, annotations: { 'org.opencontainers.image.ref.name': name } }],
     }),
   );
   if (archive) execFileSync('tar', ['-c', '-f', archive, '-C', out, '.']);

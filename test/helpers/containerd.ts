@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, closeSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { mountsUnder, removeDirSafely } from '@mayu/runtime';
+import { ARTIFACTS, REPO_ROOT } from './guest-factory.js';
+import { processesMentioning } from './leftovers.js';
+import type { CliResult } from './run-cli.js';
+
+/** Where containerd's shims put their sockets, whatever containerd's root. */
+const SHIM_SOCKET_DIR = '/run/containerd/s';
+/** Network namespaces the CRI plugin creates for pods. */
+const NETNS_DIR = '/var/run/netns';
+
+/** The images the harness imports, built locally (no registry is reachable). */
+export const EXAMPLE_IMAGE = 'mayu.local/example:1';
+export const PAUSE_IMAGE = 'mayu.local/pause:1';
+export const MAYU_RUNTIME = 'io.containerd.mayu.v2';
+
+const entries = (dir: string): string[] => {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+};
+
+/**
+ * A private containerd for tests: its own config, sockets, root and state
+ * under a /run/mayu-test-ctrd-* directory (so the run-wide guard sees its
+ * VMs), a bridge CNI network of its own, the `mayu` runtime for CRI and the
+ * shim from node_modules/.bin on its PATH. `stop()` ends it by PID and then
+ * asserts that no shim, QEMU process, mount, shim socket or pod network
+ * namespace of it is left.
+ */
+export class PrivateContainerd {
+  readonly dir: string;
+  readonly address: string;
+  /** The mayu configuration the shims use (state under `dir`). */
+  readonly mayuConfig: string;
+  readonly bridge: string;
+  private child: ChildProcess | undefined;
+  private readonly socketsBefore: Set<string>;
+  private readonly netnsBefore: Set<string>;
+
+  private constructor() {
+    this.dir = mkdtempSync('/run/mayu-test-ctrd-');
+    this.address = join(this.dir, 'containerd.sock');
+    this.mayuConfig = join(this.dir, 'mayu.toml');
+    this.bridge = `mayu-t${randomBytes(3).toString('hex')}`;
+    this.socketsBefore = new Set(entries(SHIM_SOCKET_DIR));
+    this.netnsBefore = new Set(entries(NETNS_DIR));
+  }
+
+  /** Starts containerd and imports the example and pause images (both namespaces the tests use). */
+  static async start(): Promise<PrivateContainerd> {
+    const ctrd = new PrivateContainerd();
+    try {
+      ctrd.writeConfig();
+      await ctrd.launch();
+      await ctrd.importImages();
+    } catch (err) {
+      await ctrd.stop().catch(() => {});
+      throw err;
+    }
+    return ctrd;
+  }
+
+  private writeConfig(): void {
+    const d = this.dir;
+    writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n`);
+    mkdirSync(join(d, 'cni-conf'), { recursive: true });
+    const subnet = `10.233.${72 + (randomBytes(1)[0] ?? 0) % 100}.0/24`;
+    writeFileSync(
+      join(d, 'cni-conf', '10-mayu-test.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'mayu-test',
+        plugins: [{ type: 'bridge', bridge: this.bridge, isGateway: false, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet }]], dataDir: join(d, 'cni-ipam') } }],
+      }),
+    );
+    const cri = 'plugins."io.containerd.grpc.v1.cri"';
+    writeFileSync(
+      join(d, 'config.toml'),
+      [
+        'version = 2',
+        `root = "${d}/root"`,
+        `state = "${d}/state"`,
+        'disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]',
+        '[grpc]',
+        `  address = "${this.address}"`,
+        '[ttrpc]',
+        `  address = "${this.address}.ttrpc"`,
+        '[plugins."io.containerd.internal.v1.opt"]',
+        `  path = "${d}/opt"`,
+        `[${cri}]`,
+        `  sandbox_image = "${PAUSE_IMAGE}"`,
+        '  restrict_oom_score_adj = true',
+        `[${cri}.containerd]`,
+        '  default_runtime_name = "runc"',
+        `[${cri}.containerd.runtimes.runc]`,
+        '  runtime_type = "io.containerd.runc.v2"',
+        `[${cri}.containerd.runtimes.mayu]`,
+        `  runtime_type = "${MAYU_RUNTIME}"`,
+        '  pod_annotations = ["io.mayu.*"]',
+        `[${cri}.containerd.runtimes.mayu.options]`,
+        `  ConfigPath = "${this.mayuConfig}"`,
+        `[${cri}.cni]`,
+        '  bin_dir = "/usr/lib/cni"',
+        `  conf_dir = "${d}/cni-conf"`,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  private async launch(): Promise<void> {
+    const log = openSync(join(this.dir, 'containerd.log'), 'a');
+    try {
+      this.child = spawn('containerd', ['--config', join(this.dir, 'config.toml')], {
+        cwd: this.dir,
+        env: { ...process.env, PATH: `${join(REPO_ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}` },
+        stdio: ['ignore', log, log],
+      });
+    } finally {
+      closeSync(log);
+    }
+    const exited = new Promise<never>((_, reject) => this.child?.once('exit', (code) => reject(new Error(`containerd exited (${code}); see ${this.dir}/containerd.log`))));
+    exited.catch(() => {});
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (existsSync(this.address) && (await this.ctr(['version'])).code === 0) return;
+      await Promise.race([sleep(200), exited]);
+    }
+    throw new Error('containerd did not answer within 30 s');
+  }
+
+  private async importImages(): Promise<void> {
+    const dir = join(ARTIFACTS, 'containerd-images');
+    mkdirSync(dir, { recursive: true });
+    for (const [name, extra] of [
+      [EXAMPLE_IMAGE, []],
+      [PAUSE_IMAGE, ['--pause']],
+    ] as const) {
+      const archive = join(dir, `${name.replace(/[^a-z0-9]+/g, '-')}.tar`);
+      if (!existsSync(archive)) {
+        const built = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build-example-image.mjs'), join(dir, 'layout'), '--archive', archive, '--name', name, ...extra], { encoding: 'utf8' });
+        assert.equal(built.status, 0, built.stderr);
+      }
+      for (const ns of ['default', 'k8s.io']) {
+        const r = await this.ctr(['images', 'import', '--base-name', name.split(':')[0] ?? name, archive], { namespace: ns });
+        assert.equal(r.code, 0, `ctr images import ${name}: ${r.stderr}`);
+      }
+    }
+  }
+
+  /** Runs `ctr` against this containerd. */
+  ctr(args: string[], o: { namespace?: string; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+    const child = this.startCtr(args, o.namespace);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdin?.end(o.input ?? '');
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
+    return new Promise((resolve) =>
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+      }),
+    );
+  }
+
+  /** Starts `ctr` (for streams such as `ctr events`); the caller ends it. */
+  startCtr(args: string[], namespace = 'default'): ChildProcess {
+    return spawn('ctr', ['--address', this.address, '--namespace', namespace, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
+  /** PIDs of this containerd's mayu shims and of its VMs' QEMU processes. */
+  shims(): number[] {
+    return processesMentioning(this.address).filter((p) => p.cmdline.includes('containerd-shim-mayu-v2')).map((p) => p.pid);
+  }
+
+  vms(): number[] {
+    return processesMentioning(join(this.dir, 'mayu')).filter((p) => p.cmdline.includes('qemu-system')).map((p) => p.pid);
+  }
+
+  /** Stops containerd by PID, keeps its log when asked, and checks that nothing of it is left. */
+  async stop(keepLogAs?: string): Promise<void> {
+    if (keepLogAs && existsSync(join(this.dir, 'containerd.log'))) {
+      const dest = join(ARTIFACTS, 'failed', keepLogAs.replace(/[^A-Za-z0-9_.-]+/g, '_'));
+      mkdirSync(dest, { recursive: true });
+      copyFileSync(join(this.dir, 'containerd.log'), join(dest, 'containerd.log'));
+    }
+    // Shims outlive containerd by design; give the ones still winding down a moment.
+    for (let i = 0; i < 50 && this.shims().length > 0; i++) await sleep(100);
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([gone, sleep(10_000)]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    const processes = processesMentioning(this.dir);
+    for (const p of processes) process.kill(p.pid, 'SIGKILL');
+    const mounts = mountsUnder(this.dir);
+    const sockets = entries(SHIM_SOCKET_DIR).filter((s) => !this.socketsBefore.has(s));
+    const netns = entries(NETNS_DIR).filter((n) => !this.netnsBefore.has(n) && n.startsWith('cni-'));
+    spawnSync('ip', ['link', 'del', this.bridge], { stdio: 'ignore' });
+    removeDirSafely(this.dir);
+    assert.deepEqual(processes.map((p) => p.cmdline), [], 'processes left behind');
+    assert.deepEqual(mounts, [], 'mounts left behind');
+    assert.deepEqual(sockets, [], `shim sockets left behind in ${SHIM_SOCKET_DIR}`);
+    assert.deepEqual(netns, [], `network namespaces left behind in ${NETNS_DIR}`);
+  }
+}

@@ -1,0 +1,56 @@
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { criWire } from '@mayu/protocol';
+
+type UnaryCall<Req, Res> = (request: Req, metadata: Metadata, options: { deadline: number }, callback: (err: ServiceError | null, response: Res) => void) => unknown;
+
+/** Promisifies one method of a grpc-js client, with a deadline. */
+function call<Req, Res>(client: object, method: string, timeoutMs: number): (request: Req) => Promise<Res> {
+  return (request) =>
+    new Promise((resolve, reject) => {
+      const fn = (client as Record<string, UnaryCall<Req, Res>>)[method] as UnaryCall<Req, Res>;
+      fn.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+}
+
+/**
+ * A small CRI client, as kubelet talks to containerd: the runtime and image
+ * services over the containerd socket, with our own proto of the CRI subset.
+ */
+export class CriClient {
+  private readonly runtime: criWire.RuntimeServiceClient;
+  private readonly images: criWire.ImageServiceClient;
+
+  constructor(socket: string, private readonly timeoutMs = 180_000) {
+    this.runtime = new criWire.RuntimeServiceClient(`unix://${socket}`, credentials.createInsecure());
+    this.images = new criWire.ImageServiceClient(`unix://${socket}`, credentials.createInsecure());
+  }
+
+  private r<Req, Res>(method: string): (request: Req) => Promise<Res> {
+    return call<Req, Res>(this.runtime, method, this.timeoutMs);
+  }
+
+  version = (r: criWire.VersionRequest): Promise<criWire.VersionResponse> => this.r<criWire.VersionRequest, criWire.VersionResponse>('version')(r);
+  runPodSandbox = (r: criWire.RunPodSandboxRequest): Promise<criWire.RunPodSandboxResponse> => this.r<criWire.RunPodSandboxRequest, criWire.RunPodSandboxResponse>('runPodSandbox')(r);
+  podSandboxStatus = (r: criWire.PodSandboxStatusRequest): Promise<criWire.PodSandboxStatusResponse> =>
+    this.r<criWire.PodSandboxStatusRequest, criWire.PodSandboxStatusResponse>('podSandboxStatus')(r);
+  listPodSandbox = (r: criWire.ListPodSandboxRequest): Promise<criWire.ListPodSandboxResponse> => this.r<criWire.ListPodSandboxRequest, criWire.ListPodSandboxResponse>('listPodSandbox')(r);
+  stopPodSandbox = (r: criWire.StopPodSandboxRequest): Promise<criWire.StopPodSandboxResponse> => this.r<criWire.StopPodSandboxRequest, criWire.StopPodSandboxResponse>('stopPodSandbox')(r);
+  removePodSandbox = (r: criWire.RemovePodSandboxRequest): Promise<criWire.RemovePodSandboxResponse> =>
+    this.r<criWire.RemovePodSandboxRequest, criWire.RemovePodSandboxResponse>('removePodSandbox')(r);
+  createContainer = (r: criWire.CreateContainerRequest): Promise<criWire.CreateContainerResponse> =>
+    this.r<criWire.CreateContainerRequest, criWire.CreateContainerResponse>('createContainer')(r);
+  startContainer = (r: criWire.StartContainerRequest): Promise<criWire.StartContainerResponse> => this.r<criWire.StartContainerRequest, criWire.StartContainerResponse>('startContainer')(r);
+  containerStatus = (r: criWire.ContainerStatusRequest): Promise<criWire.ContainerStatusResponse> =>
+    this.r<criWire.ContainerStatusRequest, criWire.ContainerStatusResponse>('containerStatus')(r);
+  execSync = (r: criWire.ExecSyncRequest): Promise<criWire.ExecSyncResponse> => this.r<criWire.ExecSyncRequest, criWire.ExecSyncResponse>('execSync')(r);
+  stopContainer = (r: criWire.StopContainerRequest): Promise<criWire.StopContainerResponse> => this.r<criWire.StopContainerRequest, criWire.StopContainerResponse>('stopContainer')(r);
+  removeContainer = (r: criWire.RemoveContainerRequest): Promise<criWire.RemoveContainerResponse> =>
+    this.r<criWire.RemoveContainerRequest, criWire.RemoveContainerResponse>('removeContainer')(r);
+  imageStatus = (r: criWire.ImageStatusRequest): Promise<criWire.ImageStatusResponse> =>
+    call<criWire.ImageStatusRequest, criWire.ImageStatusResponse>(this.images, 'imageStatus', this.timeoutMs)(r);
+
+  close(): void {
+    this.runtime.close();
+    this.images.close();
+  }
+}

@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { release } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { criWire } from '@mayu/protocol';
+import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
+import { CriClient } from '../helpers/cri-client.js';
+
+/** Polls `check` until it returns something truthy, or fails after `ms`. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', function () {
+  let ctrd: PrivateContainerd;
+  /** Removes a task and its container whatever state they are in (after a failed test). */
+  async function forceRemove(id: string): Promise<void> {
+    await ctrd.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
+    await ctrd.ctr(['tasks', 'rm', '--force', id]);
+    await ctrd.ctr(['containers', 'rm', id]);
+  }
+  let failed: string | undefined;
+
+  before(async () => {
+    ctrd = await PrivateContainerd.start();
+  });
+  /** Tasks a test started: removed after it, whatever happened. */
+  const leftovers: string[] = [];
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') failed ??= this.currentTest.fullTitle();
+    for (const id of leftovers.splice(0)) await forceRemove(id);
+    for (let i = 0; i < 100 && (ctrd.shims().length > 0 || ctrd.vms().length > 0); i++) await sleep(100);
+  });
+  after(async () => {
+    await ctrd?.stop(failed);
+  });
+
+  const run = (id: string, args: string[], o: { input?: string; extra?: string[] } = {}) =>
+    ctrd.ctr(['run', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, '--rm', ...(o.extra ?? []), EXAMPLE_IMAGE, id, ...args], { input: o.input });
+
+  const taskStatus = async (id: string): Promise<string | undefined> => {
+    const r = await ctrd.ctr(['tasks', 'ls']);
+    return r.stdout.split('\n').find((l) => l.startsWith(`${id} `))?.trim().split(/\s+/)[2];
+  };
+
+  it('ctr run --rm prints the guest kernel; stdout and stderr apart; the exit code propagates; nothing is left', async () => {
+    const r = await run('run-1', ['sh', '-c', 'uname -r; echo to-err >&2; exit 7']);
+    assert.equal(r.code, 7, r.stderr);
+    assert.match(r.stdout, /^6\.1\.\d+\n$/);
+    assert.notEqual(r.stdout.trim(), release(), 'the kernel is the guest\'s, not the host\'s');
+    assert.equal(r.stderr, 'to-err\n');
+    assert.equal((await ctrd.ctr(['containers', 'ls', '-q'])).stdout, '');
+    await eventually('the shim to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
+  });
+
+  it('ctr run passes stdin, and its end is EOF for the container', async () => {
+    const r = await run('run-2', ['sh', '-c', 'cat; echo "<eof>"'], { input: 'piped\ndata\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'piped\ndata\n<eof>\n');
+  });
+
+  it('a bad runtime config is refused with its path, and no shim or VM is left', async () => {
+    const r = await ctrd.ctr(['run', '--runtime', MAYU_RUNTIME, '--runtime-config-path', '/nonexistent/mayu.toml', '--rm', EXAMPLE_IMAGE, 'bad-1', 'true']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /\/nonexistent\/mayu\.toml/);
+    await eventually('the shim to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
+    await ctrd.ctr(['containers', 'rm', 'bad-1']);
+  });
+
+  it('a detached task: ps, exec (its exit code), metrics, pause/resume, kill, delete', async () => {
+    const id = 'task-1';
+    leftovers.push(id);
+    const started = await ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, id, 'sleep', '600']);
+    assert.equal(started.code, 0, started.stderr);
+    assert.equal(await taskStatus(id), 'RUNNING');
+    const vmPid = ctrd.vms();
+    assert.equal(vmPid.length, 1, 'one VM for the task');
+
+    const ps = await ctrd.ctr(['tasks', 'ps', id]);
+    assert.equal(ps.code, 0, ps.stderr);
+    assert.match(ps.stdout, /^PID\s+INFO\n\d+\s+-\n/);
+
+    const exec = await ctrd.ctr(['tasks', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo in-guest; cat /proc/1/cmdline | tr "\\0" " "; exit 3']);
+    assert.equal(exec.code, 3, exec.stderr);
+    assert.equal(exec.stdout, 'in-guest\nsleep 600 ');
+
+    const metrics = await ctrd.ctr(['tasks', 'metrics', '--format', 'json', id]);
+    assert.equal(metrics.code, 0, metrics.stderr);
+    const memory = (JSON.parse(metrics.stdout) as { memory?: { usage?: number } }).memory;
+    assert.ok((memory?.usage ?? 0) > 0, `cgroup v2 memory usage from the guest: ${metrics.stdout}`);
+
+    assert.equal((await ctrd.ctr(['tasks', 'pause', id])).code, 0);
+    assert.equal(await taskStatus(id), 'PAUSED');
+    assert.equal((await ctrd.ctr(['tasks', 'resume', id])).code, 0);
+    assert.equal(await taskStatus(id), 'RUNNING');
+
+    assert.equal((await ctrd.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id])).code, 0);
+    await eventually('the task to stop', async () => (await taskStatus(id)) === 'STOPPED');
+    const rm = await ctrd.ctr(['tasks', 'rm', id]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal((await ctrd.ctr(['containers', 'rm', id])).code, 0);
+    await eventually('the shim and VM to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
+  });
+
+  it('when the VM dies, every task of it exits (TaskExit) and the shim leaves nothing', async () => {
+    const id = 'doomed-1';
+    leftovers.push(id);
+    const events = ctrd.startCtr(['events']);
+    let seen = '';
+    events.stdout?.on('data', (c: Buffer) => (seen += c.toString()));
+    try {
+      const started = await ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, id, 'sleep', '600']);
+      assert.equal(started.code, 0, started.stderr);
+      const exec = ctrd.startCtr(['tasks', 'exec', '--exec-id', 'long', id, 'sleep', '600']);
+      await eventually('the exec to start', async () => seen.includes('/tasks/exec-started'));
+      const [qemu] = ctrd.vms();
+      assert.ok(qemu, 'the VM is running');
+      process.kill(qemu, 'SIGKILL');
+      const execDone = await new Promise<number | null>((r) => exec.once('close', r));
+      assert.notEqual(execDone, 0, 'the exec ends with the VM');
+      await eventually('the task to stop', async () => (await taskStatus(id)) === 'STOPPED');
+      const exits = seen.split('\n').filter((l) => l.includes('/tasks/exit'));
+      assert.equal(exits.length, 2, `one TaskExit for the exec and one for the task:\n${seen}`);
+      assert.equal((await ctrd.ctr(['tasks', 'rm', id])).code, 0);
+      assert.equal((await ctrd.ctr(['containers', 'rm', id])).code, 0);
+      await eventually('the shim to exit', async () => ctrd.shims().length === 0);
+    } finally {
+      events.kill();
+    }
+  });
+
+  it('CRI: a pod with runtime_handler "mayu" runs, execs, stops and is removed', async () => {
+    const cri = new CriClient(ctrd.address);
+    try {
+      const version = await cri.version({ version: 'v1' });
+      assert.equal(version.runtimeApiVersion, 'v1');
+      const sandboxConfig: criWire.PodSandboxConfig = {
+        metadata: { name: 'pod-1', uid: `uid-${Date.now()}`, namespace: 'default', attempt: 0 },
+        hostname: 'pod-1-host',
+        logDirectory: `${ctrd.dir}/pod-logs`,
+        labels: {},
+        annotations: {},
+        linux: undefined,
+      } as criWire.PodSandboxConfig;
+      const { podSandboxId } = await cri.runPodSandbox({ config: sandboxConfig, runtimeHandler: 'mayu' });
+      const status = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status;
+      assert.equal(status?.state, criWire.PodSandboxState.SANDBOX_READY);
+      assert.equal(status?.runtimeHandler, 'mayu');
+      assert.match(status?.network?.ip ?? '', /^10\.233\.\d+\.\d+$/, 'the pod got a network namespace and an address');
+      assert.equal(ctrd.vms().length, 1, 'the pod boots one VM');
+
+      const { containerId } = await cri.createContainer({
+        podSandboxId,
+        config: { metadata: { name: 'c1', attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command: ['sleep', '3600'], args: [], workingDir: '', envs: [], labels: {}, annotations: {}, logPath: 'c1.log' },
+        sandboxConfig,
+      } as criWire.CreateContainerRequest);
+      await cri.startContainer({ containerId });
+      assert.equal(ctrd.vms().length, 1, 'the container runs in the pod\'s VM');
+
+      const ex = await cri.execSync({ containerId, cmd: ['sh', '-c', 'uname -r; hostname; echo err >&2; exit 3'], timeout: 60n });
+      assert.equal(ex.exitCode, 3);
+      assert.match(Buffer.from(ex.stdout).toString(), /^6\.1\.\d+\npod-1-host\n$/, 'guest kernel, and the pod\'s hostname (its uts namespace is shared)');
+      assert.equal(Buffer.from(ex.stderr).toString(), 'err\n');
+
+      await cri.stopContainer({ containerId, timeout: 5n });
+      const cs = (await cri.containerStatus({ containerId, verbose: false })).status;
+      assert.equal(cs?.state, criWire.ContainerState.CONTAINER_EXITED);
+      assert.equal(cs?.exitCode, 143, 'sleep ended by SIGTERM');
+      await cri.removeContainer({ containerId });
+      await cri.stopPodSandbox({ podSandboxId });
+      assert.equal((await cri.podSandboxStatus({ podSandboxId, verbose: false })).status?.state, criWire.PodSandboxState.SANDBOX_NOTREADY);
+      await cri.removePodSandbox({ podSandboxId });
+      assert.deepEqual((await cri.listPodSandbox({ filter: { id: podSandboxId } } as criWire.ListPodSandboxRequest)).items, []);
+      await eventually('the shim and VM to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
+    } finally {
+      cri.close();
+    }
+  });
+});
