@@ -19,6 +19,13 @@ export const EXAMPLE_IMAGE = 'mayu.local/example:1';
 export const PAUSE_IMAGE = 'mayu.local/pause:1';
 export const MAYU_RUNTIME = 'io.containerd.mayu.v2';
 
+export interface ContainerdOptions {
+  /** Where containerd finds containerd-shim-mayu-v2 (default: the repo's node_modules/.bin). */
+  shimDir?: string;
+  /** The guest image the shims use (default: the one the build made). */
+  guestImageDir?: string;
+}
+
 const entries = (dir: string): string[] => {
   try {
     return readdirSync(dir);
@@ -45,7 +52,7 @@ export class PrivateContainerd {
   private readonly socketsBefore: Set<string>;
   private readonly netnsBefore: Set<string>;
 
-  private constructor() {
+  private constructor(private readonly o: ContainerdOptions) {
     this.dir = mkdtempSync('/run/mayu-test-ctrd-');
     this.address = join(this.dir, 'containerd.sock');
     this.mayuConfig = join(this.dir, 'mayu.toml');
@@ -55,8 +62,8 @@ export class PrivateContainerd {
   }
 
   /** Starts containerd and imports the example and pause images (both namespaces the tests use). */
-  static async start(): Promise<PrivateContainerd> {
-    const ctrd = new PrivateContainerd();
+  static async start(o: ContainerdOptions = {}): Promise<PrivateContainerd> {
+    const ctrd = new PrivateContainerd(o);
     try {
       ctrd.writeConfig();
       await ctrd.launch();
@@ -70,7 +77,8 @@ export class PrivateContainerd {
 
   private writeConfig(): void {
     const d = this.dir;
-    writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n`);
+    const imageDir = this.o.guestImageDir ? `guest_image_dir = "${this.o.guestImageDir}"\n` : '';
+    writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n${imageDir}`);
     mkdirSync(join(d, 'cni-conf'), { recursive: true });
     const subnet = `10.233.${72 + (randomBytes(1)[0] ?? 0) % 100}.0/24`;
     writeFileSync(
@@ -120,7 +128,8 @@ export class PrivateContainerd {
     try {
       this.child = spawn('containerd', ['--config', join(this.dir, 'config.toml')], {
         cwd: this.dir,
-        env: { ...process.env, PATH: `${join(REPO_ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}` },
+        // npm puts node_modules/.bin on PATH; only shimDir may provide the shim.
+        env: { ...process.env, PATH: [this.o.shimDir ?? join(REPO_ROOT, 'node_modules/.bin'), ...(process.env.PATH ?? '').split(':').filter((p) => !p.includes('node_modules'))].join(':') },
         stdio: ['ignore', log, log],
       });
     } finally {

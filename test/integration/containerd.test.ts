@@ -134,6 +134,18 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     }
   });
 
+  it('a shim killed with SIGKILL: containerd\'s `delete` kills its VM, and nothing is left', async () => {
+    const id = 'orphan-1';
+    leftovers.push(id);
+    const started = await ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, id, 'sleep', '600']);
+    assert.equal(started.code, 0, started.stderr);
+    const [shim] = ctrd.shims();
+    assert.ok(shim && ctrd.vms().length === 1, 'a shim and its VM run');
+    process.kill(shim, 'SIGKILL');
+    await eventually('the VM to be killed by delete', async () => ctrd.vms().length === 0);
+    await eventually('the task to stop', async () => (await taskStatus(id)) !== 'RUNNING');
+  });
+
   it('CRI: a pod with runtime_handler "mayu" runs, execs, stops and is removed', async () => {
     const cri = new CriClient(ctrd.address);
     try {

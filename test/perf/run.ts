@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import { bootBench, formatBootBench } from './boot.bench.js';
 import { agentRssBench, execBench, readBench, runTrueBench, type Comparison } from './containers.bench.js';
+import { ctrRunBench } from './ctr.bench.js';
 import type { Summary } from './stats.js';
 
-const BENCHMARKS = ['boot', 'run', 'exec', 'read', 'agent-rss'] as const;
+const BENCHMARKS = ['boot', 'run', 'exec', 'read', 'agent-rss', 'ctr'] as const;
 type Name = (typeof BENCHMARKS)[number];
 
 const row = (label: string, s: Summary, unit = 'ms'): string =>
@@ -40,6 +41,27 @@ async function bench(name: Name, runs: number, toml: string): Promise<{ text: st
           header,
           ...Object.entries(r.mibPerSec).map(([k, s]) => row(k, s, 'MiB/s')),
           `percent of the host: ${Object.entries(r.percentOfHost).map(([k, p]) => `${k} ${p.toFixed(0)} %`).join(', ')}`,
+        ].join('\n'),
+        json: r,
+      };
+    }
+    case 'ctr': {
+      const r = await ctrRunBench(runs);
+      const phases: [string, keyof typeof r.phases][] = [
+        ['  shim start (ctr -> shim serving)', 'shimStart'],
+        ['  VM boot (-> agent, sandbox)', 'vmBoot'],
+        ['  container create + start', 'containerStart'],
+        ['  true runs, exit reported', 'run'],
+        ['  teardown (delete, VM off)', 'teardown'],
+      ];
+      return {
+        text: [
+          comparison(`ctr run --rm of true through containerd, ${runs} runs each, alternating`, r, 'mayu (io.containerd.mayu.v2)', 'runc (io.containerd.runc.v2)'),
+          'where mayu\'s time goes',
+          header,
+          ...phases.map(([label, k]) => row(label, r.phases[k])),
+          row('shim RSS (container running)', r.shimRssMib, 'MiB'),
+          row('QEMU RSS (container running)', r.qemuRssMib, 'MiB'),
         ].join('\n'),
         json: r,
       };

@@ -5,6 +5,12 @@ import { join } from 'node:path';
 /** Where containerd's shims put their sockets (also with a private containerd root). */
 export const SHIM_SOCKET_DIR = '/run/containerd/s';
 
+/**
+ * A file in the sandbox's bundle while its VM exists: JSON with the VM's
+ * state directory and the configuration file, for `delete` after a crash.
+ */
+export const SANDBOX_MARKER = 'mayu-sandbox.json';
+
 export const CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
 export const SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
 

@@ -1,12 +1,10 @@
+import { readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { isMayuError, taskWire } from '@mayu/protocol';
-import { removeSandbox } from '@mayu/runtime';
-import { annotationsOf, groupIdOf, socketPath } from './address.js';
-import { shimConfig } from './config.js';
-import { timestamp } from './events/publisher.js';
+import { DeleteResponse } from '@mayu/protocol/light';
+import { annotationsOf, groupIdOf, SANDBOX_MARKER, socketPath } from './address.js';
 import type { ShimFlags } from './flags.js';
-import { unmountRootfs } from './server/rootfs-mounts.js';
+import { timestamp } from './timestamp.js';
 
 function alive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -19,23 +17,39 @@ function alive(path: string): Promise<boolean> {
   });
 }
 
+function readMarker(path: string): { stateDir: string; configPath: string } | null {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as { stateDir: string; configPath: string };
+  } catch {
+    return null;
+  }
+}
+
 /**
  * `delete`: containerd's clean-up after a task is gone or its shim died. It
  * is idempotent and quick: the bundle's rootfs is unmounted if still mounted,
- * and only when this is the pod's sandbox and its shim is gone is the VM
- * killed. Its stdout is only a DeleteResponse.
+ * and only when this is the pod's sandbox, its server left a VM behind
+ * (SANDBOX_MARKER) and is gone is the VM killed. Its stdout is only a DeleteResponse.
  */
 export async function deleteTask(f: ShimFlags): Promise<number> {
   const bundle = f.bundle || process.cwd();
   const groupId = groupIdOf(f.id, annotationsOf(bundle));
-  await unmountRootfs(join(bundle, 'rootfs'));
-  if (groupId === f.id && !(await alive(socketPath(f.address, f.namespace, groupId)))) {
+  const rootfs = join(bundle, 'rootfs');
+  // The heavy modules load only when there is something to undo.
+  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${rootfs} `)) await (await import('./server/rootfs-mounts.js')).unmountRootfs(rootfs);
+  const marker = readMarker(join(bundle, SANDBOX_MARKER));
+  const socket = socketPath(f.address, f.namespace, groupId);
+  const serverGone = groupId === f.id && !(await alive(socket));
+  // A server killed outright leaves its socket file behind.
+  if (serverGone) rmSync(socket, { force: true });
+  if (serverGone && marker) {
+    const [{ isMayuError }, { removeSandbox }, { shimConfig }] = await Promise.all([import('@mayu/protocol'), import('@mayu/runtime'), import('./config.js')]);
     try {
-      await removeSandbox(shimConfig(), groupId, true);
+      await removeSandbox(shimConfig(marker.configPath || undefined), groupId, true);
     } catch (err) {
       if (!isMayuError(err, 'ERR_NOT_FOUND')) process.stderr.write(`mayu: removing sandbox ${groupId}: ${(err as Error).message}\n`);
     }
   }
-  process.stdout.write(taskWire.DeleteResponse.encode({ pid: 0, exitStatus: 137, exitedAt: timestamp() }).finish());
+  process.stdout.write(DeleteResponse.encode({ pid: 0, exitStatus: 137, exitedAt: timestamp() }).finish());
   return 0;
 }

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { deleteTask } from './delete.js';
 import { parseFlags } from './flags.js';
-import { serve } from './server/shim-server.js';
-import { start } from './start.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** Defined by scripts/bundle-host.mjs in an installed bundle. */
+declare const __MAYU_VERSION__: string | undefined;
+
+const VERSION =
+  typeof __MAYU_VERSION__ === 'string' ? __MAYU_VERSION__ : (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** containerd-shim-mayu-v2: `start`, `delete`, and its own `serve`. */
 async function main(): Promise<number | null> {
@@ -14,12 +15,14 @@ async function main(): Promise<number | null> {
     return 0;
   }
   switch (f.action) {
+    // Each action loads only what it needs: containerd runs `start` and
+    // `delete` for every task, and the server's modules take ~0.3 s to load.
     case 'start':
-      return start(f);
+      return (await import('./start.js')).start(f);
     case 'delete':
-      return deleteTask(f);
+      return (await import('./delete.js')).deleteTask(f);
     case 'serve':
-      await serve(f);
+      await (await import('./server/shim-server.js')).serve(f);
       return null;
     default:
       process.stderr.write(`containerd-shim-mayu-v2: unknown action ${JSON.stringify(f.action)} (start, delete)\n`);

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { annotationsOf, groupIdOf, socketPath } from './address.js';
-import { configPathFromOptions, shimConfig } from './config.js';
+import { configPathFromOptions } from './runtime-options.js';
 import { serveArgs, type ShimFlags } from './flags.js';
 
 /** The fd on which the server tells `start` that it listens. */
@@ -43,9 +43,8 @@ export async function start(f: ShimFlags): Promise<number> {
   const options = await readStdin();
   if (!(await connectable(path))) {
     mkdirSync(dirname(path), { recursive: true });
+    // The server loads the configuration; a bad one comes back as its report.
     const configPath = configPathFromOptions(options);
-    // A bad configuration is reported here, where containerd shows it to the user.
-    shimConfig(configPath);
     const server = spawn(process.execPath, [process.argv[1] ?? '', ...serveArgs(f, groupId)], {
       cwd: bundle,
       detached: true,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { anyWire, runtimeOptionsWire } from '@mayu/protocol';
-import { configPathFromOptions } from '../src/config.js';
+import { configPathFromOptions } from '../src/runtime-options.js';
 import { parseStdio } from '../src/io/stdio.js';
 
 const options = (typeUrl: string, value: Uint8Array): Uint8Array => anyWire.Any.encode({ typeUrl, value: Buffer.from(value) }).finish();

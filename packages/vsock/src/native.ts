@@ -43,7 +43,11 @@ export function setAddonPath(path: string): void {
   addonPath = path;
 }
 
+/** Defined by scripts/bundle-host.mjs in an installed bundle: the addon lies beside it. */
+declare const __MAYU_INSTALL_ROOT__: string | undefined;
+
 function defaultAddonPath(): string {
+  if (typeof __MAYU_INSTALL_ROOT__ === 'string') return `${__MAYU_INSTALL_ROOT__}/vsock.node`;
   try {
     return fileURLToPath(new URL('../../build/Release/vsock.node', import.meta.url));
   } catch {

@@ -67,6 +67,8 @@ export class Sandbox {
   private agentClient: AgentClient | null = null;
   private readonly log: Logger;
   private readonly containerMounts = new Map<string, string[]>();
+  /** Set once the hypervisor process has exited (killed, crashed or powered off). */
+  private vmExited = false;
 
   private constructor(
     o: SandboxOptions,
@@ -211,6 +213,9 @@ export class Sandbox {
       log: this.log,
     });
     this.agentClient = agent;
+    void this.hypervisor.wait().then(() => {
+      this.vmExited = true;
+    });
     const exited = this.hypervisor.wait().then((exit) => {
       throw new MayuError('ERR_HYPERVISOR', `the VM exited while booting (code ${String(exit.code)}, signal ${String(exit.signal)})`);
     });
@@ -266,7 +271,8 @@ export class Sandbox {
   /** Removes a container from the guest, then its host mounts. */
   async removeContainer(id: string, timeoutMs = 0): Promise<void> {
     try {
-      await this.agent.removeContainer(id, timeoutMs);
+      // A dead VM took its containers with it: only the host side is left.
+      if (!this.vmExited) await this.agent.removeContainer(id, timeoutMs);
     } finally {
       await releaseContainerMounts(this.containerMounts.get(id) ?? []);
       this.containerMounts.delete(id);

@@ -1,6 +1,7 @@
 import { anyWire, eventsServiceWire } from '@mayu/protocol';
 import { TtrpcClient } from '@mayu/ttrpc';
 import type { Logger } from 'pino';
+import { timestamp } from '../timestamp.js';
 
 /** A protobuf message type of containerd.events, by its bare name and codec. */
 export interface EventType<T> {
@@ -8,10 +9,6 @@ export interface EventType<T> {
   encode(message: T): { finish(): Uint8Array };
 }
 
-export function timestamp(date = new Date()): { seconds: number; nanos: number } {
-  const ms = date.getTime();
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
-}
 
 /**
  * Publishes task events to containerd through its ttrpc Events service

@@ -1,4 +1,4 @@
-import { constants, createWriteStream, openSync, writeFileSync, type WriteStream } from 'node:fs';
+import { closeSync, constants, openSync, writeFileSync, writeSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { taskWire } from '@mayu/protocol';
 import { TtrpcServer } from '@mayu/ttrpc';
@@ -29,8 +29,12 @@ function shimLogger(bundle: string, debug: boolean): Logger {
 
 /** Tells `start` how the server came up: "ready" or "error: …". */
 function report(text: string): void {
+  // Only `start` (which sets MAYU_SHIM_SOCKET) gives the server a report pipe.
+  if (!process.env.MAYU_SHIM_SOCKET) return;
   try {
-    createWriteStream('', { fd: READY_FD }).end(text);
+    // Synchronously: an error report is followed by process.exit.
+    writeSync(READY_FD, text);
+    closeSync(READY_FD);
   } catch {
     // started by hand, not by `start`
   }
@@ -43,7 +47,8 @@ function report(text: string): void {
  */
 export async function serve(f: ShimFlags): Promise<void> {
   const bundle = process.cwd();
-  const log = shimLogger(bundle, f.debug).child({ sandboxId: f.id, namespace: f.namespace });
+  const base = shimLogger(bundle, f.debug).child({ namespace: f.namespace });
+  const log = base.child({ sandboxId: f.id });
   const events = new EventPublisher(process.env.TTRPC_ADDRESS ?? '', f.namespace, log.child({ subsystem: 'events' }));
   const server = new TtrpcServer({ onError: (err, ctx) => log.info({ err, method: ctx.method }, 'call failed') });
   let stopping = false;
@@ -58,7 +63,17 @@ export async function serve(f: ShimFlags): Promise<void> {
   const path = process.env.MAYU_SHIM_SOCKET ?? socketPath(f.address, f.namespace, f.id);
   let tasks: TaskService;
   try {
-    tasks = new TaskService({ groupId: f.id, namespace: f.namespace, config: shimConfig(), log, events, onShutdown: () => void exit() });
+    tasks = new TaskService({
+      groupId: f.id,
+      bundle,
+      configPath: process.env.MAYU_CONFIG,
+      namespace: f.namespace,
+      config: shimConfig(),
+      log,
+      vmLog: base,
+      events,
+      onShutdown: () => void exit(),
+    });
     server.addService(taskWire.TaskDefinition, tasks.implementation());
     await server.listen(path);
   } catch (err) {

@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { anyWire, cgroupsV2Wire, eventsWire, MayuError, taskTypesWire, taskWire, type ContainerStats, type ExitStatus, type ProcessRef } from '@mayu/protocol';
 import { Sandbox, vmSizeFromSpec, type RuntimeConfig } from '@mayu/runtime';
 import { Code, TtrpcError, type ServiceImplementation } from '@mayu/ttrpc';
 import type { Logger } from 'pino';
-import { CONTAINER_TYPE } from '../address.js';
-import { timestamp, type EventPublisher } from '../events/publisher.js';
+import { CONTAINER_TYPE, SANDBOX_MARKER } from '../address.js';
+import type { EventPublisher } from '../events/publisher.js';
+import { timestamp } from '../timestamp.js';
 import { ShimIo } from '../io/stdio.js';
 import { podSharedNamespaces, specForGuest } from './guest-spec.js';
 import { mountRootfs, unmountRootfs } from './rootfs-mounts.js';
@@ -28,9 +29,15 @@ interface TaskContainer {
 export interface TaskServiceOptions {
   /** The group this shim serves: the sandbox's id (its VM). */
   groupId: string;
+  /** The sandbox task's bundle (the server's working directory). */
+  bundle: string;
+  /** The configuration file in use, if any (recorded for `delete`). */
+  configPath?: string;
   namespace: string;
   config: RuntimeConfig;
   log: Logger;
+  /** The logger the sandbox (VM) logs to; it adds the sandbox id itself. */
+  vmLog: Logger;
   events: EventPublisher;
   /** Called once Shutdown finds nothing left to serve. */
   onShutdown: () => void;
@@ -127,11 +134,14 @@ export class TaskService {
     if (this.sandbox) return this.sandbox;
     if (!isSandbox && !this.booting) throw new TtrpcError(Code.FAILED_PRECONDITION, `sandbox ${this.o.groupId} has no VM: create the sandbox first`);
     this.booting ??= (async () => {
-      const sandbox = Sandbox.create({ id: this.o.groupId, config: this.o.config, log: this.o.log, ...vmSizeFromSpec(spec, this.o.config.hypervisor.qemu) });
+      const sandbox = Sandbox.create({ id: this.o.groupId, config: this.o.config, log: this.o.vmLog, ...vmSizeFromSpec(spec, this.o.config.hypervisor.qemu) });
+      // For `delete`, should this server die: there is a VM to clean up, and where.
+      writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ stateDir: sandbox.stateDir, configPath: this.o.configPath ?? '' }));
       try {
         await sandbox.start();
       } catch (err) {
         this.booting = null;
+        rmSync(join(this.o.bundle, SANDBOX_MARKER), { force: true });
         throw err;
       }
       this.sandbox = sandbox;
@@ -149,6 +159,7 @@ export class TaskService {
     if (execId === '') {
       await agent.startContainer(id);
       p.status = 'running';
+      this.o.log.info({ event: 'task.started', id }, 'task started');
       void this.o.events.publish('/tasks/start', typeOf('TaskStart', eventsWire.TaskStart), { containerId: id, pid: p.pid });
     } else {
       await agent.execProcess({ containerId: id, execId, process: p.spec, stdio: { terminal: p.io.paths.terminal, stdin: p.io.paths.stdin !== '' } });
@@ -177,6 +188,7 @@ export class TaskService {
   private recordExit(c: TaskContainer, p: TaskProcess, status: number): void {
     if (p.exit) return;
     const exit = p.markExited(status);
+    this.o.log.info({ event: 'task.exited', id: c.id, execId: p.ref.execId, exitStatus: status }, 'process exited');
     void this.o.events.publish('/tasks/exit', typeOf('TaskExit', eventsWire.TaskExit), {
       containerId: c.id,
       id: p.ref.execId || c.id,
@@ -279,6 +291,7 @@ export class TaskService {
     }
     this.containers.clear();
     await this.sandbox?.stop().catch((err: unknown) => this.o.log.warn({ err }, 'stopping the VM failed'));
+    rmSync(join(this.o.bundle, SANDBOX_MARKER), { force: true });
     await this.o.events.flush();
   }
 

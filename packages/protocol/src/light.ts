@@ -1,0 +1,8 @@
+/**
+ * The few messages a shim's short-lived `start` and `delete` commands need,
+ * without the rest of this package (grpc-js and every generated service):
+ * containerd runs those commands for every task, so their start-up counts.
+ */
+export * as anyWire from './gen/google/protobuf/any.js';
+export * as runtimeOptionsWire from './gen/containerd/runtimeoptions/v1/api.js';
+export { DeleteResponse } from './gen/containerd/task/v2/shim.js';

@@ -1,0 +1,141 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { removeDirSafely } from '@mayu/runtime';
+import { REPO_ROOT } from '../helpers/guest-factory.js';
+import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
+import { progress, summarize, type Summary } from './stats.js';
+
+/** The phases of one `ctr run --rm … true` with mayu, from the shim's log (ms). */
+export interface CtrRunPhases {
+  /** ctr start → the shim serving (ctr, containerd, snapshot, shim start). */
+  shimStart: number;
+  /** shim serving → VM booted (QEMU, guest kernel, agent answering, sandbox set up). */
+  vmBoot: number;
+  /** VM booted → container started (rootfs shared, crun create and start). */
+  containerStart: number;
+  /** container started → its exit reported. */
+  run: number;
+  /** exit → ctr done (delete, VM power-off, shim exit). */
+  teardown: number;
+}
+
+export interface CtrRunBench {
+  runs: number;
+  mayu: Summary;
+  runc: Summary;
+  ratio: number;
+  phases: Record<keyof CtrRunPhases, Summary>;
+  shimRssMib: Summary;
+  qemuRssMib: Summary;
+}
+
+const rssMib = (pid: number | undefined): number => {
+  if (!pid) return NaN;
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+};
+
+/** The shim's log lines (pino JSON, copied into containerd's log) for one task. */
+function shimEvents(log: string, id: string): Map<string, number> {
+  const at = new Map<string, number>();
+  for (const line of log.split('\n')) {
+    if (!line.startsWith('{') || !line.includes(`"sandboxId":"${id}"`)) continue;
+    const e = JSON.parse(line) as { event?: string; time: number };
+    if (e.event && !at.has(e.event)) at.set(e.event, e.time);
+  }
+  return at;
+}
+
+function phasesOf(events: Map<string, number>, startedAt: number, endedAt: number): CtrRunPhases {
+  const t = (name: string): number => {
+    const v = events.get(name);
+    if (v === undefined) throw new Error(`the shim log has no ${name} event`);
+    return v;
+  };
+  return {
+    shimStart: t('shim.ready') - startedAt,
+    vmBoot: t('vm.booted') - t('shim.ready'),
+    containerStart: t('task.started') - t('vm.booted'),
+    run: t('task.exited') - t('task.started'),
+    teardown: endedAt - t('task.exited'),
+  };
+}
+
+/**
+ * `ctr run --rm` of `true` on the same locally built image with runc and with
+ * mayu, alternating, through one private containerd; mayu's time split into
+ * its phases; and the memory a pod costs on the host (shim and QEMU RSS with
+ * a container running).
+ */
+export async function ctrRunBench(runs: number): Promise<CtrRunBench> {
+  // The shim as installed (one bundled file), as containerd runs it in production.
+  progress('staging an install (scripts/install-containerd --root)');
+  const root = mkdtempSync('/run/mayu-bench-install-');
+  const install = spawnSync(join(REPO_ROOT, 'scripts/install-containerd'), ['--root', root, '--no-setup'], { encoding: 'utf8' });
+  if (install.status !== 0) throw new Error(`install-containerd failed: ${install.stderr}`);
+  const ctrd = await PrivateContainerd.start({ shimDir: join(root, 'usr/local/bin'), guestImageDir: join(root, 'usr/share/mayu/guest-image') }).catch((err: unknown) => {
+    removeDirSafely(root);
+    throw err;
+  });
+  const logFile = join(ctrd.dir, 'containerd.log');
+  const run = async (runtime: string, id: string, args: string[] = ['true']): Promise<number> => {
+    const t0 = Date.now();
+    const extra = runtime === MAYU_RUNTIME ? ['--runtime-config-path', ctrd.mayuConfig] : [];
+    const r = await ctrd.ctr(['run', '--rm', '--runtime', runtime, ...extra, EXAMPLE_IMAGE, id, ...args]);
+    if (r.code !== 0) throw new Error(`ctr run ${id} (${runtime}) exited ${r.code}: ${r.stderr}`);
+    return Date.now() - t0;
+  };
+  try {
+    progress('warm-up: one run of each');
+    await run('io.containerd.runc.v2', 'warm-runc');
+    await run(MAYU_RUNTIME, 'warm-mayu');
+    const mayu: number[] = [];
+    const runc: number[] = [];
+    const phases: CtrRunPhases[] = [];
+    for (let i = 0; i < runs; i++) {
+      const order = i % 2 === 0 ? ['runc', 'mayu'] : ['mayu', 'runc'];
+      for (const which of order) {
+        if (which === 'runc') runc.push(await run('io.containerd.runc.v2', `runc-${i}`));
+        else {
+          const id = `mayu-${i}`;
+          const t0 = Date.now();
+          const ms = await run(MAYU_RUNTIME, id);
+          mayu.push(ms);
+          phases.push(phasesOf(shimEvents(readFileSync(logFile, 'utf8'), id), t0, t0 + ms));
+        }
+      }
+      progress(`run ${i + 1}/${runs}: mayu ${mayu.at(-1)} ms, runc ${runc.at(-1)} ms`);
+    }
+    const shimRss: number[] = [];
+    const qemuRss: number[] = [];
+    for (let i = 0; i < Math.min(runs, 3); i++) {
+      const id = `rss-${i}`;
+      const r = await ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, id, 'sleep', '600']);
+      if (r.code !== 0) throw new Error(`ctr run -d ${id}: ${r.stderr}`);
+      await new Promise((res) => setTimeout(res, 1000));
+      shimRss.push(rssMib(ctrd.shims()[0]));
+      qemuRss.push(rssMib(ctrd.vms()[0]));
+      await ctrd.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
+      await ctrd.ctr(['tasks', 'rm', '--force', id]);
+      await ctrd.ctr(['containers', 'rm', id]);
+      for (let w = 0; w < 100 && ctrd.shims().length > 0; w++) await new Promise((res) => setTimeout(res, 100));
+      progress(`pod memory ${i + 1}: shim ${shimRss.at(-1)?.toFixed(0)} MiB, QEMU ${qemuRss.at(-1)?.toFixed(0)} MiB`);
+    }
+    const m = summarize(mayu);
+    const rc = summarize(runc);
+    const keys: (keyof CtrRunPhases)[] = ['shimStart', 'vmBoot', 'containerStart', 'run', 'teardown'];
+    return {
+      runs,
+      mayu: m,
+      runc: rc,
+      ratio: m.median / rc.median,
+      phases: Object.fromEntries(keys.map((k) => [k, summarize(phases.map((p) => p[k]))])) as Record<keyof CtrRunPhases, Summary>,
+      shimRssMib: summarize(shimRss),
+      qemuRssMib: summarize(qemuRss),
+    };
+  } finally {
+    await ctrd.stop();
+    removeDirSafely(root);
+  }
+}
