@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { criWire } from '@mayu/protocol';
 import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
 import { CriClient } from '../helpers/cri-client.js';
+import { processesMentioning } from '../helpers/leftovers.js';
 
 /** Polls `check` until it returns something truthy, or fails after `ms`. */
 async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
@@ -75,6 +78,10 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
   it('a detached task: ps, exec (its exit code), metrics, pause/resume, kill, delete', async () => {
     const id = 'task-1';
     leftovers.push(id);
+    const events = ctrd.startCtr(['events']);
+    let seen = '';
+    events.stdout?.on('data', (c: Buffer) => (seen += c.toString()));
+    await sleep(300);
     const started = await ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, id, 'sleep', '600']);
     assert.equal(started.code, 0, started.stderr);
     assert.equal(await taskStatus(id), 'RUNNING');
@@ -105,6 +112,44 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     assert.equal(rm.code, 0, rm.stderr);
     assert.equal((await ctrd.ctr(['containers', 'rm', id])).code, 0);
     await eventually('the shim and VM to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
+    await eventually('the task delete event', async () => seen.includes('/tasks/delete'));
+    events.kill();
+    const topics = seen
+      .split('\n')
+      .filter((l) => l.includes(`"${id}"`))
+      .map((l) => l.split(' ').find((w) => w.startsWith('/tasks/')))
+      .filter(Boolean);
+    assert.deepEqual(
+      topics,
+      ['/tasks/create', '/tasks/start', '/tasks/exec-added', '/tasks/exec-started', '/tasks/exit', '/tasks/paused', '/tasks/resumed', '/tasks/exit', '/tasks/delete'],
+      seen,
+    );
+  });
+
+  it('log URIs: file:// gets stdout and stderr; binary:// runs a logging program with fds 3 and 4', async () => {
+    const file = join(ctrd.dir, 'logs', 'file.log');
+    mkdirSync(join(ctrd.dir, 'logs'), { recursive: true });
+    const viaFile = await run('log-file', ['sh', '-c', 'echo to-out; echo to-err >&2'], { extra: ['--log-uri', `file://${file}`] });
+    assert.equal(viaFile.code, 0, viaFile.stderr);
+    assert.equal(readFileSync(file, 'utf8').split('\n').sort().join('\n'), ['', 'to-err', 'to-out'].join('\n'));
+
+    const logger = join(ctrd.dir, 'logs', 'logger.sh');
+    writeFileSync(logger, '#!/bin/sh\n# containerd binary logging: stdout on fd 3, stderr on fd 4, ready when fd 5 closes\nout="$1"\necho "$CONTAINER_NAMESPACE/$CONTAINER_ID" >"$out.meta"\nexec 5>&-\ncat <&3 >"$out.stdout" &\ncat <&4 >"$out.stderr" &\nwait\n', { mode: 0o755 });
+    const base = join(ctrd.dir, 'logs', 'bin');
+    const viaBinary = await run('log-binary', ['sh', '-c', 'echo to-out; echo to-err >&2'], { extra: ['--log-uri', `binary://${logger}?${base}`] });
+    assert.equal(viaBinary.code, 0, viaBinary.stderr);
+    await eventually('the logger to finish', async () => existsSync(`${base}.meta`) && readFileSync(`${base}.stderr`, 'utf8') !== '');
+    assert.equal(readFileSync(`${base}.stdout`, 'utf8'), 'to-out\n');
+    assert.equal(readFileSync(`${base}.stderr`, 'utf8'), 'to-err\n');
+    assert.equal(readFileSync(`${base}.meta`, 'utf8'), 'default/log-binary\n');
+
+    const silent = join(ctrd.dir, 'logs', 'silent.sh');
+    writeFileSync(silent, '#!/bin/sh\n# never closes fd 5\nexec sleep 600\n', { mode: 0o755 });
+    leftovers.push('log-silent');
+    const refused = await run('log-silent', ['true'], { extra: ['--log-uri', `binary://${silent}`] });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /did not signal that it is ready \(close fd 5\) within 10 s/);
+    assert.deepEqual(processesMentioning(silent), [], 'the logger was killed');
   });
 
   it('when the VM dies, every task of it exits (TaskExit) and the shim leaves nothing', async () => {

@@ -5,6 +5,9 @@ import type { Readable, Writable } from 'node:stream';
 import { invalidArgument, type ProcessRef } from '@mayu/protocol';
 import type { AgentClient } from '@mayu/runtime';
 
+/** How long a logging binary may take to signal that it is ready. */
+const LOGGER_READY_TIMEOUT_MS = 10_000;
+
 /** The stdio containerd gives a task or exec: URIs (or bare FIFO paths), "" for none. */
 export interface StdioPaths {
   stdin: string;
@@ -187,12 +190,28 @@ export class ShimIo {
       detached: true,
     });
     this.logger = logger;
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       const ready = (logger.stdio as unknown as (Readable | null)[])[5] as Readable;
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-(logger.pid ?? 0), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        reject(invalidArgument('stdout', `binary://${t.path}`, `did not signal that it is ready (close fd 5) within ${LOGGER_READY_TIMEOUT_MS / 1000} s`));
+      }, LOGGER_READY_TIMEOUT_MS);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
       ready.on('data', () => {});
-      ready.once('end', resolve);
-      ready.once('close', resolve);
-      logger.once('exit', () => resolve());
+      ready.once('end', done);
+      ready.once('close', done);
+      logger.once('error', (err) => {
+        clearTimeout(timer);
+        reject(invalidArgument('stdout', `binary://${t.path}`, `cannot be started (${err.message})`));
+      });
+      logger.once('exit', done);
     });
     return { stdout: logger.stdio[3] as Writable, stderr: logger.stdio[4] as Writable };
   }

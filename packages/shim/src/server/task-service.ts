@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { CONTAINER_TYPE, SANDBOX_MARKER } from '../address.js';
 import type { EventPublisher } from '../events/publisher.js';
 import { timestamp } from '../timestamp.js';
-import { ShimIo } from '../io/stdio.js';
+import { parseStdio, ShimIo } from '../io/stdio.js';
 import { podSharedNamespaces, specForGuest } from './guest-spec.js';
 import { mountRootfs, unmountRootfs } from './rootfs-mounts.js';
 import { TaskProcess, type TaskStatus } from './task-process.js';
@@ -88,6 +88,8 @@ export class TaskService {
 
   private async create(r: taskWire.CreateTaskRequest): Promise<taskWire.CreateTaskResponse> {
     if (this.containers.has(r.id)) throw new TtrpcError(Code.ALREADY_EXISTS, `task ${r.id} already exists`);
+    // Bad stdio is refused before a VM is booted for it.
+    for (const [field, value] of [['stdin', r.stdin], ['stdout', r.stdout], ['stderr', r.stderr]] as const) parseStdio(field, value);
     const raw = JSON.parse(readFileSync(join(r.bundle, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
     const isSandbox = raw.annotations?.[CONTAINER_TYPE] !== 'container';
     const spec = specForGuest(raw, r.bundle, r.terminal);
