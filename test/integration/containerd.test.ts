@@ -75,6 +75,14 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     await ctrd.ctr(['containers', 'rm', 'bad-1']);
   });
 
+  it('a malformed spec is refused naming the field and value, and no shim or VM is left', async () => {
+    leftovers.push('bad-spec');
+    const r = await run('bad-spec', ['true'], { extra: ['--cwd', 'relative/dir'] });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /\/process\/cwd: must match pattern "\^\/" \(got "relative\/dir"\)/);
+    await eventually('the shim and VM to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
+  });
+
   it('a detached task: ps, exec (its exit code), metrics, pause/resume, kill, delete', async () => {
     const id = 'task-1';
     leftovers.push(id);

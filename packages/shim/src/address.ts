@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 
 /** Where containerd's shims put their sockets (also with a private containerd root). */
@@ -37,4 +38,16 @@ export function annotationsOf(bundle: string): Record<string, string> {
  */
 export function groupIdOf(id: string, annotations: Record<string, string>): string {
   return annotations[CONTAINER_TYPE] === 'container' && annotations[SANDBOX_ID] ? annotations[SANDBOX_ID] : id;
+}
+
+/** Whether a shim server answers on the socket (a leftover socket file does not). */
+export function serverAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }

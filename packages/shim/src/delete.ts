@@ -1,21 +1,9 @@
 import { readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { DeleteResponse } from '@mayu/protocol/light';
-import { annotationsOf, groupIdOf, SANDBOX_MARKER, socketPath } from './address.js';
+import { annotationsOf, groupIdOf, SANDBOX_MARKER, serverAnswers, socketPath } from './address.js';
 import type { ShimFlags } from './flags.js';
 import { timestamp } from './timestamp.js';
-
-function alive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 function readMarker(path: string): { stateDir: string; configPath: string } | null {
   try {
@@ -39,7 +27,7 @@ export async function deleteTask(f: ShimFlags): Promise<number> {
   if (readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${rootfs} `)) await (await import('./server/rootfs-mounts.js')).unmountRootfs(rootfs);
   const marker = readMarker(join(bundle, SANDBOX_MARKER));
   const socket = socketPath(f.address, f.namespace, groupId);
-  const serverGone = groupId === f.id && !(await alive(socket));
+  const serverGone = groupId === f.id && !(await serverAnswers(socket));
   // A server killed outright leaves its socket file behind.
   if (serverGone) rmSync(socket, { force: true });
   if (serverGone && marker) {

@@ -1,25 +1,13 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { annotationsOf, groupIdOf, socketPath } from './address.js';
+import { annotationsOf, groupIdOf, serverAnswers, socketPath } from './address.js';
 import { configPathFromOptions } from './runtime-options.js';
 import { serveArgs, type ShimFlags } from './flags.js';
 
 /** The fd on which the server tells `start` that it listens. */
 const READY_FD = 3;
-
-function connectable(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 async function readStdin(): Promise<Buffer> {
   if (process.stdin.isTTY) return Buffer.alloc(0);
@@ -41,7 +29,7 @@ export async function start(f: ShimFlags): Promise<number> {
   const path = socketPath(f.address, f.namespace, groupId);
   const address = `unix://${path}`;
   const options = await readStdin();
-  if (!(await connectable(path))) {
+  if (!(await serverAnswers(path))) {
     mkdirSync(dirname(path), { recursive: true });
     // The server loads the configuration; a bad one comes back as its report.
     const configPath = configPathFromOptions(options);

@@ -43,6 +43,19 @@ export interface TaskServiceOptions {
   onShutdown: () => void;
 }
 
+/** The bundle's config.json; unreadable or not a JSON object is INVALID_ARGUMENT naming the file. */
+function readSpec(bundle: string): { annotations?: Record<string, string> } {
+  const path = join(bundle, 'config.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new TtrpcError(Code.INVALID_ARGUMENT, `${path}: ${(err as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new TtrpcError(Code.INVALID_ARGUMENT, `${path}: not a JSON object`);
+  return raw as { annotations?: Record<string, string> };
+}
+
 const notFound = (what: string): TtrpcError => new TtrpcError(Code.NOT_FOUND, `${what} not found`);
 
 /**
@@ -90,7 +103,7 @@ export class TaskService {
     if (this.containers.has(r.id)) throw new TtrpcError(Code.ALREADY_EXISTS, `task ${r.id} already exists`);
     // Bad stdio is refused before a VM is booted for it.
     for (const [field, value] of [['stdin', r.stdin], ['stdout', r.stdout], ['stderr', r.stderr]] as const) parseStdio(field, value);
-    const raw = JSON.parse(readFileSync(join(r.bundle, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
+    const raw = readSpec(r.bundle);
     const isSandbox = raw.annotations?.[CONTAINER_TYPE] !== 'container';
     const spec = specForGuest(raw, r.bundle, r.terminal);
     const shared = isSandbox ? [] : podSharedNamespaces(raw);
