@@ -42,6 +42,8 @@ export class CriClient {
   startContainer = (r: criWire.StartContainerRequest): Promise<criWire.StartContainerResponse> => this.r<criWire.StartContainerRequest, criWire.StartContainerResponse>('startContainer')(r);
   containerStatus = (r: criWire.ContainerStatusRequest): Promise<criWire.ContainerStatusResponse> =>
     this.r<criWire.ContainerStatusRequest, criWire.ContainerStatusResponse>('containerStatus')(r);
+  updateContainerResources = (r: criWire.UpdateContainerResourcesRequest): Promise<criWire.UpdateContainerResourcesResponse> =>
+    this.r<criWire.UpdateContainerResourcesRequest, criWire.UpdateContainerResourcesResponse>('updateContainerResources')(r);
   execSync = (r: criWire.ExecSyncRequest): Promise<criWire.ExecSyncResponse> => this.r<criWire.ExecSyncRequest, criWire.ExecSyncResponse>('execSync')(r);
   stopContainer = (r: criWire.StopContainerRequest): Promise<criWire.StopContainerResponse> => this.r<criWire.StopContainerRequest, criWire.StopContainerResponse>('stopContainer')(r);
   removeContainer = (r: criWire.RemoveContainerRequest): Promise<criWire.RemoveContainerResponse> =>

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +68,16 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     assert.equal(r.stdout, 'piped\ndata\n<eof>\n');
   });
 
+  it('ctr run -t gives a terminal at the caller\'s size (ResizePty)', async () => {
+    leftovers.push('tty-1');
+    // script(1) gives ctr the terminal it insists on, sized 30x100.
+    const ctr = `ctr --address ${ctrd.address} run -t --rm --runtime ${MAYU_RUNTIME} --runtime-config-path ${ctrd.mayuConfig} ${EXAMPLE_IMAGE} tty-1 sh -c 'sleep 1; tty; stty size'`;
+    const r = spawnSync('script', ['-qec', `stty rows 30 cols 100; ${ctr}`, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    // script(1) adds its own \r to the terminal's \r\n.
+    assert.match(r.stdout, /\/dev\/pts\/\d+\r+\n30 100\r+\n/);
+  });
+
   it('a bad runtime config is refused with its path, and no shim or VM is left', async () => {
     const r = await ctrd.ctr(['run', '--runtime', MAYU_RUNTIME, '--runtime-config-path', '/nonexistent/mayu.toml', '--rm', EXAMPLE_IMAGE, 'bad-1', 'true']);
     assert.notEqual(r.code, 0);
@@ -109,6 +120,10 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     const memory = (JSON.parse(metrics.stdout) as { memory?: { usage?: number } }).memory;
     assert.ok((memory?.usage ?? 0) > 0, `cgroup v2 memory usage from the guest: ${metrics.stdout}`);
 
+    const checkpoint = await ctrd.ctr(['tasks', 'checkpoint', id]);
+    assert.notEqual(checkpoint.code, 0);
+    assert.match(checkpoint.stderr, /not implemented|unimplemented/i);
+
     assert.equal((await ctrd.ctr(['tasks', 'pause', id])).code, 0);
     assert.equal(await taskStatus(id), 'PAUSED');
     assert.equal((await ctrd.ctr(['tasks', 'resume', id])).code, 0);
@@ -129,7 +144,8 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
       .filter(Boolean);
     assert.deepEqual(
       topics,
-      ['/tasks/create', '/tasks/start', '/tasks/exec-added', '/tasks/exec-started', '/tasks/exit', '/tasks/paused', '/tasks/resumed', '/tasks/exit', '/tasks/delete'],
+      // ctr checkpoint pauses and resumes around the (refused) Checkpoint: the first pair.
+      ['/tasks/create', '/tasks/start', '/tasks/exec-added', '/tasks/exec-started', '/tasks/exit', '/tasks/paused', '/tasks/resumed', '/tasks/paused', '/tasks/resumed', '/tasks/exit', '/tasks/delete'],
       seen,
     );
   });
@@ -201,6 +217,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
 
   it('CRI: a pod with runtime_handler "mayu" runs, execs, stops and is removed', async () => {
     const cri = new CriClient(ctrd.address);
+    let pod = '';
     try {
       const version = await cri.version({ version: 'v1' });
       assert.equal(version.runtimeApiVersion, 'v1');
@@ -213,6 +230,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
         linux: undefined,
       } as criWire.PodSandboxConfig;
       const { podSandboxId } = await cri.runPodSandbox({ config: sandboxConfig, runtimeHandler: 'mayu' });
+      pod = podSandboxId;
       const status = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status;
       assert.equal(status?.state, criWire.PodSandboxState.SANDBOX_READY);
       assert.equal(status?.runtimeHandler, 'mayu');
@@ -226,6 +244,14 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
       } as criWire.CreateContainerRequest);
       await cri.startContainer({ containerId });
       assert.equal(ctrd.vms().length, 1, 'the container runs in the pod\'s VM');
+
+      await cri.updateContainerResources({
+        containerId,
+        linux: criWire.LinuxContainerResources.fromPartial({ memoryLimitInBytes: 64n * 1024n * 1024n }),
+        annotations: {},
+      });
+      const limit = await cri.execSync({ containerId, cmd: ['sh', '-c', 'cat "/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max"'], timeout: 60n });
+      assert.equal(Buffer.from(limit.stdout).toString(), `${64 * 1024 * 1024}\n`, `Update reaches the container's cgroup in the guest: ${Buffer.from(limit.stderr).toString()}`);
 
       const ex = await cri.execSync({ containerId, cmd: ['sh', '-c', 'uname -r; hostname; echo err >&2; exit 3'], timeout: 60n });
       assert.equal(ex.exitCode, 3);
@@ -243,6 +269,8 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
       assert.deepEqual((await cri.listPodSandbox({ filter: { id: podSandboxId } } as criWire.ListPodSandboxRequest)).items, []);
       await eventually('the shim and VM to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
     } finally {
+      // After a failure: the pod goes, whatever state it is in.
+      if (pod) await cri.stopPodSandbox({ podSandboxId: pod }).then(() => cri.removePodSandbox({ podSandboxId: pod })).catch(() => {});
       cri.close();
     }
   });

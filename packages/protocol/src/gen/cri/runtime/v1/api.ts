@@ -271,6 +271,43 @@ export interface ContainerStatusResponse_InfoEntry {
   value: string;
 }
 
+export interface HugepageLimit {
+  pageSize: string;
+  limit: bigint;
+}
+
+export interface LinuxContainerResources {
+  cpuPeriod: bigint;
+  cpuQuota: bigint;
+  cpuShares: bigint;
+  memoryLimitInBytes: bigint;
+  oomScoreAdj: bigint;
+  cpusetCpus: string;
+  cpusetMems: string;
+  hugepageLimits: HugepageLimit[];
+  unified: { [key: string]: string };
+  memorySwapLimitInBytes: bigint;
+}
+
+export interface LinuxContainerResources_UnifiedEntry {
+  key: string;
+  value: string;
+}
+
+export interface UpdateContainerResourcesRequest {
+  containerId: string;
+  linux: LinuxContainerResources | undefined;
+  annotations: { [key: string]: string };
+}
+
+export interface UpdateContainerResourcesRequest_AnnotationsEntry {
+  key: string;
+  value: string;
+}
+
+export interface UpdateContainerResourcesResponse {
+}
+
 export interface ExecSyncRequest {
   containerId: string;
   cmd: string[];
@@ -3381,6 +3418,575 @@ export const ContainerStatusResponse_InfoEntry: MessageFns<ContainerStatusRespon
   },
 };
 
+function createBaseHugepageLimit(): HugepageLimit {
+  return { pageSize: "", limit: 0n };
+}
+
+export const HugepageLimit: MessageFns<HugepageLimit> = {
+  encode(message: HugepageLimit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== "") {
+      writer.uint32(10).string(message.pageSize);
+    }
+    if (message.limit !== 0n) {
+      if (BigInt.asUintN(64, message.limit) !== message.limit) {
+        throw new globalThis.Error("value provided for field message.limit of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HugepageLimit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHugepageLimit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pageSize = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<HugepageLimit>, I>>(base?: I): HugepageLimit {
+    return HugepageLimit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HugepageLimit>, I>>(object: I): HugepageLimit {
+    const message = createBaseHugepageLimit();
+    message.pageSize = object.pageSize ?? "";
+    message.limit = (object.limit !== undefined && object.limit !== null) ? BigInt(object.limit) : 0n;
+    return message;
+  },
+};
+
+function createBaseLinuxContainerResources(): LinuxContainerResources {
+  return {
+    cpuPeriod: 0n,
+    cpuQuota: 0n,
+    cpuShares: 0n,
+    memoryLimitInBytes: 0n,
+    oomScoreAdj: 0n,
+    cpusetCpus: "",
+    cpusetMems: "",
+    hugepageLimits: [],
+    unified: {},
+    memorySwapLimitInBytes: 0n,
+  };
+}
+
+export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
+  encode(message: LinuxContainerResources, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cpuPeriod !== 0n) {
+      if (BigInt.asIntN(64, message.cpuPeriod) !== message.cpuPeriod) {
+        throw new globalThis.Error("value provided for field message.cpuPeriod of type int64 too large");
+      }
+      writer.uint32(8).int64(message.cpuPeriod);
+    }
+    if (message.cpuQuota !== 0n) {
+      if (BigInt.asIntN(64, message.cpuQuota) !== message.cpuQuota) {
+        throw new globalThis.Error("value provided for field message.cpuQuota of type int64 too large");
+      }
+      writer.uint32(16).int64(message.cpuQuota);
+    }
+    if (message.cpuShares !== 0n) {
+      if (BigInt.asIntN(64, message.cpuShares) !== message.cpuShares) {
+        throw new globalThis.Error("value provided for field message.cpuShares of type int64 too large");
+      }
+      writer.uint32(24).int64(message.cpuShares);
+    }
+    if (message.memoryLimitInBytes !== 0n) {
+      if (BigInt.asIntN(64, message.memoryLimitInBytes) !== message.memoryLimitInBytes) {
+        throw new globalThis.Error("value provided for field message.memoryLimitInBytes of type int64 too large");
+      }
+      writer.uint32(32).int64(message.memoryLimitInBytes);
+    }
+    if (message.oomScoreAdj !== 0n) {
+      if (BigInt.asIntN(64, message.oomScoreAdj) !== message.oomScoreAdj) {
+        throw new globalThis.Error("value provided for field message.oomScoreAdj of type int64 too large");
+      }
+      writer.uint32(40).int64(message.oomScoreAdj);
+    }
+    if (message.cpusetCpus !== "") {
+      writer.uint32(50).string(message.cpusetCpus);
+    }
+    if (message.cpusetMems !== "") {
+      writer.uint32(58).string(message.cpusetMems);
+    }
+    for (const v of message.hugepageLimits) {
+      HugepageLimit.encode(v!, writer.uint32(66).fork()).join();
+    }
+    globalThis.Object.entries(message.unified).forEach(([key, value]: [string, string]) => {
+      LinuxContainerResources_UnifiedEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
+    if (message.memorySwapLimitInBytes !== 0n) {
+      if (BigInt.asIntN(64, message.memorySwapLimitInBytes) !== message.memorySwapLimitInBytes) {
+        throw new globalThis.Error("value provided for field message.memorySwapLimitInBytes of type int64 too large");
+      }
+      writer.uint32(80).int64(message.memorySwapLimitInBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinuxContainerResources {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinuxContainerResources();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cpuPeriod = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cpuQuota = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.cpuShares = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.memoryLimitInBytes = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.oomScoreAdj = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.cpusetCpus = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.cpusetMems = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.hugepageLimits.push(HugepageLimit.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = LinuxContainerResources_UnifiedEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.unified[entry9.key] = entry9.value;
+            }
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.memorySwapLimitInBytes = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LinuxContainerResources>, I>>(base?: I): LinuxContainerResources {
+    return LinuxContainerResources.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LinuxContainerResources>, I>>(object: I): LinuxContainerResources {
+    const message = createBaseLinuxContainerResources();
+    message.cpuPeriod = (object.cpuPeriod !== undefined && object.cpuPeriod !== null) ? BigInt(object.cpuPeriod) : 0n;
+    message.cpuQuota = (object.cpuQuota !== undefined && object.cpuQuota !== null) ? BigInt(object.cpuQuota) : 0n;
+    message.cpuShares = (object.cpuShares !== undefined && object.cpuShares !== null) ? BigInt(object.cpuShares) : 0n;
+    message.memoryLimitInBytes = (object.memoryLimitInBytes !== undefined && object.memoryLimitInBytes !== null)
+      ? BigInt(object.memoryLimitInBytes)
+      : 0n;
+    message.oomScoreAdj = (object.oomScoreAdj !== undefined && object.oomScoreAdj !== null)
+      ? BigInt(object.oomScoreAdj)
+      : 0n;
+    message.cpusetCpus = object.cpusetCpus ?? "";
+    message.cpusetMems = object.cpusetMems ?? "";
+    message.hugepageLimits = object.hugepageLimits?.map((e) => HugepageLimit.fromPartial(e)) || [];
+    message.unified = (globalThis.Object.entries(object.unified ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.memorySwapLimitInBytes =
+      (object.memorySwapLimitInBytes !== undefined && object.memorySwapLimitInBytes !== null)
+        ? BigInt(object.memorySwapLimitInBytes)
+        : 0n;
+    return message;
+  },
+};
+
+function createBaseLinuxContainerResources_UnifiedEntry(): LinuxContainerResources_UnifiedEntry {
+  return { key: "", value: "" };
+}
+
+export const LinuxContainerResources_UnifiedEntry: MessageFns<LinuxContainerResources_UnifiedEntry> = {
+  encode(message: LinuxContainerResources_UnifiedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinuxContainerResources_UnifiedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinuxContainerResources_UnifiedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LinuxContainerResources_UnifiedEntry>, I>>(
+    base?: I,
+  ): LinuxContainerResources_UnifiedEntry {
+    return LinuxContainerResources_UnifiedEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LinuxContainerResources_UnifiedEntry>, I>>(
+    object: I,
+  ): LinuxContainerResources_UnifiedEntry {
+    const message = createBaseLinuxContainerResources_UnifiedEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateContainerResourcesRequest(): UpdateContainerResourcesRequest {
+  return { containerId: "", linux: undefined, annotations: {} };
+}
+
+export const UpdateContainerResourcesRequest: MessageFns<UpdateContainerResourcesRequest> = {
+  encode(message: UpdateContainerResourcesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.linux !== undefined) {
+      LinuxContainerResources.encode(message.linux, writer.uint32(18).fork()).join();
+    }
+    globalThis.Object.entries(message.annotations).forEach(([key, value]: [string, string]) => {
+      UpdateContainerResourcesRequest_AnnotationsEntry.encode({ key: key as any, value }, writer.uint32(34).fork())
+        .join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateContainerResourcesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateContainerResourcesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.linux = LinuxContainerResources.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = UpdateContainerResourcesRequest_AnnotationsEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.annotations[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<UpdateContainerResourcesRequest>, I>>(base?: I): UpdateContainerResourcesRequest {
+    return UpdateContainerResourcesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateContainerResourcesRequest>, I>>(
+    object: I,
+  ): UpdateContainerResourcesRequest {
+    const message = createBaseUpdateContainerResourcesRequest();
+    message.containerId = object.containerId ?? "";
+    message.linux = (object.linux !== undefined && object.linux !== null)
+      ? LinuxContainerResources.fromPartial(object.linux)
+      : undefined;
+    message.annotations = (globalThis.Object.entries(object.annotations ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseUpdateContainerResourcesRequest_AnnotationsEntry(): UpdateContainerResourcesRequest_AnnotationsEntry {
+  return { key: "", value: "" };
+}
+
+export const UpdateContainerResourcesRequest_AnnotationsEntry: MessageFns<
+  UpdateContainerResourcesRequest_AnnotationsEntry
+> = {
+  encode(
+    message: UpdateContainerResourcesRequest_AnnotationsEntry,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateContainerResourcesRequest_AnnotationsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateContainerResourcesRequest_AnnotationsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<UpdateContainerResourcesRequest_AnnotationsEntry>, I>>(
+    base?: I,
+  ): UpdateContainerResourcesRequest_AnnotationsEntry {
+    return UpdateContainerResourcesRequest_AnnotationsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateContainerResourcesRequest_AnnotationsEntry>, I>>(
+    object: I,
+  ): UpdateContainerResourcesRequest_AnnotationsEntry {
+    const message = createBaseUpdateContainerResourcesRequest_AnnotationsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateContainerResourcesResponse(): UpdateContainerResourcesResponse {
+  return {};
+}
+
+export const UpdateContainerResourcesResponse: MessageFns<UpdateContainerResourcesResponse> = {
+  encode(_: UpdateContainerResourcesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateContainerResourcesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateContainerResourcesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<UpdateContainerResourcesResponse>, I>>(
+    base?: I,
+  ): UpdateContainerResourcesResponse {
+    return UpdateContainerResourcesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateContainerResourcesResponse>, I>>(
+    _: I,
+  ): UpdateContainerResourcesResponse {
+    const message = createBaseUpdateContainerResourcesResponse();
+    return message;
+  },
+};
+
 function createBaseExecSyncRequest(): ExecSyncRequest {
   return { containerId: "", cmd: [], timeout: 0n };
 }
@@ -3980,6 +4586,19 @@ export const RuntimeServiceService = {
     responseSerialize: (value: ExecSyncResponse): Buffer => Buffer.from(ExecSyncResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExecSyncResponse => ExecSyncResponse.decode(value),
   },
+  updateContainerResources: {
+    path: "/runtime.v1.RuntimeService/UpdateContainerResources" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateContainerResourcesRequest): Buffer =>
+      Buffer.from(UpdateContainerResourcesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateContainerResourcesRequest =>
+      UpdateContainerResourcesRequest.decode(value),
+    responseSerialize: (value: UpdateContainerResourcesResponse): Buffer =>
+      Buffer.from(UpdateContainerResourcesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateContainerResourcesResponse =>
+      UpdateContainerResourcesResponse.decode(value),
+  },
 } as const;
 
 export interface RuntimeServiceServer extends UntypedServiceImplementation {
@@ -3995,6 +4614,7 @@ export interface RuntimeServiceServer extends UntypedServiceImplementation {
   removeContainer: handleUnaryCall<RemoveContainerRequest, RemoveContainerResponse>;
   containerStatus: handleUnaryCall<ContainerStatusRequest, ContainerStatusResponse>;
   execSync: handleUnaryCall<ExecSyncRequest, ExecSyncResponse>;
+  updateContainerResources: handleUnaryCall<UpdateContainerResourcesRequest, UpdateContainerResourcesResponse>;
 }
 
 export interface RuntimeServiceClient extends Client {
@@ -4177,6 +4797,21 @@ export interface RuntimeServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ExecSyncResponse) => void,
+  ): ClientUnaryCall;
+  updateContainerResources(
+    request: UpdateContainerResourcesRequest,
+    callback: (error: ServiceError | null, response: UpdateContainerResourcesResponse) => void,
+  ): ClientUnaryCall;
+  updateContainerResources(
+    request: UpdateContainerResourcesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateContainerResourcesResponse) => void,
+  ): ClientUnaryCall;
+  updateContainerResources(
+    request: UpdateContainerResourcesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateContainerResourcesResponse) => void,
   ): ClientUnaryCall;
 }
 
