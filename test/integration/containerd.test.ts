@@ -226,7 +226,8 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
         hostname: 'pod-1-host',
         logDirectory: `${ctrd.dir}/pod-logs`,
         labels: {},
-        annotations: {},
+        // Passed on by containerd (pod_annotations = ["io.mayu.*"]): sizes the pod's VM.
+        annotations: { 'io.mayu.memory_mib': '768' },
         linux: undefined,
       } as criWire.PodSandboxConfig;
       const { podSandboxId } = await cri.runPodSandbox({ config: sandboxConfig, runtimeHandler: 'mayu' });
@@ -252,6 +253,10 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
       });
       const limit = await cri.execSync({ containerId, cmd: ['sh', '-c', 'cat "/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max"'], timeout: 60n });
       assert.equal(Buffer.from(limit.stdout).toString(), `${64 * 1024 * 1024}\n`, `Update reaches the container's cgroup in the guest: ${Buffer.from(limit.stderr).toString()}`);
+
+      const mem = await cri.execSync({ containerId, cmd: ['grep', 'MemTotal', '/proc/meminfo'], timeout: 60n });
+      const memTotalMib = Number(/(\d+) kB/.exec(Buffer.from(mem.stdout).toString())?.[1]) / 1024;
+      assert.ok(memTotalMib > 640 && memTotalMib <= 768, `the pod annotation sized the VM: MemTotal ${memTotalMib} MiB (default 512)`);
 
       const ex = await cri.execSync({ containerId, cmd: ['sh', '-c', 'uname -r; hostname; echo err >&2; exit 3'], timeout: 60n });
       assert.equal(ex.exitCode, 3);
