@@ -218,6 +218,7 @@ export class PrivateContainerd {
     const netns = entries(NETNS_DIR).filter((n) => !this.netnsBefore.has(n) && n.startsWith('cni-'));
     // Reported below, but not left for the next run.
     for (const name of sockets) rmSync(join(SHIM_SOCKET_DIR, name), { force: true });
+    for (const name of netns) spawnSync('ip', ['netns', 'delete', name], { stdio: 'ignore' });
     spawnSync('ip', ['link', 'del', this.bridge], { stdio: 'ignore' });
     removeDirSafely(this.dir);
     assert.deepEqual(processes.map((p) => p.cmdline), [], 'processes left behind');
