@@ -1,19 +1,44 @@
-import { anyWire, runtimeOptionsWire } from '@mayu/protocol/light';
+import { anyWire, bootstrapWire, runtimeOptionsWire } from '@mayu/protocol/light';
+
+/** Whom `start` was started for: its -id and -namespace flags. */
+export interface StartIdentity {
+  id: string;
+  namespace: string;
+}
 
 /**
- * The runtime options containerd sends (`options` of the runtime table,
- * as runtimeoptions.v1.Options in an Any): its ConfigPath, if any.
+ * containerd 2.3+ writes a BootstrapParams message; earlier versions the
+ * options Any itself. As upstream tells them apart: the bytes are
+ * BootstrapParams when they decode as one naming this very task and
+ * namespace. Its options are then among the extensions.
  */
-export function configPathFromOptions(bytes: Uint8Array): string | undefined {
-  if (bytes.length === 0) return undefined;
-  let any: anyWire.Any;
+function optionsAny(bytes: Uint8Array, who: StartIdentity): anyWire.Any | undefined {
   try {
-    any = anyWire.Any.decode(bytes);
+    const params = bootstrapWire.BootstrapParams.decode(bytes);
+    if (params.instanceId === who.id && params.namespace === who.namespace) {
+      return params.extensions.map((e) => e.value).find((v): v is anyWire.Any => v !== undefined && isRuntimeOptions(v.typeUrl));
+    }
+  } catch {
+    // not BootstrapParams: the options Any of containerd up to 2.2
+  }
+  try {
+    return anyWire.Any.decode(bytes);
   } catch (err) {
     throw new Error(`runtime options from containerd: not a protobuf Any (${(err as Error).message})`);
   }
+}
+
+const isRuntimeOptions = (typeUrl: string): boolean => typeUrl.endsWith('runtimeoptions.v1.Options');
+
+/**
+ * The runtime options containerd sends `start` on stdin (`options` of the
+ * runtime table, as runtimeoptions.v1.Options): its ConfigPath, if any.
+ */
+export function configPathFromOptions(bytes: Uint8Array, who: StartIdentity): string | undefined {
+  if (bytes.length === 0) return undefined;
+  const any = optionsAny(bytes, who);
   // Options of another type (runc's, say) carry no ConfigPath for mayu.
-  if (!any.typeUrl.endsWith('runtimeoptions.v1.Options')) return undefined;
+  if (!any || !isRuntimeOptions(any.typeUrl)) return undefined;
   try {
     return runtimeOptionsWire.Options.decode(any.value).configPath || undefined;
   } catch (err) {

@@ -32,7 +32,7 @@ export async function start(f: ShimFlags): Promise<number> {
   if (!(await serverAnswers(path))) {
     mkdirSync(dirname(path), { recursive: true });
     // The server loads the configuration; a bad one comes back as its report.
-    const configPath = configPathFromOptions(options);
+    const configPath = configPathFromOptions(options, { id: f.id, namespace: f.namespace });
     const server = spawn(process.execPath, [process.argv[1] ?? '', ...serveArgs(f, groupId)], {
       cwd: bundle,
       detached: true,
