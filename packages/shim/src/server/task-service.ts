@@ -1,6 +1,6 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { anyWire, cgroupsV2Wire, eventsWire, MayuError, taskTypesWire, taskWire, type ContainerStats, type ExitStatus, type ProcessRef } from '@mayu/protocol';
+import { anyWire, cgroupsV2Wire, eventsWire, MayuError, taskWire, type ExitStatus, type ProcessRef } from '@mayu/protocol';
 import { Sandbox, vmSizeFromSpec, type RuntimeConfig } from '@mayu/runtime';
 import { Code, TtrpcError, type ServiceImplementation } from '@mayu/ttrpc';
 import type { Logger } from 'pino';
@@ -9,13 +9,12 @@ import type { EventPublisher } from '../events/publisher.js';
 import { timestamp } from '../timestamp.js';
 import { parseStdio, ShimIo } from '../io/stdio.js';
 import { podSharedNamespaces, specForGuest } from './guest-spec.js';
+import { eventType as typeOf, metricsOf, STATUS_OF } from './task-wire.js';
 import { mountRootfs, unmountRootfs } from './rootfs-mounts.js';
-import { TaskProcess, type TaskStatus } from './task-process.js';
+import { TaskProcess } from './task-process.js';
 
-const { Status } = taskTypesWire;
 type TaskDef = typeof taskWire.TaskDefinition;
 
-const STATUS_OF: Record<TaskStatus, number> = { created: Status.CREATED, running: Status.RUNNING, stopped: Status.STOPPED, paused: Status.PAUSED };
 
 interface TaskContainer {
   id: string;
@@ -398,20 +397,6 @@ export class TaskService {
     if (!p) throw notFound(`exec ${execId} of task ${c.id}`);
     return p;
   }
-}
-
-function typeOf<T>(name: string, codec: { encode(m: T): { finish(): Uint8Array } }): { name: string; encode(m: T): { finish(): Uint8Array } } {
-  return { name: `containerd.events.${name}`, encode: (m) => codec.encode(m) };
-}
-
-function metricsOf(s: ContainerStats): cgroupsV2Wire.Metrics {
-  return {
-    pids: { current: s.pids.current, limit: s.pids.limit },
-    cpu: { usageUsec: s.cpu.usageUsec, userUsec: s.cpu.userUsec, systemUsec: s.cpu.systemUsec, nrPeriods: 0, nrThrottled: s.cpu.nrThrottled, throttledUsec: s.cpu.throttledUsec },
-    memory: { anon: s.memory.rssBytes, file: s.memory.cacheBytes, usage: s.memory.usageBytes, usageLimit: s.memory.limitBytes, maxUsage: s.memory.maxUsageBytes },
-    io: { usage: [{ major: 0, minor: 0, rbytes: s.blkio.readBytes, wbytes: s.blkio.writeBytes, rios: 0, wios: 0 }] },
-    memoryEvents: { low: 0, high: 0, max: 0, oom: 0, oomKill: s.memory.oomKills },
-  };
 }
 
 export type { ProcessRef };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { podSharedNamespaces, specForGuest } from '../src/server/guest-spec.js';
+import { podSharedNamespaces, specForGuest } from '../../src/server/guest-spec.js';
 
 /** A container spec as containerd's CRI plugin writes it for a pod container. */
 function criContainerSpec(): Record<string, unknown> {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { anyWire, runtimeOptionsWire } from '@mayu/protocol';
 import { bootstrapWire } from '@mayu/protocol/light';
 import { configPathFromOptions } from '../src/runtime-options.js';
-import { parseStdio } from '../src/io/stdio.js';
 
 const who = { id: 'task-1', namespace: 'k8s.io' };
 const options = (typeUrl: string, value: Uint8Array): Uint8Array => anyWire.Any.encode({ typeUrl, value: Buffer.from(value) }).finish();
@@ -39,20 +38,5 @@ describe('runtime options from containerd', () => {
   it('refuses bytes that are not options, saying so', () => {
     assert.throws(() => configPathFromOptions(Buffer.from([0x0a, 0xff, 0xff]), who), /runtime options from containerd: not a protobuf Any/);
     assert.throws(() => configPathFromOptions(options('runtimeoptions.v1.Options', Buffer.from([0x12, 0x7f])), who), /runtimeoptions\.v1\.Options does not decode/);
-  });
-});
-
-describe('stdio URIs', () => {
-  it('reads FIFO paths and fifo, file and binary URIs', () => {
-    assert.deepEqual(parseStdio('stdout', ''), { kind: 'none' });
-    assert.deepEqual(parseStdio('stdout', '/run/ctrd/fifo/x-stdout'), { kind: 'fifo', path: '/run/ctrd/fifo/x-stdout' });
-    assert.deepEqual(parseStdio('stdout', 'fifo:///run/f'), { kind: 'fifo', path: '/run/f' });
-    assert.deepEqual(parseStdio('stdout', 'file:///var/log/a%20b.log'), { kind: 'file', path: '/var/log/a b.log' });
-    assert.deepEqual(parseStdio('stdout', 'binary:///usr/bin/logger?id=1&flag'), { kind: 'binary', path: '/usr/bin/logger', args: ['id', '1', 'flag'] });
-  });
-
-  it('refuses what it cannot write to, naming the field and value', () => {
-    assert.throws(() => parseStdio('stderr', 'relative/path'), /stderr: is neither a path nor a URI \(got "relative\/path"\)/);
-    assert.throws(() => parseStdio('stdout', 'http://example.invalid/x'), /stdout: has an unsupported scheme/);
   });
 });
