@@ -47,6 +47,9 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
   const run = (id: string, args: string[], o: { input?: string; extra?: string[] } = {}) =>
     ctrd.ctr(['run', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, '--rm', ...(o.extra ?? []), EXAMPLE_IMAGE, id, ...args], { input: o.input });
 
+  /** `ctr run -d` of a long sleep: a running task to work with. */
+  const runDetached = (id: string) => ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, id, 'sleep', '600']);
+
   const taskStatus = async (id: string): Promise<string | undefined> => {
     const r = await ctrd.ctr(['tasks', 'ls']);
     return r.stdout.split('\n').find((l) => l.startsWith(`${id} `))?.trim().split(/\s+/)[2];
@@ -101,7 +104,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     let seen = '';
     events.stdout?.on('data', (c: Buffer) => (seen += c.toString()));
     await sleep(300);
-    const started = await ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, id, 'sleep', '600']);
+    const started = await runDetached(id);
     assert.equal(started.code, 0, started.stderr);
     assert.equal(await taskStatus(id), 'RUNNING');
     const vmPid = ctrd.vms();
@@ -183,7 +186,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     let seen = '';
     events.stdout?.on('data', (c: Buffer) => (seen += c.toString()));
     try {
-      const started = await ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, id, 'sleep', '600']);
+      const started = await runDetached(id);
       assert.equal(started.code, 0, started.stderr);
       const exec = ctrd.startCtr(['tasks', 'exec', '--exec-id', 'long', id, 'sleep', '600']);
       await eventually('the exec to start', async () => seen.includes('/tasks/exec-started'));
@@ -206,7 +209,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
   it('a shim killed with SIGKILL: containerd\'s `delete` kills its VM, and nothing is left', async () => {
     const id = 'orphan-1';
     leftovers.push(id);
-    const started = await ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, id, 'sleep', '600']);
+    const started = await runDetached(id);
     assert.equal(started.code, 0, started.stderr);
     const [shim] = ctrd.shims();
     assert.ok(shim && ctrd.vms().length === 1, 'a shim and its VM run');
