@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mountsUnder, removeDirSafely } from '@mayu/runtime';
 import { ARTIFACTS, REPO_ROOT } from './guest-factory.js';
-import { processesMentioning } from './leftovers.js';
+import { entriesOf as entries, processesMentioning } from './leftovers.js';
 import type { CliResult } from './run-cli.js';
 
 /** Where containerd's shims put their sockets, whatever containerd's root. */
@@ -25,14 +25,6 @@ export interface ContainerdOptions {
   /** The guest image the shims use (default: the one the build made). */
   guestImageDir?: string;
 }
-
-const entries = (dir: string): string[] => {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-};
 
 /**
  * A private containerd for tests: its own config, sockets, root and state
@@ -195,6 +187,12 @@ export class PrivateContainerd {
     return processesMentioning(join(this.dir, 'mayu')).filter((p) => p.cmdline.includes('qemu-system')).map((p) => p.pid);
   }
 
+  /** Waits up to `ms` for its shims and VMs to exit (they wind down after a task's delete). */
+  async settle(ms = 10_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while ((this.shims().length > 0 || this.vms().length > 0) && Date.now() < deadline) await sleep(100);
+  }
+
   /** Stops containerd by PID, keeps its log when asked, and checks that nothing of it is left. */
   async stop(keepLogAs?: string): Promise<void> {
     if (keepLogAs && existsSync(join(this.dir, 'containerd.log'))) {
@@ -203,7 +201,7 @@ export class PrivateContainerd {
       copyFileSync(join(this.dir, 'containerd.log'), join(dest, 'containerd.log'));
     }
     // Shims outlive containerd by design; give the ones still winding down a moment.
-    for (let i = 0; i < 50 && this.shims().length > 0; i++) await sleep(100);
+    await this.settle(5000);
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
       const gone = new Promise((r) => child.once('exit', r));

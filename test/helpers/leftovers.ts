@@ -15,6 +15,15 @@ export function processesMentioning(needle: string): { pid: number; cmdline: str
   return found;
 }
 
+/** The names in a directory, or [] when it does not exist. */
+export function entriesOf(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** Every file and directory under `dir`, relative, or [] when it does not exist. */
 export function filesUnder(dir: string, prefix = ''): string[] {
   let entries;

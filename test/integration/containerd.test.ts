@@ -38,7 +38,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
   afterEach(async function () {
     if (this.currentTest?.state === 'failed') failed ??= this.currentTest.fullTitle();
     for (const id of leftovers.splice(0)) await forceRemove(id);
-    for (let i = 0; i < 100 && (ctrd.shims().length > 0 || ctrd.vms().length > 0); i++) await sleep(100);
+    await ctrd.settle();
   });
   after(async () => {
     await ctrd?.stop(failed);

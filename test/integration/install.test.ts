@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { removeDirSafely } from '@mayu/runtime';
 import { parse as parseToml } from 'smol-toml';
 import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
@@ -65,7 +64,7 @@ describe('scripts/install-containerd (staged install, real containerd and VM)', 
       await ctrd.ctr(['tasks', 'kill', '--signal', 'SIGKILL', 'inst-1']);
       await ctrd.ctr(['tasks', 'rm', '--force', 'inst-1']);
       await ctrd.ctr(['containers', 'rm', 'inst-1']);
-      for (let i = 0; i < 100 && (ctrd.shims().length > 0 || ctrd.vms().length > 0); i++) await sleep(100);
+      await ctrd.settle();
     }
   });
 });

@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { useGuestFactory } from '../helpers/guest-factory.js';
-import { processesMentioning } from '../helpers/leftovers.js';
+import { entriesOf as entries, processesMentioning } from '../helpers/leftovers.js';
 import { finished, runMayu, startMayu } from '../helpers/run-cli.js';
 import { testImage } from '../helpers/test-image.js';
 
 describe('mayu run / exec / ps / kill / logs / rm (real VMs)', () => {
   const vms = useGuestFactory();
-  const entries = (dir: string): string[] => {
-    try {
-      return readdirSync(dir);
-    } catch {
-      return [];
-    }
-  };
 
   it('runs an OCI archive: stdout and stderr apart, the exit status is the container\'s, --rm leaves nothing', async () => {
     const { archive } = await testImage();

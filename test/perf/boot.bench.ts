@@ -1,15 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { Sandbox, type BootTimings } from '@mayu/runtime';
 import { GuestFactory, testLogger } from '../helpers/guest-factory.js';
 import { RuncBundle } from './runc-baseline.js';
-import { progress, summarize, type Summary } from './stats.js';
+import { progress, rssKib, summarize, type Summary } from './stats.js';
 
 const PHASES: (keyof BootTimings)[] = ['spawnMs', 'kernelStartMs', 'initStartMs', 'agentProcessStartMs', 'agentMainMs', 'agentListeningMs', 'firstRpcMs'];
-
-function rssKib(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? NaN);
-}
 
 export interface BootBenchResult {
   runs: number;

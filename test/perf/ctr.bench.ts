@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { removeDirSafely } from '@mayu/runtime';
 import { REPO_ROOT } from '../helpers/guest-factory.js';
 import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
-import { progress, summarize, type Summary } from './stats.js';
+import { progress, rssKib, summarize, type Summary } from './stats.js';
 
 /** The phases of one `ctr run --rm … true` with mayu, from the shim's log (ms). */
 export interface CtrRunPhases {
@@ -30,11 +30,7 @@ export interface CtrRunBench {
   qemuRssMib: Summary;
 }
 
-const rssMib = (pid: number | undefined): number => {
-  if (!pid) return NaN;
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-};
+const rssMib = (pid: number | undefined): number => (pid ? rssKib(pid) / 1024 : NaN);
 
 /** The shim's log lines (pino JSON, copied into containerd's log) for one task. */
 function shimEvents(log: string, id: string): Map<string, number> {
@@ -119,7 +115,7 @@ export async function ctrRunBench(runs: number): Promise<CtrRunBench> {
       await ctrd.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
       await ctrd.ctr(['tasks', 'rm', '--force', id]);
       await ctrd.ctr(['containers', 'rm', id]);
-      for (let w = 0; w < 100 && ctrd.shims().length > 0; w++) await new Promise((res) => setTimeout(res, 100));
+      await ctrd.settle();
       progress(`pod memory ${i + 1}: shim ${shimRss.at(-1)?.toFixed(0)} MiB, QEMU ${qemuRss.at(-1)?.toFixed(0)} MiB`);
     }
     const m = summarize(mayu);

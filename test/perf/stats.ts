@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** Median, minimum and maximum of a sample. */
 export interface Summary {
   median: number;
@@ -11,6 +13,11 @@ export function summarize(values: readonly number[]): Summary {
   const mid = Math.floor(sorted.length / 2);
   const median = sorted.length % 2 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
   return { median, min: sorted[0] ?? NaN, max: sorted[sorted.length - 1] ?? NaN, n: sorted.length };
+}
+
+/** A process's resident set size in KiB, from /proc/PID/status. */
+export function rssKib(pid: number): number {
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 }
 
 export function progress(message: string): void {

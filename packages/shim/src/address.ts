@@ -7,8 +7,9 @@ import { join } from 'node:path';
 export const SHIM_SOCKET_DIR = '/run/containerd/s';
 
 /**
- * A file in the sandbox's bundle while its VM exists: JSON with the VM's
- * state directory and the configuration file, for `delete` after a crash.
+ * A file in the sandbox's bundle while its VM exists: JSON naming the
+ * configuration file in use, so that `delete` after a crash finds the VM
+ * (by the sandbox id, under that configuration's state_dir).
  */
 export const SANDBOX_MARKER = 'mayu-sandbox.json';
 

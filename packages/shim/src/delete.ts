@@ -5,9 +5,9 @@ import { annotationsOf, groupIdOf, SANDBOX_MARKER, serverAnswers, socketPath } f
 import type { ShimFlags } from './flags.js';
 import { timestamp } from './timestamp.js';
 
-function readMarker(path: string): { stateDir: string; configPath: string } | null {
+function readMarker(path: string): { configPath: string } | null {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as { stateDir: string; configPath: string };
+    return JSON.parse(readFileSync(path, 'utf8')) as { configPath: string };
   } catch {
     return null;
   }

@@ -213,10 +213,8 @@ export class Sandbox {
       log: this.log,
     });
     this.agentClient = agent;
-    void this.hypervisor.wait().then(() => {
-      this.vmExited = true;
-    });
     const exited = this.hypervisor.wait().then((exit) => {
+      this.vmExited = true;
       throw new MayuError('ERR_HYPERVISOR', `the VM exited while booting (code ${String(exit.code)}, signal ${String(exit.signal)})`);
     });
     exited.catch(() => {});

@@ -150,7 +150,7 @@ export class TaskService {
     this.booting ??= (async () => {
       const sandbox = Sandbox.create({ id: this.o.groupId, config: this.o.config, log: this.o.vmLog, ...vmSizeFromSpec(spec, this.o.config.hypervisor.qemu) });
       // For `delete`, should this server die: there is a VM to clean up, and where.
-      writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ stateDir: sandbox.stateDir, configPath: this.o.configPath ?? '' }));
+      writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.o.configPath ?? '' }));
       try {
         await sandbox.start();
       } catch (err) {
