@@ -1,64 +1,57 @@
-import { closeSync, openSync, readSync, rmSync, readdirSync, lstatSync } from 'node:fs';
-import { basename, dirname, join, normalize, relative } from 'node:path';
-import { execa } from 'execa';
+import { Readable, pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { MayuError } from '@mayu/protocol';
+import { LayoutBlob, type Descriptor } from './blob.js';
+import type { ByteBudget } from './byte-budget.js';
+import type { RootfsWriter } from './rootfs-writer.js';
+import { readTar } from './tar-reader.js';
 
-const WHITEOUT = '.wh.';
-const OPAQUE = '.wh..wh..opq';
+const startsWith = (buf: Buffer, magic: number[]): boolean => magic.every((b, i) => buf[i] === b);
+const GZIP = [0x1f, 0x8b];
+const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
 
-function isGzip(path: string): boolean {
-  const fd = openSync(path, 'r');
-  try {
-    const magic = Buffer.alloc(2);
-    readSync(fd, magic, 0, 2, 0);
-    return magic[0] === 0x1f && magic[1] === 0x8b;
-  } finally {
-    closeSync(fd);
+/** The blob's tar bytes: gunzipped where it starts like gzip, as is otherwise; zstd is refused. */
+function tarBytes(blob: LayoutBlob): { bytes: AsyncIterable<Buffer>; stop(): void } {
+  const magic = blob.peek(4);
+  const { digest, mediaType } = blob.desc;
+  if (startsWith(magic, ZSTD) || mediaType?.endsWith('zstd')) {
+    throw new MayuError('ERR_UNIMPLEMENTED', `layer ${digest} (${mediaType ?? 'no mediaType'}) is zstd-compressed, which mayu does not unpack yet`, {
+      details: { layer: digest, mediaType },
+    });
   }
-}
-
-/** `rootfs`/`entry`, refusing anything that would leave rootfs. */
-function inside(rootfs: string, entry: string): string {
-  const path = join(rootfs, normalize(`/${entry}`));
-  if (relative(rootfs, path).startsWith('..')) throw new MayuError('ERR_INVALID_ARGUMENT', `image layer entry ${JSON.stringify(entry)} leaves the rootfs`);
-  return path;
-}
-
-/** Refuses a path whose parent directories include a symlink (a layer must not write through one). */
-function assertNoSymlinkParents(rootfs: string, path: string): void {
-  for (let dir = dirname(path); dir.length > rootfs.length; dir = dirname(dir)) {
-    try {
-      if (lstatSync(dir).isSymbolicLink()) throw new MayuError('ERR_INVALID_ARGUMENT', `image layer whiteout ${relative(rootfs, path)} goes through a symlink`);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw err;
-    }
-  }
+  if (!startsWith(magic, GZIP)) return { bytes: blob.stream(), stop: () => {} };
+  const gunzip = createGunzip();
+  const raw = Readable.from(blob.stream());
+  pipeline(raw, gunzip, () => {});
+  return { bytes: gunzip, stop: () => gunzip.destroy() };
 }
 
 /**
- * Applies one layer (a tar, gzip-compressed or not) onto `rootfs`, as the
- * OCI image spec says: whiteout entries (.wh.NAME) delete NAME from the
- * layers below, an opaque whiteout (.wh..wh..opq) empties its directory, the
- * rest is extracted with owners and modes kept.
+ * Applies the layer `desc` of the image layout `layout` onto the writer's
+ * rootfs, hashing the blob as it streams. A blob that does not match its
+ * digest (or size) is an error naming the digest, even where the damage
+ * also broke the tar: then the rootfs must be thrown away.
  */
-export async function applyLayer(rootfs: string, layer: string): Promise<void> {
-  const z = isGzip(layer) ? ['-z'] : [];
-  const list = await execa('tar', ['-t', ...z, '-f', layer], { maxBuffer: 256 * 1024 * 1024 });
-  for (const entry of list.stdout.split('\n').filter(Boolean)) {
-    const name = basename(entry);
-    if (!name.startsWith(WHITEOUT)) continue;
-    const dir = inside(rootfs, dirname(entry));
-    assertNoSymlinkParents(rootfs, join(dir, 'x'));
-    if (name === OPAQUE) {
-      try {
-        for (const child of readdirSync(dir)) rmSync(join(dir, child), { recursive: true, force: true });
-      } catch {
-        // nothing below yet
-      }
-    } else {
-      rmSync(join(dir, name.slice(WHITEOUT.length)), { recursive: true, force: true });
+export async function unpackLayer(writer: RootfsWriter, layout: string, desc: Descriptor, budget: ByteBudget): Promise<void> {
+  const blob = LayoutBlob.open(layout, desc);
+  try {
+    let failure: unknown = null;
+    const tar = tarBytes(blob);
+    try {
+      await writer.applyLayer(desc.digest, readTar(budget.count(tar.bytes, `layer ${desc.digest}`)));
+    } catch (err) {
+      failure = err;
+    } finally {
+      tar.stop();
     }
+    try {
+      blob.verify();
+    } catch (err) {
+      if (failure && err instanceof MayuError) throw new MayuError(err.code, err.message, { cause: failure, details: err.details });
+      throw err;
+    }
+    if (failure) throw failure;
+  } finally {
+    blob.close();
   }
-  await execa('tar', ['-x', ...z, '-f', layer, '-C', rootfs, '--numeric-owner', '--same-permissions', '--same-owner', `--exclude=${WHITEOUT}*`, `--exclude=*/${WHITEOUT}*`]);
 }
