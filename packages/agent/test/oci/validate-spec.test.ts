@@ -56,6 +56,68 @@ describe('OCI spec validation (agent)', () => {
     assert.deepEqual(problems('not an object'), ['/: must be object (got "not an object")']);
   });
 
+  it('accepts a seccomp profile in the runtime spec\'s terms', () => {
+    const spec = good() as Record<string, unknown> & { linux: Record<string, unknown> };
+    spec.linux.seccomp = {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      defaultErrnoRet: 1,
+      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+      flags: ['SECCOMP_FILTER_FLAG_SPEC_ALLOW'],
+      syscalls: [
+        { names: ['read', 'write', '_llseek'], action: 'SCMP_ACT_ALLOW' },
+        { names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 2114060288, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] },
+        { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+        { names: ['kexec_load'], action: 'SCMP_ACT_KILL_PROCESS' },
+        { names: ['personality'], action: 'SCMP_ACT_LOG', args: [{ index: 0, value: 4294967295, op: 'SCMP_CMP_EQ' }] },
+      ],
+    };
+    assert.deepEqual(problems(spec), []);
+    assert.deepEqual(problems({ ...spec, linux: { seccomp: { defaultAction: 'SCMP_ACT_ALLOW' } } }), []);
+  });
+
+  it('refuses a bad seccomp profile, naming the JSON pointer under /linux/seccomp', () => {
+    const spec = good() as Record<string, unknown> & { linux: Record<string, unknown> };
+    spec.linux.seccomp = {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      architectures: ['SCMP_ARCH_Z80'],
+      syscalls: [
+        { names: ['read'], action: 'SCMP_ACT_PERMIT' },
+        { names: [], action: 'SCMP_ACT_ALLOW', comment: 'x' },
+        { names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 6, value: -1, op: 'SCMP_CMP_MASK' }] },
+      ],
+    };
+    const found = problems(spec).sort();
+    assert.deepEqual(found.map((p) => p.split(':')[0]), [
+      '/linux/seccomp/architectures/0',
+      '/linux/seccomp/syscalls/0/action',
+      '/linux/seccomp/syscalls/1/comment',
+      '/linux/seccomp/syscalls/1/names',
+      '/linux/seccomp/syscalls/2/args/0/index',
+      '/linux/seccomp/syscalls/2/args/0/op',
+      '/linux/seccomp/syscalls/2/args/0/value',
+    ]);
+    assert.match(found[1] as string, /^\/linux\/seccomp\/syscalls\/0\/action: must be one of "SCMP_ACT_KILL", .*"SCMP_ACT_ALLOW", "SCMP_ACT_LOG" \(got "SCMP_ACT_PERMIT"\)$/);
+    assert.equal(found[2], '/linux/seccomp/syscalls/1/comment: is not supported in a mayu guest');
+    assert.deepEqual(problems({ ...spec, linux: { seccomp: {} } }), ['/linux/seccomp/defaultAction: is required']);
+  });
+
+  it('refuses a seccomp notify listener, saying why', () => {
+    const spec = good() as Record<string, unknown> & { linux: Record<string, unknown> };
+    spec.linux.seccomp = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      listenerPath: '/run/seccomp-agent.sock',
+      listenerMetadata: 'x',
+      syscalls: [{ names: ['mount'], action: 'SCMP_ACT_NOTIFY' }],
+    };
+    const found = problems(spec).sort();
+    assert.equal(found.length, 3);
+    assert.match(found[0] as string, /^\/linux\/seccomp\/listenerMetadata: is not supported in a mayu guest: .*no seccomp agent in the guest.* \(got "x"\)$/);
+    assert.match(found[1] as string, /^\/linux\/seccomp\/listenerPath: is not supported in a mayu guest: seccomp notifications go to a listener socket on the host, .* \(got "\/run\/seccomp-agent.sock"\)$/);
+    assert.match(found[2] as string, /^\/linux\/seccomp\/syscalls\/0\/action: SCMP_ACT_NOTIFY is not supported in a mayu guest: .* \(got "SCMP_ACT_NOTIFY"\)$/);
+    const notifyByDefault = { ...spec, linux: { seccomp: { defaultAction: 'SCMP_ACT_NOTIFY' } } };
+    assert.match(problems(notifyByDefault).join(), /^\/linux\/seccomp\/defaultAction: SCMP_ACT_NOTIFY is not supported/);
+  });
+
   it('validates an exec process, with pointers under /process', () => {
     assert.throws(() => validateProcess({ args: ['ls'], cwd: '/', user: { uid: -1, gid: 0 } }), /\/process\/user\/uid: must be >= 0 \(got -1\)/);
     assert.equal(validateProcess({ args: ['ls'], cwd: '/' }).args[0], 'ls');

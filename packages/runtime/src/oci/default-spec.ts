@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { invalidArgument } from '@mayu/protocol';
 import type { ImageConfig } from '../image/oci-image.js';
+import { defaultSeccomp } from './default-seccomp.js';
 
 /** Capabilities a container gets by default (the set Docker and containerd use). */
 export const DEFAULT_CAPABILITIES = [
@@ -24,7 +25,15 @@ export interface RunOptions {
   readOnlyRootfs?: boolean;
   hostname?: string;
   volumes: { source: string; destination: string; readOnly: boolean }[];
+  /**
+   * The container's seccomp filter: 'default' (mayu's default profile, the
+   * effect of Docker's: see default-seccomp.ts) or 'unconfined' (no filter).
+   * Default: 'default'.
+   */
+  seccomp?: 'default' | 'unconfined';
 }
+
+const SECCOMP_MODES = ['default', 'unconfined'];
 
 /** Resolves "name", "uid", "uid:gid" or "name:group" against the rootfs's /etc/passwd and /etc/group. */
 export function resolveUser(spec: string, rootfs: string): { uid: number; gid: number } {
@@ -69,13 +78,15 @@ export function mergeEnv(...lists: string[][]): string[] {
 
 /**
  * An OCI runtime spec for `mayu run`: the defaults runc and containerd use
- * (namespaces, capabilities, masked paths, standard mounts), the image's
+ * (namespaces, capabilities, masked paths, standard mounts, and a seccomp
+ * profile to the effect of Docker's, for the bounding set), the image's
  * config, then the command line's options. Paths are host paths; the
  * sandbox rewrites them for the guest.
  */
 export function defaultSpec(rootfs: string, image: ImageConfig, o: RunOptions): Record<string, unknown> {
   const args = o.args.length > 0 ? (image.entrypoint.length > 0 ? [...image.entrypoint, ...o.args] : o.args) : [...image.entrypoint, ...image.cmd];
   if (args.length === 0) throw invalidArgument('CMD', '', 'the image has no command: give one after --');
+  if (o.seccomp !== undefined && !SECCOMP_MODES.includes(o.seccomp)) throw invalidArgument('seccomp', o.seccomp, "must be 'default' or 'unconfined'");
   const caps = [...DEFAULT_CAPABILITIES];
   return {
     ociVersion: '1.0.2',
@@ -107,6 +118,7 @@ export function defaultSpec(rootfs: string, image: ImageConfig, o: RunOptions): 
       resources: { devices: [{ allow: false, access: 'rwm' }] },
       maskedPaths: ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi'],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      ...(o.seccomp === 'unconfined' ? {} : { seccomp: defaultSeccomp(caps) }),
     },
   };
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultSpec, mergeEnv, resolveUser } from '../../src/oci/default-spec.js';
+import { defaultSpec, DEFAULT_CAPABILITIES, mergeEnv, resolveUser } from '../../src/oci/default-spec.js';
+import { defaultSeccomp } from '../../src/oci/default-seccomp.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { vmSizeFromSpec } from '../../src/sandbox/vm-size.js';
 
@@ -38,6 +39,20 @@ describe('OCI spec for mayu run', () => {
     assert.throws(() => defaultSpec(rootfs, { ...image, cmd: [] }, { args: [], env: [], terminal: false, volumes: [] }), /CMD: the image has no command/);
   });
 
+  it('filters system calls with the default seccomp profile unless told unconfined', () => {
+    const base = { args: [], env: [], terminal: false, volumes: [] };
+    type Linux = { linux: { seccomp?: unknown }; process: { capabilities: { bounding: string[] } } };
+    const spec = defaultSpec(rootfs, image, base) as Linux;
+    assert.deepEqual(spec.process.capabilities.bounding, DEFAULT_CAPABILITIES);
+    assert.deepEqual(spec.linux.seccomp, defaultSeccomp(DEFAULT_CAPABILITIES));
+    assert.deepEqual((defaultSpec(rootfs, image, { ...base, seccomp: 'default' }) as Linux).linux.seccomp, spec.linux.seccomp);
+    assert.equal('seccomp' in (defaultSpec(rootfs, image, { ...base, seccomp: 'unconfined' }) as Linux).linux, false);
+    assert.throws(() => defaultSpec(rootfs, image, { ...base, seccomp: 'off' as 'default' }), {
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /^seccomp: must be 'default' or 'unconfined' \(got "off"\)$/,
+    });
+  });
+
   it('resolves users and groups by id or by name from the image', () => {
     assert.deepEqual(resolveUser('', rootfs), { uid: 0, gid: 0 });
     assert.deepEqual(resolveUser('1000', rootfs), { uid: 1000, gid: 1001 });
@@ -55,6 +70,9 @@ describe('OCI spec for mayu run', () => {
     assert.deepEqual(vmSizeFromSpec({}, q), { vcpus: 1, memoryMib: 512 });
     assert.deepEqual(vmSizeFromSpec({ linux: { resources: { cpu: { quota: 150000, period: 100000 }, memory: { limit: 256 * 1048576 } } } }, q), { vcpus: 3, memoryMib: 768 });
     assert.deepEqual(vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': '2', 'io.mayu.memory_mib': '300' } }, q), { vcpus: 2, memoryMib: 300 });
-    assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': 'many' } }, q), /\/annotations\/io.mayu.vcpus: must be an integer from 1 to 64 \(got "many"\)/);
+    assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': 'many' } }, q), /\/annotations\/io.mayu.vcpus: must be an integer from 1 to 8 \(hypervisor.qemu.max_vcpus\) \(got "many"\)/);
+    // A container limit never sizes the VM past the configuration's maximum; an explicit ask beyond it is an error.
+    assert.deepEqual(vmSizeFromSpec({ linux: { resources: { cpu: { quota: 1e9, period: 1 }, memory: { limit: 2 ** 40 } } } }, q), { vcpus: 8, memoryMib: 8192 });
+    assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.memory_mib': '100000' } }, q), /io.mayu.memory_mib: must be an integer from 1 to 8192 \(hypervisor.qemu.max_memory\)/);
   });
 });
