@@ -1,10 +1,15 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 
 /** Where containerd's shims put their sockets (also with a private containerd root). */
 export const SHIM_SOCKET_DIR = '/run/containerd/s';
+
+/** The shim socket's mode: only its owner (root, like containerd) may connect. */
+export const SHIM_SOCKET_MODE = 0o600;
+/** The mode a shim gives the socket directory when it creates it. */
+export const SHIM_SOCKET_DIR_MODE = 0o700;
 
 /**
  * A file in the sandbox's bundle while its VM exists: JSON naming the
@@ -22,6 +27,19 @@ export const SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
  */
 export function socketPath(address: string, namespace: string, groupId: string): string {
   return join(SHIM_SOCKET_DIR, createHash('sha256').update(join(address, namespace, groupId)).digest('hex'));
+}
+
+/**
+ * Makes sure a socket's directory exists, as containerd's shims do: when
+ * missing it is created (with its missing parents) 0700, whatever the umask.
+ * One that exists is containerd's and left as it is; its mode is returned
+ * so that the caller can note a wider one (the socket itself is 0600 and
+ * checks its peer either way).
+ */
+export function ensureSocketDir(dir: string): { created: boolean; mode: number } {
+  const created = mkdirSync(dir, { recursive: true, mode: SHIM_SOCKET_DIR_MODE }) !== undefined;
+  if (created) chmodSync(dir, SHIM_SOCKET_DIR_MODE);
+  return { created, mode: statSync(dir).mode & 0o7777 };
 }
 
 export function annotationsOf(bundle: string): Record<string, string> {

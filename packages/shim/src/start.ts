@@ -1,7 +1,5 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { annotationsOf, groupIdOf, serverAnswers, socketPath } from './address.js';
 import { configPathFromOptions } from './runtime-options.js';
 import { serveArgs, type ShimFlags } from './flags.js';
@@ -30,7 +28,7 @@ export async function start(f: ShimFlags): Promise<number> {
   const address = `unix://${path}`;
   const options = await readStdin();
   if (!(await serverAnswers(path))) {
-    mkdirSync(dirname(path), { recursive: true });
+    // The server makes the socket's directory (0700) and the socket (0600).
     // The server loads the configuration; a bad one comes back as its report.
     const configPath = configPathFromOptions(options, { id: f.id, namespace: f.namespace });
     const server = spawn(process.execPath, [process.argv[1] ?? '', ...serveArgs(f, groupId)], {

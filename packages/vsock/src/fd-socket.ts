@@ -5,7 +5,9 @@ import { Socket } from 'node:net';
  * module refuses: an AF_VSOCK socket (libuv guesses its type as "unknown") or
  * a virtio-serial character device ("file"). The fd is opened as a libuv pipe
  * handle, which reads and writes any pollable stream descriptor. This is the
- * only place in mayu that touches a Node internal binding (pipe_wrap).
+ * only place in mayu that touches a Node internal binding (pipe_wrap); the
+ * only other Node internal mayu reads is a net.Socket's `_handle.fd`, in
+ * peer-credentials.ts.
  *
  * The socket owns the fd from then on: destroying the socket closes it.
  */

@@ -1,7 +1,10 @@
 /**
- * @mayu/vsock: AF_VSOCK sockets for Node (a small N-API addon), the
- * hybrid-vsock dialer for Cloud Hypervisor and Firecracker, and the helper
- * that turns a stream fd Node refuses into a net.Socket.
+ * @mayu/vsock: the host's and guest's small socket addon — AF_VSOCK and
+ * SO_PEERCRED, the system calls Node's net module cannot make (a small N-API
+ * addon, src/addon/vsock.c) — with the AF_VSOCK sockets, the peer
+ * credentials of a Unix socket, the hybrid-vsock dialer for Cloud Hypervisor
+ * and Firecracker, and the helper that turns a stream fd Node refuses into a
+ * net.Socket.
  */
 export {
   native,
@@ -10,8 +13,10 @@ export {
   VMADDR_CID_HOST,
   VMADDR_CID_LOCAL,
   VMADDR_PORT_ANY,
+  type PeerCredentials,
   type VsockAddress,
 } from './native.js';
+export { peerCredentials } from './peer-credentials.js';
 export { VsockServer, connectVsock } from './vsock-socket.js';
 export { dialHybridVsock, type HybridDialOptions } from './hybrid-dialer.js';
 export { socketFromFd, type FdSocketOptions } from './fd-socket.js';

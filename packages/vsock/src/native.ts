@@ -6,7 +6,19 @@ export interface VsockAddress {
   port: number;
 }
 
-/** The addon's functions (src/addon/vsock.c). */
+/** Who is at the other end of a Unix socket (SO_PEERCRED). */
+export interface PeerCredentials {
+  /** 0 when the peer is in another pid namespace. */
+  pid: number;
+  /** The peer's effective uid at connect time; 65534 when it is not mapped in this user namespace. */
+  uid: number;
+  gid: number;
+}
+
+/**
+ * The addon's functions (src/addon/vsock.c): the host's and guest's small
+ * socket addon, AF_VSOCK and SO_PEERCRED.
+ */
 export interface VsockNative {
   constants: {
     VMADDR_CID_ANY: number;
@@ -23,6 +35,8 @@ export interface VsockNative {
   /** Stops an accept watcher, or a connect that has not called back yet; at most once. */
   stopWatch(handle: object): void;
   connect(fd: number, cid: number, port: number, cb: (err: NodeJS.ErrnoException | null) => void): object;
+  /** SO_PEERCRED of a connected AF_UNIX socket; throws ENOPROTOOPT for other sockets, ENOTCONN when unconnected. */
+  peerCredentials(fd: number): PeerCredentials;
 }
 
 /** Well-known CIDs and the "any" port, as in <linux/vm_sockets.h>. */

@@ -1,9 +1,11 @@
 import { closeSync, constants, openSync, writeFileSync, writeSync, type WriteStream } from 'node:fs';
-import { join } from 'node:path';
-import { taskWire } from '@mayu/protocol';
-import { TtrpcServer } from '@mayu/ttrpc';
+import type { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { MayuError, taskWire } from '@mayu/protocol';
+import { TtrpcServer, type ServerOptions } from '@mayu/ttrpc';
+import { native, peerCredentials } from '@mayu/vsock';
 import pino, { type Logger } from 'pino';
-import { socketPath } from '../address.js';
+import { ensureSocketDir, SHIM_SOCKET_MODE, socketPath } from '../address.js';
 import { shimConfig } from '../config.js';
 import { EventPublisher } from '../events/publisher.js';
 import type { ShimFlags } from '../flags.js';
@@ -41,6 +43,55 @@ function report(text: string): void {
 }
 
 /**
+ * Who may talk to the shim: a peer whose uid (SO_PEERCRED, at connect time)
+ * is the shim's own euid, or root. This is the check containerd's own shims
+ * make with ttrpc's UnixSocketRequireSameUser, except that that one also
+ * compares the gid (with egid) and has no exception for uid 0; for a shim
+ * running as root, as containerd starts it, both come to "root only". A
+ * refused peer is thrown as ERR_PERMISSION_DENIED with its pid, uid and gid
+ * in `details`. Throws at once when the socket addon cannot read peer
+ * credentials, so that the shim fails to start rather than refuse everyone.
+ */
+export function sameUserOrRoot(euid: number = process.geteuid?.() ?? 0): (socket: Socket) => boolean {
+  if (typeof native().peerCredentials !== 'function') {
+    throw new MayuError('ERR_HOST_CAPABILITY', 'the socket addon (vsock.node) cannot read peer credentials: rebuild or reinstall it');
+  }
+  return (socket) => {
+    const peer = peerCredentials(socket);
+    if (peer.uid === euid || peer.uid === 0) return true;
+    throw new MayuError('ERR_PERMISSION_DENIED', `peer uid ${peer.uid} is neither root nor the shim's uid ${euid}`, { details: { ...peer } });
+  };
+}
+
+/** The shim's ttrpc server bounds: the peer check, and what is logged when a connection is refused or dropped. */
+export function shimServerOptions(log: Logger): ServerOptions {
+  return {
+    onError: (err, ctx) => log.info({ err, method: ctx.method }, 'call failed'),
+    authorize: sameUserOrRoot(),
+    onReject: (err) => {
+      const peer = err instanceof MayuError ? err.details : {};
+      log.warn({ event: 'shim.peer_refused', err, peer }, 'refused a connection to the shim socket');
+    },
+    onWriteBacklog: (pendingBytes) => log.warn({ event: 'shim.client_dropped', pendingBytes }, 'dropped a connection that did not read its replies'),
+  };
+}
+
+/**
+ * Listens on the shim's socket like containerd's shims: the directory made
+ * 0700 when missing (an existing one is containerd's, left alone), the
+ * socket file 0600 — from the moment it exists, where containerd's shims
+ * chmod it after listen.
+ */
+export async function listenShimSocket(server: TtrpcServer, path: string, log: Logger): Promise<void> {
+  const dir = dirname(path);
+  const { created, mode } = ensureSocketDir(dir);
+  if (!created && mode & 0o077) {
+    log.info({ dir, mode: mode.toString(8) }, 'the socket directory is open to others; the socket itself is 0600 and checks its peer');
+  }
+  await server.listen(path, { mode: SHIM_SOCKET_MODE });
+}
+
+/**
  * `serve`: the long-running shim of one pod. It listens on the group's
  * socket, tells `start` it is ready, and serves containerd's Task API until
  * Shutdown (or SIGTERM) finds nothing left, then powers the VM off and exits.
@@ -50,12 +101,12 @@ export async function serve(f: ShimFlags): Promise<void> {
   const base = shimLogger(bundle, f.debug).child({ namespace: f.namespace });
   const log = base.child({ sandboxId: f.id });
   const events = new EventPublisher(process.env.TTRPC_ADDRESS ?? '', f.namespace, log.child({ subsystem: 'events' }));
-  const server = new TtrpcServer({ onError: (err, ctx) => log.info({ err, method: ctx.method }, 'call failed') });
+  let server: TtrpcServer | undefined;
   let stopping = false;
   const exit = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    server.close();
+    server?.close();
     events.close();
     log.info({ event: 'shim.exit' }, 'shim exiting');
     process.exit(0);
@@ -74,8 +125,9 @@ export async function serve(f: ShimFlags): Promise<void> {
       events,
       onShutdown: () => void exit(),
     });
+    server = new TtrpcServer(shimServerOptions(log.child({ subsystem: 'ttrpc' })));
     server.addService(taskWire.TaskDefinition, tasks.implementation());
-    await server.listen(path);
+    await listenShimSocket(server, path, log);
   } catch (err) {
     report(`error: ${(err as Error).message}`);
     throw err;

@@ -1,8 +1,12 @@
 /*
- * AF_VSOCK for Node: the few system calls Node's net module cannot make.
- * Sockets are non-blocking and close-on-exec; accept and connect readiness is
- * watched with a uv_poll_t on Node's own event loop. Connected descriptors go
- * back to JavaScript as plain fds (see ../fd-socket.ts for the stream).
+ * The host's and guest's small socket addon: AF_VSOCK and SO_PEERCRED, the
+ * few system calls Node's net module cannot make.
+ *
+ * AF_VSOCK sockets are non-blocking and close-on-exec; accept and connect
+ * readiness is watched with a uv_poll_t on Node's own event loop. Connected
+ * descriptors go back to JavaScript as plain fds (see ../fd-socket.ts for the
+ * stream). peerCredentials reads who is at the other end of a connected Unix
+ * socket (see ../peer-credentials.ts).
  *
  * Errors are thrown (or passed to callbacks) as Error objects with `code`
  * (the errno name), `errno` and `syscall`, like Node's own.
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 #include <linux/vm_sockets.h>
@@ -127,6 +132,34 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   if (get_u32_args(env, info, 1, &fd, NULL)) return NULL;
   if (close((int)fd) != 0 && errno != EINTR) return throw_errno(env, errno, "close");
   return NULL;
+}
+
+/* peerCredentials(fd) -> { pid, uid, gid }: SO_PEERCRED of a connected
+ * AF_UNIX socket, as the kernel recorded them when the connection was made
+ * (the connecting process's for an accepted socket). pid is 0 when the peer
+ * is outside this pid namespace; a uid or gid outside this user namespace
+ * reads as the overflow id (65534). Other sockets throw ENOPROTOOPT (the
+ * kernel would answer -1/-1 for them), an unconnected one ENOTCONN. */
+static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
+  uint32_t fd;
+  if (get_u32_args(env, info, 1, &fd, NULL)) return NULL;
+  int domain = 0;
+  socklen_t len = sizeof domain;
+  if (getsockopt((int)fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return throw_errno(env, errno, "getsockopt");
+  if (domain != AF_UNIX) return throw_errno(env, ENOPROTOOPT, "getsockopt");
+  struct sockaddr_un peer;
+  len = sizeof peer;
+  if (getpeername((int)fd, (struct sockaddr *)&peer, &len) != 0) return throw_errno(env, errno, "getpeername");
+  struct ucred cred;
+  len = sizeof cred;
+  if (getsockopt((int)fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return throw_errno(env, errno, "getsockopt");
+  napi_value obj, pid;
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_create_int32(env, cred.pid, &pid));
+  CHECK(napi_set_named_property(env, obj, "pid", pid));
+  CHECK(napi_set_named_property(env, obj, "uid", make_u32(env, cred.uid)));
+  CHECK(napi_set_named_property(env, obj, "gid", make_u32(env, cred.gid)));
+  return obj;
 }
 
 /* ---- readiness watchers --------------------------------------------------- */
@@ -301,6 +334,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"startAccept", NULL, js_start_accept, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stopWatch", NULL, js_stop_watch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value constants;
   napi_create_object(env, &constants);
