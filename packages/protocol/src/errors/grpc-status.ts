@@ -37,17 +37,48 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
 }
 
 /**
- * A MayuError for an error a gRPC client received. The mayu code travels in
- * metadata; without it (another server, a transport failure) it is derived
- * from the status.
+ * The codes a peer (the guest agent) may claim for its errors. Codes that
+ * describe the host (its hypervisor, guest image, configuration, a host
+ * capability) can only be the host's own findings: a guest claiming one is
+ * not believed, and its error counts as ERR_AGENT.
+ */
+const PEER_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_INVALID_ARGUMENT',
+  'ERR_NOT_FOUND',
+  'ERR_ALREADY_EXISTS',
+  'ERR_INVALID_STATE',
+  'ERR_UNIMPLEMENTED',
+  'ERR_UNAVAILABLE',
+  'ERR_TIMEOUT',
+  'ERR_RESOURCE_EXHAUSTED',
+  'ERR_PERMISSION_DENIED',
+  'ERR_COMMAND_NOT_FOUND',
+  'ERR_COMMAND_NOT_EXECUTABLE',
+  'ERR_AGENT',
+]);
+
+/** A peer's error text is cut here, and control characters are shown escaped. */
+export const MAX_PEER_MESSAGE = 1024;
+
+function peerText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return clean.length > MAX_PEER_MESSAGE ? `${clean.slice(0, MAX_PEER_MESSAGE)}... (${clean.length - MAX_PEER_MESSAGE} more characters)` : clean;
+}
+
+/**
+ * A MayuError for an error a gRPC client received from the agent. The mayu
+ * code travels in metadata; without it (another server, a transport
+ * failure), or when it is not a code a peer may claim, it is derived from the
+ * status. The message is bounded and free of control characters.
  */
 export function fromServiceError(err: ServiceError, context: string): MayuError {
   const sent = err.metadata?.get(CODE_KEY)[0];
   const code =
-    typeof sent === 'string' && (ERROR_CODES as readonly string[]).includes(sent)
+    typeof sent === 'string' && (ERROR_CODES as readonly string[]).includes(sent) && PEER_CODES.has(sent as ErrorCode)
       ? (sent as ErrorCode)
       : codeOfStatus(err.code);
-  return new MayuError(code, `${context}: ${err.details || err.message}`, {
+  return new MayuError(code, `${context}: ${peerText(String(err.details || err.message))}`, {
     cause: err,
     details: { grpcStatus: err.code },
   });
