@@ -79,43 +79,111 @@ function headerIsValid(buf: Buffer): boolean {
 
 /**
  * Turns a byte stream into frames. Bytes that are not part of a valid frame
- * (stale or corrupt data) are skipped and counted in `discardedBytes`; the
- * decoder never holds more than one maximal frame.
+ * (stale or corrupt data) are skipped and counted in `discardedBytes`. The
+ * input is untrusted (it comes from the guest), so:
+ * - the decoder never holds more than one maximal frame (`buffered`);
+ * - its total work is linear in its input however the stream is split: while
+ *   a frame is incomplete, chunks are queued and joined once it is whole, and
+ *   each byte is scanned for the magic at most once plus a header's worth.
+ *
+ * A header that is valid but belongs to a truncated frame (the sender died
+ * mid-frame) takes the bytes that follow as its payload; the frame format has
+ * no payload checksum, so the frames it swallows are lost. Sessions recover
+ * from this with Hello's resend and their own timeouts.
  */
 export class FrameDecoder {
   discardedBytes = 0;
+  /** The head of the stream, contiguous. */
   private buf: Buffer = EMPTY;
+  /** Chunks after `buf`, queued until `buffered` reaches `need`. */
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
+  private need = 0;
+  private work = 0;
+
+  /** Bytes held for a frame not yet complete: at most FRAME_HEADER_SIZE + MAX_FRAME_PAYLOAD. */
+  get buffered(): number {
+    return this.buf.length + this.queuedBytes;
+  }
+
+  /** Bytes copied or scanned so far: grows linearly with the input (tests assert it). */
+  get workBytes(): number {
+    return this.work;
+  }
 
   push(chunk: Buffer): Frame[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (chunk.length === 0) return [];
+    if (this.buffered + chunk.length < this.need) {
+      this.queued.push(chunk);
+      this.queuedBytes += chunk.length;
+      return [];
+    }
+    this.join(chunk);
     const frames: Frame[] = [];
     for (;;) {
       const start = this.buf.indexOf(FRAME_MAGIC);
+      this.work += start < 0 ? this.buf.length : start + FRAME_MAGIC.length;
       if (start < 0) {
         // Keep a tail that could be the start of a magic split across chunks.
         this.discard(Math.max(0, this.buf.length - (FRAME_MAGIC.length - 1)));
-        return frames;
+        break;
       }
       this.discard(start);
-      if (this.buf.length < FRAME_HEADER_SIZE) return frames;
+      if (this.buf.length < FRAME_HEADER_SIZE) {
+        this.need = FRAME_HEADER_SIZE;
+        break;
+      }
+      this.work += FRAME_HEADER_SIZE;
       if (!headerIsValid(this.buf)) {
         this.discard(1);
         continue;
       }
-      const length = this.buf.readUInt32BE(12);
-      if (this.buf.length < FRAME_HEADER_SIZE + length) return frames;
+      const size = FRAME_HEADER_SIZE + this.buf.readUInt32BE(12);
+      if (this.buf.length < size) {
+        this.need = size;
+        break;
+      }
       frames.push({
         type: this.buf.readUInt8(4) as FrameType,
         session: this.buf.readUInt32BE(8),
-        payload: Buffer.from(this.buf.subarray(FRAME_HEADER_SIZE, FRAME_HEADER_SIZE + length)),
+        payload: Buffer.from(this.buf.subarray(FRAME_HEADER_SIZE, size)),
       });
-      this.buf = this.buf.subarray(FRAME_HEADER_SIZE + length);
+      this.work += size - FRAME_HEADER_SIZE;
+      this.buf = this.buf.subarray(size);
     }
+    this.compact();
+    return frames;
   }
 
   /** Drops whatever partial frame is buffered (the stream was reset). */
   reset(): void {
-    this.discard(this.buf.length);
+    this.discardedBytes += this.buffered;
+    this.buf = EMPTY;
+    this.queued = [];
+    this.queuedBytes = 0;
+    this.need = 0;
+  }
+
+  private join(chunk: Buffer): void {
+    if (this.buf.length === 0 && this.queuedBytes === 0) {
+      this.buf = chunk;
+    } else {
+      this.buf = Buffer.concat([this.buf, ...this.queued, chunk]);
+      this.work += this.buf.length;
+    }
+    this.queued = [];
+    this.queuedBytes = 0;
+    this.need = 0;
+  }
+
+  /** Copies what is kept out of a much larger chunk, so that the chunk can be freed. */
+  private compact(): void {
+    if (this.buf.length === 0) {
+      this.buf = EMPTY;
+    } else if (this.buf.length * 2 < this.buf.buffer.byteLength) {
+      this.buf = Buffer.from(this.buf);
+      this.work += this.buf.length;
+    }
   }
 
   private discard(n: number): void {

@@ -67,28 +67,6 @@ export interface ProcessRef {
   execId: string;
 }
 
-export interface ExitStatus {
-  /** The code, or 128 + the signal that ended the process. */
-  exitStatus: number;
-  /** The signal that ended it, 0 if it exited. */
-  signal: number;
-  exitedAtMs: number;
-}
-
-export interface ContainerStats {
-  cpu: { usageUsec: number; userUsec: number; systemUsec: number; nrThrottled: number; throttledUsec: number };
-  memory: { usageBytes: number; limitBytes: number; maxUsageBytes: number; cacheBytes: number; rssBytes: number; oomKills: number };
-  pids: { current: number; limit: number };
-  blkio: { readBytes: number; writeBytes: number };
-  timestampMs: number;
-}
-
-export interface ProcessListing {
-  pid: number;
-  execId: string;
-  command: string;
-}
-
 function parseJson(field: string, bytes: Uint8Array): unknown {
   const text = Buffer.from(bytes).toString('utf8');
   try {
@@ -169,27 +147,4 @@ export function execProcessToWire(o: ExecProcessOptions): wire.ExecProcessReques
 
 export function execProcessFromWire(w: wire.ExecProcessRequest): ExecProcessOptions {
   return { containerId: w.containerId, execId: w.execId, process: parseJson('process_json', w.processJson), stdio: stdioFromWire(w.stdio) };
-}
-
-export function exitStatusToWire(e: ExitStatus): wire.WaitProcessResponse {
-  return { exitStatus: e.exitStatus, signal: e.signal, exitedAtMs: e.exitedAtMs };
-}
-
-export function exitStatusFromWire(w: wire.WaitProcessResponse): ExitStatus {
-  return { exitStatus: w.exitStatus, signal: w.signal, exitedAtMs: w.exitedAtMs };
-}
-
-export function containerStatsToWire(s: ContainerStats): wire.StatsContainerResponse {
-  return { cpu: { ...s.cpu }, memory: { ...s.memory }, pids: { ...s.pids }, blkio: { ...s.blkio }, networks: [], timestampMs: s.timestampMs };
-}
-
-export function containerStatsFromWire(w: wire.StatsContainerResponse): ContainerStats {
-  const zero = { usageUsec: 0, userUsec: 0, systemUsec: 0, nrThrottled: 0, throttledUsec: 0 };
-  return {
-    cpu: { ...zero, ...w.cpu },
-    memory: { usageBytes: 0, limitBytes: 0, maxUsageBytes: 0, cacheBytes: 0, rssBytes: 0, oomKills: 0, ...w.memory },
-    pids: { current: 0, limit: 0, ...w.pids },
-    blkio: { readBytes: 0, writeBytes: 0, ...w.blkio },
-    timestampMs: w.timestampMs,
-  };
 }

@@ -1,4 +1,5 @@
-import * as wire from '../gen/mayu/agent/v1/agent.js';
+import type * as wire from '../gen/mayu/agent/v1/agent.js';
+import { GUEST_REPLY_LIMITS, GuestReply, type WireIssueSink } from './guest-reply.js';
 
 /** Guest uptime (ms since the kernel started) at each boot milestone. */
 export interface BootTimestamps {
@@ -41,28 +42,37 @@ export function guestDetailsToWire(d: GuestDetails): wire.GuestDetails {
   };
 }
 
-export function guestDetailsFromWire(w: wire.GuestDetails): GuestDetails {
-  const boot = w.boot ?? { initStartMs: 0, agentProcessStartMs: 0, agentMainMs: 0, agentListeningMs: 0 };
+/**
+ * GetGuestDetails's reply, on the host: strings are cut to
+ * GUEST_REPLY_LIMITS.maxString, channels to maxChannels entries; sizes,
+ * counts and times are finite and >= 0 (see guest-reply.ts). Missing boot
+ * timestamps read as zeros.
+ */
+export function guestDetailsFromWire(w: wire.GuestDetails, report?: WireIssueSink): GuestDetails {
+  const m = GuestReply.message('GetGuestDetails', w);
+  const r = new GuestReply('GetGuestDetails', report);
+  const boot = r.part('boot', m.boot);
+  const bootTime = (v: unknown, field: string): number => (v === undefined ? 0 : r.time(`boot.${field}`, v));
   return {
-    kernelRelease: w.kernelRelease,
-    kernelVersion: w.kernelVersion,
-    agentVersion: w.agentVersion,
-    nodeVersion: w.nodeVersion,
-    hostname: w.hostname,
+    kernelRelease: r.string('kernel_release', m.kernelRelease),
+    kernelVersion: r.string('kernel_version', m.kernelVersion),
+    agentVersion: r.string('agent_version', m.agentVersion),
+    nodeVersion: r.string('node_version', m.nodeVersion),
+    hostname: r.string('hostname', m.hostname),
     memory: {
-      totalBytes: w.memoryTotalBytes,
-      availableBytes: w.memoryAvailableBytes,
-      blockSizeBytes: w.memoryBlockSizeBytes,
+      totalBytes: r.count('memory_total_bytes', m.memoryTotalBytes),
+      availableBytes: r.count('memory_available_bytes', m.memoryAvailableBytes),
+      blockSizeBytes: r.count('memory_block_size_bytes', m.memoryBlockSizeBytes),
     },
-    onlineCpus: w.onlineCpus,
-    uptimeMs: w.uptimeMs,
+    onlineCpus: r.count('online_cpus', m.onlineCpus),
+    uptimeMs: r.time('uptime_ms', m.uptimeMs),
     boot: {
-      initStartMs: boot.initStartMs,
-      agentProcessStartMs: boot.agentProcessStartMs,
-      agentMainMs: boot.agentMainMs,
-      agentListeningMs: boot.agentListeningMs,
+      initStartMs: bootTime(boot.initStartMs, 'init_start_ms'),
+      agentProcessStartMs: bootTime(boot.agentProcessStartMs, 'agent_process_start_ms'),
+      agentMainMs: bootTime(boot.agentMainMs, 'agent_main_ms'),
+      agentListeningMs: bootTime(boot.agentListeningMs, 'agent_listening_ms'),
     },
-    channels: [...w.channels],
-    ociRuntime: w.ociRuntime,
+    channels: r.list('channels', m.channels, GUEST_REPLY_LIMITS.maxChannels, (c, field) => r.string(field, c)),
+    ociRuntime: r.string('oci_runtime', m.ociRuntime),
   };
 }

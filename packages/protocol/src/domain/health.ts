@@ -13,6 +13,7 @@ export function servingStatusToWire(s: ServingStatus): WireStatus {
   }
 }
 
+/** Check's status: anything but SERVING or NOT_SERVING (an unknown or non-numeric value) is 'unknown'. */
 export function servingStatusFromWire(s: WireStatus): ServingStatus {
   switch (s) {
     case WireStatus.SERVING_STATUS_SERVING:

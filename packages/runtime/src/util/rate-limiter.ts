@@ -12,13 +12,13 @@ export class RateLimiter {
     this.last = now();
   }
 
-  /** Takes a token if there is one. */
-  take(): boolean {
+  /** Takes `n` tokens (default 1) if there are that many; otherwise takes none. */
+  take(n = 1): boolean {
     const t = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.ratePerSec);
-    this.last = t;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (t > this.last) this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.ratePerSec);
+    this.last = Math.max(this.last, t);
+    if (this.tokens < n) return false;
+    this.tokens -= n;
     return true;
   }
 }

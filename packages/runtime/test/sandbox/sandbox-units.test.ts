@@ -3,9 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { computeBootTimings } from '../../src/sandbox/boot-timings.js';
-import { GuestLogRelay, MAX_GUEST_LINE } from '../../src/sandbox/guest-log-relay.js';
 import { createStateDir, sandboxDir, validateSandboxId, writeRecord } from '../../src/sandbox/state-dir.js';
 
 describe('sandbox state directory', () => {
@@ -80,34 +78,3 @@ describe('boot timings', () => {
   });
 });
 
-describe('guest log relay', () => {
-  function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
-    const lines: Record<string, unknown>[] = [];
-    const log = pino({ level: 'trace' }, { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) });
-    return { log, lines };
-  }
-
-  it('re-logs guest JSON under a guest key at its level, and text as text', () => {
-    const { log, lines } = capture();
-    const relay = new GuestLogRelay(log);
-    relay.push('{"level":50,"msg":"disk full","pid":1}\nplain ');
-    relay.push('text\n');
-    assert.deepEqual(lines.map((l) => [l.level, l.msg, l.guest]), [
-      [50, 'disk full', { level: 50, msg: 'disk full', pid: 1 }],
-      [30, 'guest output', 'plain text'],
-    ]);
-  });
-
-  it('bounds lines and rate-limits a flood, counting what it dropped', () => {
-    const { log, lines } = capture();
-    const relay = new GuestLogRelay(log, { linesPerSec: 1, burst: 5 });
-    relay.push('y'.repeat(MAX_GUEST_LINE * 2));
-    relay.push(`${'x\n'.repeat(100)}`);
-    relay.flush();
-    const relayed = lines.filter((l) => l.msg === 'guest output');
-    assert.equal(relayed.length, 5);
-    assert.ok(relayed.every((l) => String(l.guest).length <= MAX_GUEST_LINE));
-    const dropped = lines.filter((l) => l.msg === 'guest log rate limit: lines dropped').reduce((n, l) => n + Number(l.droppedLines), 0);
-    assert.equal(dropped, 96);
-  });
-});
