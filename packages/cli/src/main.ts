@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
     case '_monitor':
       return monitorCommand(args, log);
     case 'ps':
-      return psCommand(args);
+      return psCommand(args, log);
     case 'rm':
       return rmCommand(args);
     case undefined:

@@ -10,10 +10,12 @@ commands:
   check [--config FILE] [--json]
         report what this host offers (KVM, vhost-vsock, QEMU, guest image)
   run [--rm] [-d] [-i] [-t] [-e K=V]... [-v SRC:DST[:ro]]... [-w DIR] [-u UID[:GID]]
-      [--name ID] [--read-only] [--config FILE] IMAGE [--] [CMD...]
+      [--name ID] [--read-only] [--security-opt seccomp=unconfined]
+      [--config FILE] IMAGE [--] [CMD...]
         run a container in its own micro-VM; IMAGE is an OCI image layout
         directory, an OCI archive (.tar) or a root filesystem directory; the
-        exit status is the container's
+        exit status is the container's. It gets a default seccomp profile
+        (Docker's, in effect) unless --security-opt seccomp=unconfined
   run --bundle DIR [-d] [-i] [-t] ID
         run an OCI bundle (DIR/config.json and its rootfs), as runc does
   exec [-i] [-t] [-e K=V]... [-w DIR] [-u USER] ID -- CMD...

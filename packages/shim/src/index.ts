@@ -2,3 +2,5 @@
 export { parseFlags, type ShimFlags } from './flags.js';
 export { socketPath, groupIdOf } from './address.js';
 export { parseStdio } from './io/stdio.js';
+export { TaskService, type TaskServiceOptions } from './server/task-service.js';
+export { EventPublisher } from './events/publisher.js';

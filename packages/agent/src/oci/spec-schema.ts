@@ -18,6 +18,14 @@ const u64 = { type: 'integer', minimum: 0 } as const;
  */
 const refused = (reason: string) => ({ not: {}, refused: reason }) as const;
 
+/**
+ * A host security label: the guest kernel has no AppArmor or SELinux, so a
+ * non-empty one cannot be honoured and is refused (the host drops them
+ * first only when runtime.lsm_labels = "drop").
+ */
+const noLsm = (lsm: string) =>
+  ({ type: 'string', not: { pattern: '[\\s\\S]' }, refused: `the guest kernel has no ${lsm}: a container cannot be confined by it in a mayu guest` }) as const;
+
 const NO_SECCOMP_AGENT =
   'seccomp notifications go to a listener socket on the host, and mayu runs no seccomp agent in the guest to receive them';
 
@@ -119,9 +127,9 @@ export const PROCESS_SCHEMA = {
       },
     },
     noNewPrivileges: { type: 'boolean' },
-    apparmorProfile: { type: 'string' },
+    apparmorProfile: noLsm('AppArmor'),
     oomScoreAdj: { type: 'integer', minimum: -1000, maximum: 1000 },
-    selinuxLabel: { type: 'string' },
+    selinuxLabel: noLsm('SELinux'),
   },
 } as const;
 
@@ -177,7 +185,7 @@ export const SPEC_SCHEMA = {
         maskedPaths: stringArray,
         readonlyPaths: stringArray,
         rootfsPropagation: { enum: ['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared', 'unbindable', 'runbindable'] },
-        mountLabel: { type: 'string' },
+        mountLabel: noLsm('SELinux'),
         personality: { type: 'object' },
       },
     },

@@ -118,6 +118,14 @@ describe('OCI spec validation (agent)', () => {
     assert.match(problems(notifyByDefault).join(), /^\/linux\/seccomp\/defaultAction: SCMP_ACT_NOTIFY is not supported/);
   });
 
+  it('refuses host security labels the guest kernel cannot honour, and takes empty ones', () => {
+    const labelled = { ...good(), process: { ...good().process, apparmorProfile: 'docker-default', selinuxLabel: '' }, linux: { ...good().linux, mountLabel: 'system_u:object_r:x' } };
+    assert.deepEqual(problems(labelled), [
+      '/process/apparmorProfile: the guest kernel has no AppArmor: a container cannot be confined by it in a mayu guest (got "docker-default")',
+      '/linux/mountLabel: the guest kernel has no SELinux: a container cannot be confined by it in a mayu guest (got "system_u:object_r:x")',
+    ]);
+  });
+
   it('validates an exec process, with pointers under /process', () => {
     assert.throws(() => validateProcess({ args: ['ls'], cwd: '/', user: { uid: -1, gid: 0 } }), /\/process\/user\/uid: must be >= 0 \(got -1\)/);
     assert.equal(validateProcess({ args: ['ls'], cwd: '/' }).args[0], 'ls');

@@ -40,7 +40,8 @@ export async function bootCommand(args: string[], log: Logger): Promise<number> 
     strict: true,
   });
   const config = configFrom(values.config);
-  const sandbox = Sandbox.create({ id: values.id ?? `boot-${randomBytes(4).toString('hex')}`, config, log });
+  // A kept VM outlives this command; any other dies with it, even on SIGKILL.
+  const sandbox = Sandbox.create({ id: values.id ?? `boot-${randomBytes(4).toString('hex')}`, config, log, dieWithParent: !values.keep });
   const interrupt = (): void => {
     void sandbox.destroy().finally(() => process.exit(130));
   };

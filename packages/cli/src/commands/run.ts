@@ -11,6 +11,7 @@ import { configFrom } from './common.js';
 import { attachRun } from '../run/attached-run.js';
 import { terminalSize } from '../run/attach.js';
 import type { RunRequest } from '../run/container-session.js';
+import { reapOrphanedRuns } from '../run/reaper.js';
 import { createRun, removeRun, type RunRecord } from '../run/run-records.js';
 
 
@@ -23,6 +24,16 @@ export function parseVolume(text: string): { source: string; destination: string
   }
   if (!isAbsolute(destination)) throw invalidArgument('--volume', text, 'DST must be an absolute path');
   return { source: resolve(source), destination, readOnly: mode === 'ro' };
+}
+
+/** --security-opt seccomp=unconfined (the only one so far); the default is mayu's default profile. */
+export function seccompOption(opts: string[]): 'default' | 'unconfined' {
+  let mode: 'default' | 'unconfined' = 'default';
+  for (const o of opts) {
+    if (o === 'seccomp=unconfined') mode = 'unconfined';
+    else if (o !== 'seccomp=default') throw invalidArgument('--security-opt', o, 'must be seccomp=default or seccomp=unconfined');
+  }
+  return mode;
 }
 
 /** -e K=V, or -e K to take K from this environment. */
@@ -51,6 +62,7 @@ function parseRunArgs(args: string[]) {
       name: { type: 'string' },
       bundle: { type: 'string' },
       'read-only': { type: 'boolean', default: false },
+      'security-opt': { type: 'string', multiple: true, default: [] },
       config: { type: 'string' },
     },
   });
@@ -69,7 +81,7 @@ function bundleRequest(dir: string, id: string, values: RunValues): RunRequest &
   if (typeof root.path !== 'string') throw invalidArgument('/root/path', root.path, 'must be a path (relative to the bundle)');
   const rootfs = resolve(dir, root.path);
   const terminal = Boolean((spec.process as { terminal?: boolean } | undefined)?.terminal) || values.tty;
-  return { id, rootfs, spec, terminal, stdin: values.interactive, image: `bundle ${dir}` };
+  return { id, rootfs, rootfsKind: 'bundle', spec, terminal, stdin: values.interactive, image: `bundle ${dir}` };
 }
 
 async function imageRequest(image: string, cmd: string[], id: string, values: RunValues): Promise<RunRequest & { image: string }> {
@@ -82,9 +94,10 @@ async function imageRequest(image: string, cmd: string[], id: string, values: Ru
     terminal: values.tty,
     consoleSize: terminalSize(),
     readOnlyRootfs: values['read-only'],
+    seccomp: seccompOption(values['security-opt']),
     volumes: values.volume.map(parseVolume),
   });
-  return { id, rootfs: resolved.rootfs, spec, terminal: values.tty, stdin: values.interactive, image };
+  return { id, rootfs: resolved.rootfs, rootfsKind: 'image', spec, terminal: values.tty, stdin: values.interactive, image };
 }
 
 function newRecord(req: RunRequest & { image: string }, detached: boolean): RunRecord {
@@ -125,6 +138,7 @@ export async function runCommand(args: string[], log: Logger): Promise<number> {
     req = await imageRequest(image, cmd, values.name ?? `run-${randomBytes(4).toString('hex')}`, values);
   }
   if (values.detach && (values.interactive || values.tty)) throw new UsageError('-d cannot be combined with -i or -t: attach with mayu exec instead');
+  await reapOrphanedRuns(config, log);
   const dir = createRun(config.runtime.stateDir, newRecord(req, values.detach));
   if (values.detach) return detach(dir, req, values.config);
   return attachRun({ dir, req, config, log, remove: values.rm });

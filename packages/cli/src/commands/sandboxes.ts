@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { isMayuError, MayuError } from '@mayu/protocol';
 import { listSandboxes, removeSandbox, type RuntimeConfig } from '@mayu/runtime';
+import type { Logger } from 'pino';
+import { reapOrphanedRuns } from '../run/reaper.js';
 import { getRun, listRuns, ownerAlive, removeRun } from '../run/run-records.js';
 import { UsageError } from '../usage.js';
 import { configFrom, printJson } from './common.js';
@@ -13,6 +15,8 @@ interface Row {
   image: string;
   command: string;
   created: string;
+  /** Why it failed (a killed owner, a container that could not start). */
+  error?: string;
 }
 
 function rows(config: RuntimeConfig, all: boolean): Row[] {
@@ -22,7 +26,7 @@ function rows(config: RuntimeConfig, all: boolean): Row[] {
     .map((r) => {
       const alive = r.status === 'running' && ownerAlive(r);
       const status = alive ? 'running' : r.status === 'exited' && r.exit ? `exited (${r.exit.exitStatus})` : r.status === 'running' ? 'dead' : r.status;
-      return { id: r.id, kind: 'container' as const, status, image: r.image, command: r.args.join(' '), created: r.createdAt };
+      return { id: r.id, kind: 'container' as const, status, image: r.image, command: r.args.join(' '), created: r.createdAt, ...(r.error ? { error: r.error } : {}) };
     })
     .filter((r) => all || r.status === 'running' || r.status === 'starting');
   // Sandboxes with no run of their own: left by mayu boot --keep.
@@ -32,14 +36,20 @@ function rows(config: RuntimeConfig, all: boolean): Row[] {
   return [...fromRuns, ...fromBoots];
 }
 
-/** mayu ps [-a] [--json]: running containers (all with -a), and sandboxes kept by boot --keep. */
-export function psCommand(args: string[]): number {
+/**
+ * mayu ps [-a] [--json]: running containers (all with -a), and sandboxes
+ * kept by boot --keep. Runs whose owner was killed are cleaned up first and
+ * shown as failed, with why.
+ */
+export async function psCommand(args: string[], log: Logger): Promise<number> {
   const { values } = parseArgs({
     args,
     strict: true,
     options: { config: { type: 'string' }, json: { type: 'boolean', default: false }, all: { type: 'boolean', short: 'a', default: false } },
   });
-  const list = rows(configFrom(values.config), values.all ?? false);
+  const config = configFrom(values.config);
+  await reapOrphanedRuns(config, log);
+  const list = rows(config, values.all ?? false);
   if (values.json) {
     printJson(list);
     return 0;

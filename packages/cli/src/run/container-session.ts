@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 export interface RunRequest {
   id: string;
   rootfs: string;
+  /** `image`: a read-only image (the container writes to a layer of its own); `bundle`: the bundle's own rootfs, written in place (as runc does). */
+  rootfsKind: 'image' | 'bundle';
   spec: Record<string, unknown>;
   terminal: boolean;
   stdin: boolean;
@@ -36,7 +38,7 @@ export class ContainerSession {
     const sandbox = Sandbox.create({ id: req.id, config, log, ...size });
     onSandbox?.(sandbox);
     try {
-      let rootfs: ContainerRootfs = { kind: 'shared-fs', path: req.rootfs };
+      let rootfs: ContainerRootfs = req.rootfsKind === 'bundle' ? { kind: 'shared-fs', path: req.rootfs } : { kind: 'image', path: req.rootfs };
       if (config.hypervisor.qemu.containerRootfs === 'block') {
         const image = join(sandbox.stateDir, 'rootfs.erofs');
         await buildRootfsImage(req.rootfs, image);

@@ -2,11 +2,17 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseEnv, parseVolume } from '../../src/commands/run.js';
+import { parseEnv, parseVolume, seccompOption } from '../../src/commands/run.js';
 import { parseSignal } from '../../src/run/attach.js';
 import { createRun, getRun, listRuns, ownerAlive, removeRun, updateRun, type RunRecord } from '../../src/run/run-records.js';
 
 describe('mayu run options', () => {
+  it('--security-opt: the default seccomp profile unless seccomp=unconfined; anything else is named', () => {
+    assert.equal(seccompOption([]), 'default');
+    assert.equal(seccompOption(['seccomp=unconfined']), 'unconfined');
+    assert.throws(() => seccompOption(['apparmor=unconfined']), { code: 'ERR_INVALID_ARGUMENT', message: /--security-opt: must be seccomp=default or seccomp=unconfined \(got "apparmor=unconfined"\)/ });
+  });
+
   it('parses -v SRC:DST[:ro|rw]', () => {
     assert.deepEqual(parseVolume('/a:/b'), { source: '/a', destination: '/b', readOnly: false });
     assert.deepEqual(parseVolume('/a:/b:ro'), { source: '/a', destination: '/b', readOnly: true });

@@ -71,6 +71,9 @@ export abstract class ChannelEndpoint extends EventEmitter {
         if (this.sessions.get(gone.session) === gone) this.sessions.delete(gone.session);
       },
     );
+    // A session destroyed (say, for holding too much unread data) before its
+    // user listens must not crash the process with an unhandled 'error'.
+    stream.on('error', () => {});
     this.sessions.set(id, stream);
     return stream;
   }

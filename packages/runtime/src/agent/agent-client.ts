@@ -9,6 +9,10 @@ import {
   exitStatusFromWire,
   fromServiceError,
   guestDetailsFromWire,
+  processListingFromWire,
+  oomEventFromWire,
+  writeStreamFromWire,
+  type WireIssueSink,
   MayuError,
   servingStatusFromWire,
   type ContainerStats,
@@ -59,26 +63,36 @@ type UnaryMethod<Req, Res> = (
  * are bounded in size, and wire types are converted to domain types here.
  */
 export class AgentClient {
+  /** Where replies the guest sent out of bounds are reported (they are clamped, cut or dropped, never trusted). */
+  private readonly issues: WireIssueSink;
+
   private constructor(
     private readonly bridge: AgentBridge | null,
     private readonly grpc: AgentServiceClient,
     private readonly callTimeoutMs: number,
     private readonly dialTimeoutMs: number,
-  ) {}
+    log: Logger | null,
+  ) {
+    let reported = 0;
+    this.issues = (issue) => {
+      // A guest can send bad replies at any rate: the log gets a sample.
+      if (log && reported++ % 100 === 0) log.warn({ guestReply: issue, reported }, 'agent reply out of bounds');
+    };
+  }
 
   /** Owns the agent connection: listens on `bridgeSocket` and dials the agent for each gRPC connection. */
   static async open(o: AgentClientOptions): Promise<AgentClient> {
     const bridge = new AgentBridge(createDialer(o.endpoint), o.bridgeSocket, o.dialTimeoutMs, o.log.child({ subsystem: 'agent-bridge' }));
     await bridge.listen();
-    return new AgentClient(bridge, AgentClient.grpcClient(o.bridgeSocket), o.callTimeoutMs, o.dialTimeoutMs);
+    return new AgentClient(bridge, AgentClient.grpcClient(o.bridgeSocket), o.callTimeoutMs, o.dialTimeoutMs, o.log);
   }
 
   /**
    * Uses the bridge of the process that owns the sandbox (its monitor, or a
    * shim): each connection becomes one more session to the agent.
    */
-  static attach(bridgeSocket: string, timeouts: { dialTimeoutMs: number; callTimeoutMs: number }): AgentClient {
-    return new AgentClient(null, AgentClient.grpcClient(bridgeSocket), timeouts.callTimeoutMs, timeouts.dialTimeoutMs);
+  static attach(bridgeSocket: string, timeouts: { dialTimeoutMs: number; callTimeoutMs: number }, log: Logger | null = null): AgentClient {
+    return new AgentClient(null, AgentClient.grpcClient(bridgeSocket), timeouts.callTimeoutMs, timeouts.dialTimeoutMs, log);
   }
 
   private static grpcClient(bridgeSocket: string): AgentServiceClient {
@@ -107,7 +121,7 @@ export class AgentClient {
 
   async guestDetails(options: CallOptions = {}): Promise<GuestDetails> {
     const res = await this.unary<agentWire.GetGuestDetailsRequest, agentWire.GuestDetails>('GetGuestDetails', this.grpc.getGuestDetails, {}, options);
-    return guestDetailsFromWire(res);
+    return guestDetailsFromWire(res, this.issues);
   }
 
   async createSandbox(o: CreateSandboxOptions): Promise<void> {
@@ -144,12 +158,12 @@ export class AgentClient {
   }
 
   async stats(containerId: string): Promise<ContainerStats> {
-    return containerStatsFromWire(await this.unary('StatsContainer', this.grpc.statsContainer, { containerId }, {}));
+    return containerStatsFromWire(await this.unary('StatsContainer', this.grpc.statsContainer, { containerId }, {}), this.issues);
   }
 
   async listProcesses(containerId: string): Promise<ProcessListing[]> {
     const res = await this.unary<agentWire.ListProcessesRequest, agentWire.ListProcessesResponse>('ListProcesses', this.grpc.listProcesses, { containerId }, {});
-    return res.processes.map((p) => ({ pid: p.pid, execId: p.execId, command: p.command }));
+    return processListingFromWire(res, this.issues);
   }
 
   async execProcess(o: ExecProcessOptions): Promise<void> {
@@ -162,12 +176,12 @@ export class AgentClient {
 
   /** Waits (without a deadline) for the process to exit. */
   async waitProcess(ref: ProcessRef): Promise<ExitStatus> {
-    return exitStatusFromWire(await this.unary('WaitProcess', this.grpc.waitProcess, ref, { timeoutMs: NO_DEADLINE }));
+    return exitStatusFromWire(await this.unary('WaitProcess', this.grpc.waitProcess, ref, { timeoutMs: NO_DEADLINE }), this.issues);
   }
 
   async writeStdin(ref: ProcessRef, data: Buffer): Promise<number> {
     const res = await this.unary<agentWire.WriteStreamRequest, agentWire.WriteStreamResponse>('WriteStdin', this.grpc.writeStdin, { ...ref, data }, {});
-    return res.len;
+    return writeStreamFromWire(res, data.length, this.issues);
   }
 
   async closeStdin(ref: ProcessRef): Promise<void> {
@@ -178,6 +192,8 @@ export class AgentClient {
   async readOutput(ref: ProcessRef, stream: 'stdout' | 'stderr', len = 1 << 20): Promise<Buffer> {
     const method = stream === 'stdout' ? this.grpc.readStdout : this.grpc.readStderr;
     const res = await this.unary<agentWire.ReadStreamRequest, agentWire.ReadStreamResponse>(stream === 'stdout' ? 'ReadStdout' : 'ReadStderr', method, { ...ref, len }, { timeoutMs: NO_DEADLINE });
+    // The guest chooses what it sends: never more than was asked for.
+    if (res.data.length > len) throw new MayuError('ERR_AGENT_PROTOCOL', `agent Read${stream === 'stdout' ? 'Stdout' : 'Stderr'}: ${res.data.length} bytes for a read of at most ${len}`);
     return Buffer.from(res.data);
   }
 
@@ -188,7 +204,7 @@ export class AgentClient {
   /** Waits (without a deadline) for the next OOM kill in any container of the sandbox. */
   async nextOomEvent(): Promise<string> {
     const res = await this.unary<agentWire.GetOOMEventRequest, agentWire.OOMEvent>('GetOOMEvent', this.grpc.getOomEvent, {}, { timeoutMs: NO_DEADLINE });
-    return res.containerId;
+    return oomEventFromWire(res, this.issues);
   }
 
   async metrics(): Promise<string> {

@@ -44,6 +44,18 @@ export function describeConfigErrors(doc: unknown, errors: ErrorObject[]): strin
   });
 }
 
+/** Rules between keys that a JSON schema cannot say well, one line per problem. */
+function crossCheck(raw: RawConfig): string[] {
+  const q = raw.hypervisor.qemu;
+  const problems: string[] = [];
+  if (q.default_vcpus > q.max_vcpus) problems.push(`hypervisor.qemu.default_vcpus: must be at most max_vcpus (${q.max_vcpus}) (got ${q.default_vcpus})`);
+  if (q.default_memory > q.max_memory) problems.push(`hypervisor.qemu.default_memory: must be at most max_memory (${q.max_memory}) (got ${q.default_memory})`);
+  if (/^\d+:\d+$/.test(q.run_as) && q.shared_fs === 'virtio-9p') {
+    problems.push(`hypervisor.qemu.run_as: QEMU serves the 9p share itself and must stay root with shared_fs = "virtio-9p" (got ${JSON.stringify(q.run_as)})`);
+  }
+  return problems;
+}
+
 /**
  * Parses and validates a configuration document (TOML). Missing keys take
  * the schema's defaults. Throws ERR_CONFIG_INVALID naming every bad key.
@@ -57,7 +69,8 @@ export function parseConfig(text: string, source: string): RuntimeConfig {
     const first = (err as Error).message.split('\n')[0];
     throw new MayuError('ERR_CONFIG_INVALID', `${source}: not valid TOML${where}: ${first}`, { cause: err, details: { source } });
   }
-  const problems = describeConfigErrors(doc, validate(doc));
+  let problems = describeConfigErrors(doc, validate(doc));
+  if (problems.length === 0) problems = crossCheck(doc as RawConfig);
   if (problems.length > 0) {
     throw new MayuError('ERR_CONFIG_INVALID', `${source}: ${problems.join('; ')}`, { details: { source, problems } });
   }

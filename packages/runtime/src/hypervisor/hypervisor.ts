@@ -14,10 +14,38 @@ export interface VmSpec {
   kernelParams: string;
   /** Verbose guest console and agent debug logs. */
   debug: boolean;
-  /** A host directory shared with the guest under `tag` (the sandbox's shared directory). */
-  sharedDir?: { path: string; tag: string; kind: 'virtio-9p' | 'virtio-fs' };
+  /** Host directories shared with the guest, each under its tag. */
+  sharedDirs?: SharedDirSpec[];
   /** Extra disks (container root filesystems), attached at boot. */
   disks?: DiskSpec[];
+  /** Who the hypervisor process runs as, and what it may do (see VmmPrivileges). */
+  privileges: VmmPrivileges;
+}
+
+export interface SharedDirSpec {
+  /** A short name for the device (e.g. the share area). */
+  id: string;
+  path: string;
+  tag: string;
+  kind: 'virtio-9p' | 'virtio-fs';
+  /**
+   * `host`: the guest sees and sets the host files' real owners and modes
+   * (within the hypervisor's capabilities); `mapped`: what the guest sets is
+   * kept in extended attributes and never becomes real on the host.
+   */
+  attributes: 'host' | 'mapped';
+}
+
+/**
+ * The hypervisor process's privileges. It starts with a bounding capability
+ * set of only what it needs, no_new_privs, and (unless `dieWithParent` is
+ * false) a parent-death SIGKILL, so that a VM never outlives the process
+ * that owns it.
+ */
+export interface VmmPrivileges {
+  /** Drop to this uid:gid once the devices are open (only when the VMM serves no files). */
+  runAs: { uid: number; gid: number } | null;
+  dieWithParent: boolean;
 }
 
 export interface DiskSpec {

@@ -1,18 +1,23 @@
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { invalidArgument, MayuError, type StorageSpec } from '@mayu/protocol';
-import { bindMount, unmount } from '../storage/host-mounts.js';
+import type { ShareArea, SharedTree } from '../storage/shared-tree.js';
+import type { WritableLayers } from '../storage/writable-layers.js';
 
-/** Where the sandbox's shared directory is mounted in the guest, and its tag. */
-export const GUEST_SHARED_DIR = '/run/mayu/shared';
-export const SHARED_TAG = 'mayushared';
 /** The agent's per-container directory in the guest. */
 export const GUEST_CONTAINERS_DIR = '/run/mayu/containers';
 
+/** Container ids become one path component on the host: nothing else is accepted. */
+const CONTAINER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
 /** Where a container's root filesystem comes from. */
 export type ContainerRootfs =
-  /** A host directory, bind-mounted into the sandbox's shared directory. */
+  /** The container's own root filesystem (containerd's bundle rootfs): shared as it is. */
   | { kind: 'shared-fs'; path: string }
+  /**
+   * A read-only image (the image cache, or a rootfs directory given to mayu
+   * run): shared under a writable layer of the container's own on the host,
+   * or read-only when the spec says root.readonly.
+   */
+  | { kind: 'image'; path: string }
   /** A read-only disk (attached at boot, found by serial) with a tmpfs overlay on top in the guest. */
   | { kind: 'disk'; serial: string };
 
@@ -27,8 +32,16 @@ export interface PreparedContainer {
   /** The spec with guest paths. */
   spec: SpecShape;
   storages: StorageSpec[];
-  /** Host bind mounts made for it (undone on removal). */
-  hostMounts: string[];
+  /** Undoes the host side (mounts, writable layer); idempotent. */
+  release(): Promise<void>;
+}
+
+export interface ContainerShares {
+  tree: SharedTree;
+  /** Per-container writable layers for `image` root filesystems. */
+  layers: WritableLayers;
+  /** Where read-write volumes go: `mapped` (guest attributes never real on the host) when the tree has it. */
+  writableVolumes: ShareArea;
 }
 
 function isBind(m: { type?: string; options?: string[] }): boolean {
@@ -36,58 +49,80 @@ function isBind(m: { type?: string; options?: string[] }): boolean {
 }
 
 /**
- * Turns a spec written with host paths into one for the guest: the rootfs
- * and every bind mount (volume) are made visible through the shared
- * directory (or the rootfs disk), their paths rewritten; namespace paths
+ * Turns a spec written with host paths into one for the guest. The rootfs
+ * and every bind mount (volume) are made visible through the sandbox's
+ * shared tree (or the rootfs disk), their paths rewritten; namespace paths
  * (host paths, e.g. a pod's network namespace) are dropped, since the VM is
- * the boundary. The host never takes a path from the guest.
+ * the boundary. The host never takes a path from the guest, and makes every
+ * mount in a directory the guest cannot reach. On failure nothing is left.
  */
-export async function prepareContainer(o: {
-  id: string;
-  spec: unknown;
-  rootfs: ContainerRootfs;
-  /** The sandbox's shared directory on the host, or null without a shared filesystem. */
-  sharedDir: string | null;
-}): Promise<PreparedContainer> {
+export async function prepareContainer(o: { id: string; spec: unknown; rootfs: ContainerRootfs; shares: ContainerShares | null }): Promise<PreparedContainer> {
   if (o.spec === null || typeof o.spec !== 'object' || Array.isArray(o.spec)) throw invalidArgument('/', o.spec, 'an OCI spec must be a JSON object');
+  if (!CONTAINER_ID_PATTERN.test(o.id)) throw invalidArgument('container id', o.id, 'must be 1-128 letters, digits, "_", "." or "-", not starting with a symbol');
   const spec: SpecShape = structuredClone(o.spec) as SpecShape;
-  const hostMounts: string[] = [];
-  const storages: StorageSpec[] = [];
-  const share = (name: string): { host: string; guest: string } => {
-    if (!o.sharedDir) throw new MayuError('ERR_INVALID_ARGUMENT', `container ${o.id}: ${name} needs a shared filesystem (shared_fs is "none")`);
-    return { host: join(o.sharedDir, o.id, name), guest: `${GUEST_SHARED_DIR}/${o.id}/${name}` };
+  const undo: (() => Promise<void>)[] = [];
+  const release = async (): Promise<void> => {
+    for (const u of undo.splice(0).reverse()) await u();
   };
+  const shares = (what: string): ContainerShares => {
+    if (!o.shares) throw new MayuError('ERR_INVALID_ARGUMENT', `container ${o.id}: ${what} needs a shared filesystem (shared_fs is "none")`);
+    return o.shares;
+  };
+  const readOnlyRoot = spec.root?.readonly === true;
   try {
-    if (o.rootfs.kind === 'shared-fs') {
-      if (!existsSync(o.rootfs.path) || !statSync(o.rootfs.path).isDirectory()) throw invalidArgument('rootfs', o.rootfs.path, 'is not a directory');
-      const target = share('rootfs');
-      await bindMount(o.rootfs.path, target.host, false);
-      hostMounts.push(target.host);
-      spec.root = { ...spec.root, path: target.guest };
-    } else {
+    const storages: StorageSpec[] = [];
+    if (o.rootfs.kind === 'disk') {
       const dir = `${GUEST_CONTAINERS_DIR}/${o.id}`;
-      storages.push(
-        { driver: 'blk', source: o.rootfs.serial, fstype: 'erofs', options: ['ro'], mountPoint: `${dir}/lower` },
-        { driver: 'overlay', source: 'overlay', fstype: 'overlay', options: [`lowerdir=${dir}/lower`, `upperdir=${dir}/upper`, `workdir=${dir}/work`], mountPoint: `${dir}/rootfs` },
-      );
       spec.root = { ...spec.root, path: `${dir}/rootfs` };
+      storages.push(...diskRootfsStorages(dir, o.rootfs.serial));
+    } else {
+      const s = shares('a shared-fs rootfs');
+      const rel = `${o.id}/rootfs`;
+      const source = o.rootfs.path;
+      if (o.rootfs.kind === 'image' && !readOnlyRoot) {
+        const target = s.tree.hostPath('shared', rel);
+        await s.layers.add(o.id, source, target);
+        undo.push(() => s.layers.remove(o.id, target));
+        await s.tree.restrictCopy('shared', rel, false);
+      } else {
+        const target = await s.tree.bind(source, 'shared', rel, readOnlyRoot).catch((err: unknown) => {
+          throw renamed(err, '/root/path', source);
+        });
+        undo.push(() => s.tree.release(target));
+      }
+      spec.root = { ...spec.root, path: s.tree.guestPath('shared', rel) };
     }
     for (const [i, m] of (spec.mounts ?? []).entries()) {
       if (!isBind(m)) continue;
-      if (!m.source || !existsSync(m.source)) throw invalidArgument(`/mounts/${i}/source`, m.source, 'does not exist on the host');
-      const target = share(`volumes/${i}`);
-      await bindMount(m.source, target.host, (m.options ?? []).includes('ro'));
-      hostMounts.push(target.host);
-      m.source = target.guest;
+      const s = shares('a bind mount (volume)');
+      const readOnly = (m.options ?? []).includes('ro');
+      const area: ShareArea = readOnly ? 'shared' : s.writableVolumes;
+      if (!m.source) throw invalidArgument(`/mounts/${i}/source`, m.source, 'a bind mount needs a source');
+      const source = m.source;
+      const target = await s.tree.bind(source, area, `${o.id}/volumes/${i}`, readOnly).catch((err: unknown) => {
+        throw renamed(err, `/mounts/${i}/source`, source);
+      });
+      undo.push(() => s.tree.release(target));
+      m.source = s.tree.guestPath(area, `${o.id}/volumes/${i}`);
     }
     if (spec.linux?.namespaces) spec.linux.namespaces = spec.linux.namespaces.map((ns) => ({ type: ns.type }));
-    return { spec, storages, hostMounts };
+    return { spec, storages, release };
   } catch (err) {
-    await releaseContainerMounts(hostMounts);
+    await release();
     throw err;
   }
 }
 
-export async function releaseContainerMounts(hostMounts: string[]): Promise<void> {
-  for (const m of hostMounts.splice(0).reverse()) await unmount(m);
+/** An invalid-argument error from the host side, renamed after the spec field that caused it. */
+function renamed(err: unknown, field: string, value: string): unknown {
+  if (!(err instanceof MayuError) || err.code !== 'ERR_INVALID_ARGUMENT' || typeof err.details.problem !== 'string') return err;
+  return invalidArgument(field, value, err.details.problem);
+}
+
+/** A read-only erofs disk under a writable overlay, both inside the guest. */
+function diskRootfsStorages(dir: string, serial: string): StorageSpec[] {
+  return [
+    { driver: 'blk', source: serial, fstype: 'erofs', options: ['ro'], mountPoint: `${dir}/lower` },
+    { driver: 'overlay', source: 'overlay', fstype: 'overlay', options: [`lowerdir=${dir}/lower`, `upperdir=${dir}/upper`, `workdir=${dir}/work`], mountPoint: `${dir}/rootfs` },
+  ];
 }

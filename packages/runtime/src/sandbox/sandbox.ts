@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMayuError, MayuError, type GuestDetails, type NamespaceShare, type StdioSpec, type StorageSpec } from '@mayu/protocol';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { AgentClient } from '../agent/agent-client.js';
 import type { RuntimeConfig } from '../config/runtime-config.js';
@@ -10,7 +11,10 @@ import { locateGuestImage, type GuestImage } from '../host/guest-image.js';
 import { hostHasVhostVsock } from '../host/vhost-vsock.js';
 import type { DiskSpec, Hypervisor, VmSpec } from '../hypervisor/hypervisor.js';
 import { removeDirSafely } from '../storage/host-mounts.js';
-import { GUEST_SHARED_DIR, prepareContainer, releaseContainerMounts, SHARED_TAG, type ContainerRootfs } from './container-setup.js';
+import { AREA_TAGS, GUEST_AREA_DIRS, SharedTree, type ShareArea } from '../storage/shared-tree.js';
+import { WritableLayers } from '../storage/writable-layers.js';
+import { vmmRunAs } from '../hypervisor/vmm-user.js';
+import { prepareContainer, type ContainerRootfs, type ContainerShares } from './container-setup.js';
 import { QemuHypervisor } from '../hypervisor/qemu/qemu-hypervisor.js';
 import { StateMachine } from '../util/state-machine.js';
 import { computeBootTimings, type BootTimings } from './boot-timings.js';
@@ -31,7 +35,25 @@ export interface SandboxOptions {
   disks?: DiskSpec[];
   /** The guest's hostname (default: mayu). */
   hostname?: string;
+  /** Kill the VM when this process dies (default true; false for mayu boot --keep). */
+  dieWithParent?: boolean;
+  /** Makes the hypervisor driver (default: QEMU); tests give a fake. */
+  hypervisor?: HypervisorFactory;
 }
+
+/** What a hypervisor driver is made from. */
+export interface HypervisorContext {
+  config: RuntimeConfig;
+  accel: AccelDecision;
+  log: Logger;
+  /** Hands the agent's log stream to the guest log relay. */
+  onGuestLog: (stream: Readable) => void;
+}
+
+export type HypervisorFactory = (ctx: HypervisorContext) => Hypervisor;
+
+const qemuFactory: HypervisorFactory = (ctx) =>
+  new QemuHypervisor({ config: ctx.config.hypervisor.qemu, accel: ctx.accel, tscKhz: hostTscKhz(), log: ctx.log, onGuestLog: ctx.onGuestLog });
 
 export interface SandboxContainerOptions {
   id: string;
@@ -66,7 +88,8 @@ export class Sandbox {
   private readonly fsm: StateMachine<SandboxState>;
   private agentClient: AgentClient | null = null;
   private readonly log: Logger;
-  private readonly containerMounts = new Map<string, string[]>();
+  /** How to undo each container's host side (mounts, writable layer). */
+  private readonly containerReleases = new Map<string, () => Promise<void>>();
   /** Set once the hypervisor process has exited (killed, crashed or powered off). */
   private vmExited = false;
 
@@ -77,8 +100,8 @@ export class Sandbox {
     accel: AccelDecision,
     readonly hypervisor: Hypervisor,
     private readonly config: RuntimeConfig,
-    /** The shared directory on the host (null with shared_fs = "none"). */
-    readonly sharedDir: string | null,
+    /** What the guest shares with the host (null with shared_fs = "none"). */
+    private readonly shares: ContainerShares | null,
     private readonly hostname: string,
     private readonly vmSpec: VmSpec,
   ) {
@@ -102,11 +125,10 @@ export class Sandbox {
     const stateDir = createStateDir(o.config.runtime.stateDir, o.id);
     try {
       const relay = new GuestLogRelay(log.child({ subsystem: 'guest' }));
-      const hypervisor = new QemuHypervisor({
-        config: q,
+      const hypervisor = (o.hypervisor ?? qemuFactory)({
+        config: o.config,
         accel,
-        tscKhz: hostTscKhz(),
-        log: log.child({ subsystem: 'qemu' }),
+        log: log.child({ subsystem: 'hypervisor' }),
         onGuestLog: (stream) => relay.attach(stream),
       });
       const spec: VmSpec = {
@@ -123,21 +145,45 @@ export class Sandbox {
         kernelParams: [q.kernelParams, o.kernelParams ?? ''].join(' ').trim(),
         debug: q.enableDebug,
         disks: o.disks ?? [],
+        privileges: { runAs: vmmRunAs(q.runAs, o.id, q.sharedFs === 'virtio-9p'), dieWithParent: o.dieWithParent ?? true },
       };
-      const sharedDir = q.sharedFs === 'none' ? null : `${stateDir}/shared`;
-      if (sharedDir) {
-        mkdirSync(sharedDir, { mode: 0o700 });
-        spec.sharedDir = { path: sharedDir, tag: SHARED_TAG, kind: q.sharedFs as 'virtio-9p' | 'virtio-fs' };
+      const shares = Sandbox.planShares(stateDir, o.config);
+      if (shares) {
+        spec.sharedDirs = shares.tree.areas.map((area) => ({
+          id: area,
+          path: shares.tree.exportDir(area),
+          tag: AREA_TAGS[area],
+          kind: q.sharedFs as 'virtio-9p' | 'virtio-fs',
+          attributes: area === 'mapped' ? 'mapped' : 'host',
+        }));
       }
       for (const [key, path] of [['kernel', spec.kernel], [q.rootfs, spec.rootfs.path]] as const) {
         if (!existsSync(path)) throw new MayuError('ERR_GUEST_IMAGE', `hypervisor.qemu.${key}: ${path} does not exist`, { details: { key, path } });
       }
       hypervisor.prepare(spec);
-      return new Sandbox({ ...o, log }, stateDir, image, accel, hypervisor, o.config, sharedDir, o.hostname ?? 'mayu', spec);
+      return new Sandbox({ ...o, log }, stateDir, image, accel, hypervisor, o.config, shares, o.hostname ?? 'mayu', spec);
     } catch (err) {
       removeDirSafely(stateDir);
       throw err;
     }
+  }
+
+  /**
+   * The sandbox's shared tree: with 9p, a `shared` area (root filesystems,
+   * read-only volumes) and a `mapped` one (read-write volumes: what the guest
+   * sets there never becomes real on the host), unless volume_attributes is
+   * "host"; virtio-fs has one daemon and one area. Nothing is mounted until
+   * start().
+   */
+  private static planShares(stateDir: string, config: RuntimeConfig): ContainerShares | null {
+    const kind = config.hypervisor.qemu.sharedFs;
+    if (kind === 'none') return null;
+    const areas: ShareArea[] = kind === 'virtio-9p' && config.hypervisor.qemu.volumeAttributes === 'mapped' ? ['shared', 'mapped'] : ['shared'];
+    return {
+      tree: SharedTree.plan(stateDir, areas),
+      layers: new WritableLayers(join(stateDir, 'scratch'), config.runtime.containerLayerMib),
+      writableVolumes: areas.includes('mapped') ? 'mapped' : 'shared',
+    };
   }
 
   /**
@@ -196,6 +242,7 @@ export class Sandbox {
   }
 
   private async boot(): Promise<BootReport> {
+    await this.shares?.tree.setUp();
     const started = await this.hypervisor.start();
     writeRecord({
       id: this.id,
@@ -249,7 +296,8 @@ export class Sandbox {
    * creates it. On failure the host mounts are undone.
    */
   async createContainer(o: SandboxContainerOptions): Promise<void> {
-    const prepared = await prepareContainer({ id: o.id, spec: o.spec, rootfs: o.rootfs, sharedDir: this.sharedDir });
+    if (this.containerReleases.has(o.id)) throw new MayuError('ERR_ALREADY_EXISTS', `container ${o.id} already exists in sandbox ${this.id}`);
+    const prepared = await prepareContainer({ id: o.id, spec: o.spec, rootfs: o.rootfs, shares: this.shares });
     try {
       await this.agent.createContainer({
         containerId: o.id,
@@ -259,10 +307,10 @@ export class Sandbox {
         shareNamespaces: o.shareNamespaces,
       });
     } catch (err) {
-      await releaseContainerMounts(prepared.hostMounts);
+      await prepared.release();
       throw err;
     }
-    this.containerMounts.set(o.id, prepared.hostMounts);
+    this.containerReleases.set(o.id, prepared.release);
     this.log.info({ event: 'container.created', containerId: o.id }, 'container created');
   }
 
@@ -272,22 +320,22 @@ export class Sandbox {
       // A dead VM took its containers with it: only the host side is left.
       if (!this.vmExited) await this.agent.removeContainer(id, timeoutMs);
     } finally {
-      await releaseContainerMounts(this.containerMounts.get(id) ?? []);
-      this.containerMounts.delete(id);
+      await this.containerReleases.get(id)?.();
+      this.containerReleases.delete(id);
     }
   }
 
   private sandboxStorages(): StorageSpec[] {
-    if (!this.sharedDir) return [];
+    if (!this.shares) return [];
     const driver = this.config.hypervisor.qemu.sharedFs === 'virtio-fs' ? 'virtio-fs' : '9p';
-    return [{ driver, source: SHARED_TAG, fstype: '', options: [], mountPoint: GUEST_SHARED_DIR }];
+    return this.shares.tree.areas.map((area) => ({ driver, source: AREA_TAGS[area], fstype: '', options: [], mountPoint: GUEST_AREA_DIRS[area] }));
   }
 
   private async release(): Promise<void> {
     this.agentClient = null;
     await this.hypervisor.cleanup();
-    for (const mounts of this.containerMounts.values()) await releaseContainerMounts(mounts);
-    this.containerMounts.clear();
+    for (const release of this.containerReleases.values()) await release().catch(() => {});
+    this.containerReleases.clear();
     removeDirSafely(this.stateDir);
     this.fsm.transition('stopped');
     this.log.info({ event: 'sandbox.removed' }, 'sandbox removed');

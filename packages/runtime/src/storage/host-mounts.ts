@@ -1,63 +1,120 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, realpathSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { execa } from 'execa';
 import { MayuError } from '@mayu/protocol';
+import { mountCommand, passedFd } from './mount-command.js';
+import { openPathFd } from './path-fd.js';
+
+/** Unescapes a mountinfo path field (\040 space, \011 tab, \012 newline, \134 backslash). */
+function unescapeMountPath(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
 
 /** Paths mounted on the host under `dir` (from /proc/self/mountinfo), deepest first. */
 export function mountsUnder(dir: string, mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
   return mountinfo
     .split('\n')
-    .map((line) => (line.split(' ')[4] ?? '').replace(/\\040/g, ' '))
+    .map((line) => unescapeMountPath(line.split(' ')[4] ?? ''))
     .filter((target) => target.startsWith(prefix))
     .sort((a, b) => b.length - a.length);
 }
 
+export interface BindOptions {
+  readOnly: boolean;
+  /**
+   * Where propagation makes copies of this mount appear (the guest's
+   * read-only view of the host-only tree): a remount never propagates, so
+   * each copy gets the same flags explicitly.
+   */
+  copies?: string[];
+}
+
 /**
- * Bind-mounts `source` (a directory or a file) onto `target`, read-only when
- * asked. The target is created. This is how a container's rootfs and volumes
- * enter the sandbox's shared directory.
+ * Bind-mounts `source` (a directory or a regular file, given by the caller
+ * and resolved once) onto a new `target` that this call creates in a
+ * host-only directory. Both ends are O_PATH fds (no symlink followed in the
+ * last component) passed to mount(8) as /proc/self/fd/N. The mount and its
+ * copies are nosuid and nodev, read-only when asked. On failure nothing is
+ * left mounted or created.
  */
-export async function bindMount(source: string, target: string, readOnly: boolean): Promise<void> {
-  const isDir = statSync(source).isDirectory();
-  if (isDir) {
-    mkdirSync(target, { recursive: true });
-  } else {
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, '', { flag: 'a' });
+export async function bindMount(source: string, target: string, o: BindOptions): Promise<void> {
+  let real: string;
+  try {
+    real = realpathSync(source);
+  } catch (err) {
+    throw new MayuError('ERR_INVALID_ARGUMENT', `${source} does not exist on the host`, { cause: err, details: { path: source, problem: 'does not exist on the host' } });
+  }
+  const src = openPathFd(real, 'directory-or-file');
+  const isDir = src.stats.isDirectory();
+  try {
+    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+    if (isDir) mkdirSync(target, { mode: 0o700 });
+    else closeSync(openSync(target, 'wx', 0o600));
+    const dst = openPathFd(target, isDir ? 'directory' : 'file');
+    try {
+      await mountCommand('mount', ['--bind', passedFd(0), passedFd(1)], [src.fd, dst.fd]);
+    } finally {
+      dst.close();
+    }
+  } catch (err) {
+    removeTarget(target);
+    throw err instanceof MayuError ? err : new MayuError('ERR_INTERNAL', `cannot bind ${source} onto ${target}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    src.close();
   }
   try {
-    await execa('mount', ['--bind', source, target]);
-    await execa('mount', ['--make-private', target]);
-    if (readOnly) await execa('mount', ['-o', 'remount,bind,ro', target]);
+    for (const path of [target, ...(o.copies ?? [])]) await remount(path, ['bind', 'nosuid', 'nodev', ...(o.readOnly ? ['ro'] : [])]);
   } catch (err) {
     await unmount(target);
-    throw new MayuError('ERR_INTERNAL', `cannot bind ${source} onto ${target}: ${(err as { stderr?: string }).stderr || (err as Error).message}`, { cause: err });
+    throw err;
   }
 }
 
-/** Lazily unmounts `target` if it is mounted; never throws. */
-export async function unmount(target: string): Promise<void> {
-  if (!mountsUnder(dirname(target)).includes(target)) return;
-  await execa('umount', ['-l', target]).catch(() => {});
-}
-
-/** Unmounts everything mounted under `dir` (a sandbox's state directory). */
-export async function unmountAllUnder(dir: string): Promise<void> {
-  for (const target of mountsUnder(dir)) await execa('umount', ['-l', target]).catch(() => {});
+/** Changes the flags of the mount at `path` (opened O_PATH, no symlink followed). */
+export async function remount(path: string, options: string[]): Promise<void> {
+  const fd = openPathFd(path, 'directory-or-file');
+  try {
+    await mountCommand('mount', ['-o', ['remount', ...options].join(','), passedFd(0)], [fd.fd]);
+  } finally {
+    fd.close();
+  }
 }
 
 /**
- * Removes a directory that may still hold bind mounts (a sandbox's state
+ * Lazily unmounts `target` (a path in a host-only directory) if it is
+ * mounted, then removes the empty directory or file it was mounted on.
+ * Never recursive: if something is still mounted there, it stays. Never throws.
+ */
+export async function unmount(target: string): Promise<void> {
+  if (mountsUnder(dirname(target)).includes(target)) await mountCommand('umount', ['-l', target]).catch(() => {});
+  removeTarget(target);
+}
+
+function removeTarget(target: string): void {
+  try {
+    rmdirSync(target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      try {
+        unlinkSync(target);
+      } catch {
+        // gone, or still mounted
+      }
+    }
+  }
+}
+
+/**
+ * Removes a directory that may still hold mounts (a sandbox's state
  * directory after a crash): everything mounted under it is unmounted first,
- * so that removing it can never reach into a container's rootfs or volumes.
- * Refuses (ERR_INTERNAL) if a mount is left.
+ * deepest first, so that removing it can never reach into a container's
+ * rootfs or volumes. Refuses (ERR_INTERNAL) if a mount is left.
  */
 export function removeDirSafely(dir: string): void {
   for (const target of mountsUnder(dir)) {
     try {
-      execFileSync('umount', ['-l', target], { stdio: 'ignore' });
+      execFileSync('umount', ['--no-canonicalize', '-l', target], { stdio: 'ignore', timeout: 10_000 });
     } catch {
       // checked below
     }

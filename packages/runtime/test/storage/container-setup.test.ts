@@ -1,73 +1,172 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { prepareContainer, releaseContainerMounts } from '../../src/sandbox/container-setup.js';
+import { prepareContainer, type ContainerShares } from '../../src/sandbox/container-setup.js';
 import { mountsUnder, removeDirSafely } from '../../src/storage/host-mounts.js';
+import { SharedTree } from '../../src/storage/shared-tree.js';
+import { WritableLayers } from '../../src/storage/writable-layers.js';
 
-// Host bind mounts need root, as a runtime does.
-describe('container set-up on the host (bind mounts into the shared directory)', () => {
+/** The options field of each mount under `dir`, by mount point. */
+function mountOptions(dir: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f[4]?.startsWith(`${dir}/`)) out.set(f[4], (f[5] ?? '').split(','));
+  }
+  return out;
+}
+
+/** What a guest (writing through the exported tree, as QEMU would for it) gets when it tries `fn`. */
+function guestTry(fn: () => void): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'error';
+  }
+}
+
+// Host mounts need root, as a runtime does.
+describe('container set-up on the host: the guest cannot steer host mounts', () => {
   let dir: string;
-  beforeEach(() => {
+  let state: string;
+  let shares: ContainerShares;
+  beforeEach(async () => {
     dir = mkdtempSync('/run/mayu-unit-');
+    state = join(dir, 'state');
+    mkdirSync(state, { mode: 0o700 });
     mkdirSync(join(dir, 'rootfs/bin'), { recursive: true });
+    writeFileSync(join(dir, 'rootfs/bin/sh'), 'image file\n');
     mkdirSync(join(dir, 'vol'));
     writeFileSync(join(dir, 'vol/data'), 'volume\n');
-    mkdirSync(join(dir, 'shared'));
+    mkdirSync(join(dir, 'victim'));
+    const tree = SharedTree.plan(state, ['shared', 'mapped']);
+    await tree.setUp();
+    shares = { tree, layers: new WritableLayers(join(state, 'scratch'), 16), writableVolumes: 'mapped' };
   });
   afterEach(() => removeDirSafely(dir));
 
-  const spec = (mounts: unknown[] = []) => ({
+  const spec = (mounts: unknown[] = [], root: Record<string, unknown> = {}) => ({
     ociVersion: '1.0.2',
     process: { args: ['sh'], cwd: '/' },
-    root: { path: '/host/rootfs' },
+    root: { path: '/host/rootfs', ...root },
     mounts,
     linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: '/var/run/netns/pod' }] },
   });
+  const exported = (area: string, rel = ''): string => join(state, 'export', area, rel);
 
-  it('binds rootfs and volumes into the shared directory and rewrites their paths', async () => {
+  it('binds rootfs and volumes in a host-only tree; the guest sees a read-only copy with nosuid,nodev mounts', async () => {
     const p = await prepareContainer({
       id: 'c1',
-      spec: spec([{ destination: '/data', type: 'bind', source: join(dir, 'vol'), options: ['rbind', 'ro'] }, { destination: '/proc', type: 'proc', source: 'proc' }]),
+      spec: spec([
+        { destination: '/ro', type: 'bind', source: join(dir, 'vol'), options: ['rbind', 'ro'] },
+        { destination: '/rw', type: 'bind', source: join(dir, 'vol'), options: ['rbind', 'rw'] },
+        { destination: '/proc', type: 'proc', source: 'proc' },
+      ]),
       rootfs: { kind: 'shared-fs', path: join(dir, 'rootfs') },
-      sharedDir: join(dir, 'shared'),
+      shares,
     });
     assert.equal((p.spec.root as { path: string }).path, '/run/mayu/shared/c1/rootfs');
     assert.equal(p.spec.mounts?.[0]?.source, '/run/mayu/shared/c1/volumes/0');
-    assert.equal(p.spec.mounts?.[1]?.source, 'proc');
+    assert.equal(p.spec.mounts?.[1]?.source, '/run/mayu/volumes/c1/volumes/1', 'a read-write volume goes to the mapped area');
+    assert.equal(p.spec.mounts?.[2]?.source, 'proc');
     assert.deepEqual(p.spec.linux?.namespaces, [{ type: 'pid' }, { type: 'network' }]);
-    assert.equal(readFileSync(join(dir, 'shared/c1/volumes/0/data'), 'utf8'), 'volume\n');
-    assert.throws(() => writeFileSync(join(dir, 'shared/c1/volumes/0/new'), 'x'), { code: 'EROFS' });
-    assert.deepEqual(mountsUnder(dir).length, 2);
-    await releaseContainerMounts(p.hostMounts);
-    assert.deepEqual(mountsUnder(dir), []);
+    assert.equal(readFileSync(exported('shared', 'c1/volumes/0/data'), 'utf8'), 'volume\n');
+    // The guest writes inside writable mounts only.
+    assert.equal(guestTry(() => writeFileSync(exported('shared', 'c1/rootfs/new'), 'x')), 'ok');
+    assert.equal(guestTry(() => writeFileSync(exported('mapped', 'c1/volumes/1/new'), 'x')), 'ok');
+    assert.equal(guestTry(() => writeFileSync(exported('shared', 'c1/volumes/0/new2'), 'x')), 'EROFS', 'a read-only volume is read-only in the guest\'s copy too');
+    for (const [target, options] of mountOptions(state)) {
+      if (target.endsWith('/fs') || target.includes('/export/') && !target.includes('/c1/')) continue;
+      assert.ok(options.includes('nosuid') && options.includes('nodev'), `${target} is nosuid,nodev (${options.join(',')})`);
+    }
+    await p.release();
+    assert.deepEqual(mountsUnder(join(state, 'fs')), []);
+    assert.deepEqual(readdirSync(join(state, 'fs/shared')), ['c1'], 'only the empty container directory is left');
+  });
+
+  it('a guest cannot create, rename or swap anything in the tree the host mounts into', async () => {
+    const p = await prepareContainer({ id: 'c1', spec: spec(), rootfs: { kind: 'shared-fs', path: join(dir, 'rootfs') }, shares });
+    // Before the host mounts a volume for c2: plant a symlink where it will go, or swap c1's directory.
+    assert.equal(guestTry(() => mkdirSync(exported('shared', 'c2'))), 'EROFS');
+    assert.equal(guestTry(() => symlinkSync(join(dir, 'victim'), exported('shared', 'c2'))), 'EROFS');
+    assert.equal(guestTry(() => symlinkSync('/', exported('mapped', 'c1'))), 'EROFS');
+    assert.equal(guestTry(() => renameSync(exported('shared', 'c1'), exported('shared', 'c1-moved'))), 'EROFS');
+    assert.match(guestTry(() => rmdirSync(exported('shared', 'c1/rootfs'))), /^(EROFS|EBUSY)$/);
+    // From inside its rootfs, the guest cannot reach the tree's directories either.
+    assert.equal(guestTry(() => renameSync(exported('shared', 'c1/rootfs/bin'), exported('shared', 'c1/escaped'))), 'EXDEV');
+    const p2 = await prepareContainer({ id: 'c2', spec: spec([{ destination: '/v', type: 'bind', source: join(dir, 'vol'), options: ['rw'] }]), rootfs: { kind: 'shared-fs', path: join(dir, 'rootfs') }, shares });
+    assert.equal(readFileSync(exported('mapped', 'c2/volumes/0/data'), 'utf8'), 'volume\n');
+    assert.deepEqual(readdirSync(join(dir, 'victim')), [], 'nothing was mounted onto the victim');
+    await p2.release();
+    await p.release();
+    assert.ok(existsSync(join(dir, 'vol/data')) && existsSync(join(dir, 'rootfs/bin/sh')), 'unmounting never reached the sources');
+    assert.deepEqual(mountsUnder(join(state, 'fs')), []);
+  });
+
+  it('never mounts onto a symlink put where a mount goes', async () => {
+    // As if someone (a bug, another process) had planted a link in the host-only tree.
+    mkdirSync(join(state, 'fs/mapped/c3/volumes'), { recursive: true });
+    symlinkSync(join(dir, 'victim'), join(state, 'fs/mapped/c3/volumes/0'));
+    await assert.rejects(
+      prepareContainer({ id: 'c3', spec: spec([{ destination: '/v', type: 'bind', source: join(dir, 'vol'), options: ['rw'] }]), rootfs: { kind: 'shared-fs', path: join(dir, 'rootfs') }, shares }),
+      /EEXIST|exists/,
+    );
+    assert.deepEqual(readdirSync(join(dir, 'victim')), []);
+    assert.deepEqual(mountsUnder(state).filter((m) => m.includes('c3')), [], 'the rootfs bound before the failure was undone');
+  });
+
+  it('gives an image rootfs a writable layer of its own, bounded in size; the image is never written', async () => {
+    const p = await prepareContainer({ id: 'c4', spec: spec(), rootfs: { kind: 'image', path: join(dir, 'rootfs') }, shares });
+    writeFileSync(exported('shared', 'c4/rootfs/bin/sh'), 'changed by the container\n');
+    writeFileSync(exported('shared', 'c4/rootfs/new'), 'new\n');
+    assert.equal(readFileSync(join(dir, 'rootfs/bin/sh'), 'utf8'), 'image file\n', 'the image is unchanged');
+    assert.ok(!existsSync(join(dir, 'rootfs/new')));
+    // Filling the layer stops at its size (16 MiB here), not at the host's disk.
+    const big = Buffer.alloc(1 << 20, 1);
+    assert.equal(
+      guestTry(() => {
+        for (let i = 0; i < 32; i++) writeFileSync(exported('shared', `c4/rootfs/fill${i}`), big);
+      }),
+      'ENOSPC',
+    );
+    await p.release();
+    assert.deepEqual(readdirSync(join(state, 'scratch')), [], 'the upper layer is gone');
+    const ro = await prepareContainer({ id: 'c5', spec: spec([], { readonly: true }), rootfs: { kind: 'image', path: join(dir, 'rootfs') }, shares });
+    assert.equal(guestTry(() => writeFileSync(exported('shared', 'c5/rootfs/x'), 'x')), 'EROFS', 'root.readonly is read-only on the host side too');
+    await ro.release();
   });
 
   it('uses the disk for a block rootfs: a read-only erofs under a guest overlay', async () => {
-    const p = await prepareContainer({ id: 'c2', spec: spec(), rootfs: { kind: 'disk', serial: 'mayu-rootfs' }, sharedDir: null });
+    const p = await prepareContainer({ id: 'c6', spec: spec(), rootfs: { kind: 'disk', serial: 'mayu-rootfs' }, shares: null });
     assert.deepEqual(p.storages.map((s) => [s.driver, s.source, s.mountPoint]), [
-      ['blk', 'mayu-rootfs', '/run/mayu/containers/c2/lower'],
-      ['overlay', 'overlay', '/run/mayu/containers/c2/rootfs'],
+      ['blk', 'mayu-rootfs', '/run/mayu/containers/c6/lower'],
+      ['overlay', 'overlay', '/run/mayu/containers/c6/rootfs'],
     ]);
-    assert.equal((p.spec.root as { path: string }).path, '/run/mayu/containers/c2/rootfs');
+    assert.equal((p.spec.root as { path: string }).path, '/run/mayu/containers/c6/rootfs');
   });
 
-  it('names what is wrong and leaves no mount behind', async () => {
+  it('names what is wrong and leaves nothing behind', async () => {
     await assert.rejects(
-      prepareContainer({ id: 'c3', spec: spec([{ destination: '/x', type: 'bind', source: join(dir, 'missing') }]), rootfs: { kind: 'shared-fs', path: join(dir, 'rootfs') }, sharedDir: join(dir, 'shared') }),
+      prepareContainer({ id: 'c7', spec: spec([{ destination: '/x', type: 'bind', source: join(dir, 'missing') }]), rootfs: { kind: 'shared-fs', path: join(dir, 'rootfs') }, shares }),
       { code: 'ERR_INVALID_ARGUMENT', message: /\/mounts\/0\/source: does not exist on the host/ },
     );
-    assert.deepEqual(mountsUnder(dir), [], 'the rootfs bind was undone');
-    await assert.rejects(prepareContainer({ id: 'c4', spec: [], rootfs: { kind: 'disk', serial: 's' }, sharedDir: null }), /an OCI spec must be a JSON object/);
+    await assert.rejects(prepareContainer({ id: 'c8', spec: spec(), rootfs: { kind: 'shared-fs', path: join(dir, 'nope') }, shares }), { message: /\/root\/path: does not exist on the host/ });
+    await assert.rejects(prepareContainer({ id: '../c9', spec: spec(), rootfs: { kind: 'shared-fs', path: join(dir, 'rootfs') }, shares }), { message: /container id: must be/ });
+    assert.deepEqual(mountsUnder(join(state, 'fs')), [], 'the rootfs bind was undone');
+    assert.ok(!existsSync(join(state, 'fs/shared/c7/rootfs')), 'and its mount point removed');
+    await assert.rejects(prepareContainer({ id: 'c4', spec: [], rootfs: { kind: 'disk', serial: 's' }, shares: null }), /an OCI spec must be a JSON object/);
     await assert.rejects(
-      prepareContainer({ id: 'c5', spec: spec([{ destination: '/x', type: 'bind', source: join(dir, 'vol') }]), rootfs: { kind: 'disk', serial: 's' }, sharedDir: null }),
+      prepareContainer({ id: 'c5', spec: spec([{ destination: '/x', type: 'bind', source: join(dir, 'vol') }]), rootfs: { kind: 'disk', serial: 's' }, shares: null }),
       /needs a shared filesystem/,
     );
   });
 
-  it('removing a directory unmounts what is under it first, and never deletes through a mount', async () => {
-    const p = await prepareContainer({ id: 'c6', spec: spec(), rootfs: { kind: 'shared-fs', path: join(dir, 'rootfs') }, sharedDir: join(dir, 'shared') });
-    assert.equal(p.hostMounts.length, 1);
-    removeDirSafely(join(dir, 'shared'));
-    assert.ok(existsSync(join(dir, 'rootfs/bin')), "the container's rootfs survived");
+  it('after a crash, removing the state directory finds every mount first and never deletes through one', async () => {
+    await prepareContainer({ id: 'c10', spec: spec([{ destination: '/v', type: 'bind', source: join(dir, 'vol'), options: ['rw'] }]), rootfs: { kind: 'image', path: join(dir, 'rootfs') }, shares });
+    assert.ok(mountsUnder(state).length >= 6);
+    removeDirSafely(state);
+    assert.ok(!existsSync(state));
+    assert.ok(statSync(join(dir, 'vol/data')).isFile() && existsSync(join(dir, 'rootfs/bin/sh')), "the container's sources survived");
   });
 });

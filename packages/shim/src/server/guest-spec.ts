@@ -1,5 +1,5 @@
 import { isAbsolute, join } from 'node:path';
-import { SHAREABLE_NAMESPACES, type ShareableNamespace } from '@mayu/protocol';
+import { invalidArgument, SHAREABLE_NAMESPACES, type ShareableNamespace } from '@mayu/protocol';
 
 interface Namespace {
   type: string;
@@ -16,34 +16,56 @@ interface Spec {
 /** Namespaces a pod's containers share with its sandbox (pause) container. */
 const POD_SHARED: readonly ShareableNamespace[] = SHAREABLE_NAMESPACES;
 
+/** Host security labels: they confine a process on the host, and the guest kernel has no LSM to honour them. */
+const LSM_FIELDS = [
+  ['process', 'apparmorProfile', 'AppArmor'],
+  ['process', 'selinuxLabel', 'SELinux'],
+  ['linux', 'mountLabel', 'SELinux'],
+] as const;
+
+export interface GuestSpecOptions {
+  /** `refuse` a spec with host security labels, or `drop` them (runtime.lsm_labels). */
+  lsmLabels: 'refuse' | 'drop';
+  /** Told about each label dropped (for the log). */
+  onDropped?: (field: string, value: unknown) => void;
+}
+
 /**
- * containerd's config.json, made fit for the guest:
+ * containerd's config.json, made fit for the guest — or refused when it
+ * asks for what the guest cannot honour (never run silently weaker):
  * - the rootfs path is made absolute (the sandbox rewrites it for the guest);
  * - the terminal follows the task;
- * - host security labels go (the guest kernel has no AppArmor or SELinux;
- *   the VM is the isolation boundary);
+ * - host security labels (AppArmor, SELinux) are refused, or dropped when
+ *   the configuration says so (the guest kernel has neither; the VM is the
+ *   boundary);
  * - namespace paths name host processes, meaningless in the guest: a network
- *   namespace with a path goes (the VM's network is the pod's), other paths
- *   are dropped; the agent joins the pod's shared namespaces itself
- *   (see podSharedNamespaces).
+ *   namespace with a path goes (the VM's network is the pod's); ipc, uts and
+ *   pid paths become the pod's shared namespaces, which the agent joins
+ *   itself (see podSharedNamespaces); joining a host mount, user, cgroup or
+ *   time namespace cannot be done from a VM and is refused.
  */
-export function specForGuest(raw: unknown, bundle: string, terminal: boolean): Spec {
+export function specForGuest(raw: unknown, bundle: string, terminal: boolean, o: GuestSpecOptions): Spec {
   const spec = structuredClone(raw) as Spec;
   const rootPath = spec.root?.path ?? 'rootfs';
   spec.root = { ...spec.root, path: isAbsolute(rootPath) ? rootPath : join(bundle, rootPath) };
-  if (spec.process) {
-    spec.process.terminal = terminal;
-    delete spec.process.apparmorProfile;
-    delete spec.process.selinuxLabel;
-  }
-  if (spec.linux) {
-    delete spec.linux.mountLabel;
-    if (Array.isArray(spec.linux.namespaces)) {
-      spec.linux.namespaces = spec.linux.namespaces.flatMap((ns): Namespace[] => {
-        if (!ns.path) return [ns];
-        return ns.type === 'network' ? [] : [{ type: ns.type }];
-      });
+  for (const [section, key, lsm] of LSM_FIELDS) {
+    const part = spec[section] as Record<string, unknown> | undefined;
+    const value = part?.[key];
+    if (part === undefined || value === undefined || value === '') continue;
+    if (o.lsmLabels === 'refuse') {
+      throw invalidArgument(`/${section}/${key}`, value, `the guest kernel has no ${lsm}, so mayu cannot confine the container with it; set runtime.lsm_labels = "drop" to run it with the VM as its boundary instead`);
     }
+    o.onDropped?.(`/${section}/${key}`, value);
+    delete part[key];
+  }
+  if (spec.process) spec.process.terminal = terminal;
+  if (spec.linux && Array.isArray(spec.linux.namespaces)) {
+    spec.linux.namespaces = spec.linux.namespaces.flatMap((ns, i): Namespace[] => {
+      if (!ns.path) return [ns];
+      if (ns.type === 'network') return [];
+      if ((POD_SHARED as readonly string[]).includes(ns.type)) return [{ type: ns.type }];
+      throw invalidArgument(`/linux/namespaces/${i}/path`, ns.path, `joins an existing ${ns.type} namespace on the host, which a container in a VM cannot do`);
+    });
   }
   return spec;
 }

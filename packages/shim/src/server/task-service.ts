@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { anyWire, cgroupsV2Wire, eventsWire, MayuError, taskWire, type ExitStatus, type ProcessRef } from '@mayu/protocol';
-import { Sandbox, vmSizeFromSpec, type RuntimeConfig } from '@mayu/runtime';
+import { Sandbox, vmSizeFromSpec, type RuntimeConfig, type SandboxOptions } from '@mayu/runtime';
 import { Code, TtrpcError, type ServiceImplementation } from '@mayu/ttrpc';
 import type { Logger } from 'pino';
 import { CONTAINER_TYPE, SANDBOX_MARKER } from '../address.js';
@@ -10,6 +10,7 @@ import { timestamp } from '../timestamp.js';
 import { parseStdio, ShimIo } from '../io/stdio.js';
 import { podSharedNamespaces, specForGuest } from './guest-spec.js';
 import { eventType as typeOf, metricsOf, STATUS_OF } from './task-wire.js';
+import { OomWatcher } from './oom-watcher.js';
 import { mountRootfs, unmountRootfs } from './rootfs-mounts.js';
 import { TaskProcess } from './task-process.js';
 
@@ -40,6 +41,8 @@ export interface TaskServiceOptions {
   events: EventPublisher;
   /** Called once Shutdown finds nothing left to serve. */
   onShutdown: () => void;
+  /** Makes the pod's sandbox (default Sandbox.create); tests give one with a fake hypervisor. */
+  createSandbox?: (o: SandboxOptions) => Sandbox;
 }
 
 /** The bundle's config.json; unreadable or not a JSON object is INVALID_ARGUMENT naming the file. */
@@ -68,6 +71,7 @@ export class TaskService {
   private booting: Promise<Sandbox> | null = null;
   private readonly containers = new Map<string, TaskContainer>();
   private shuttingDown = false;
+  private oomWatcher: OomWatcher | null = null;
 
   constructor(private readonly o: TaskServiceOptions) {}
 
@@ -104,7 +108,10 @@ export class TaskService {
     for (const [field, value] of [['stdin', r.stdin], ['stdout', r.stdout], ['stderr', r.stderr]] as const) parseStdio(field, value);
     const raw = readSpec(r.bundle);
     const isSandbox = raw.annotations?.[CONTAINER_TYPE] !== 'container';
-    const spec = specForGuest(raw, r.bundle, r.terminal);
+    const spec = specForGuest(raw, r.bundle, r.terminal, {
+      lsmLabels: this.o.config.runtime.lsmLabels,
+      onDropped: (field, value) => this.o.log.warn({ id: r.id, field, value }, 'host security label dropped (runtime.lsm_labels = "drop"): the VM is this container\'s boundary'),
+    });
     const shared = isSandbox ? [] : podSharedNamespaces(raw);
     const rootfs = (spec.root as { path: string }).path;
     let mounted = false;
@@ -143,26 +150,38 @@ export class TaskService {
     return { pid: this.vmPid };
   }
 
-  /** The pod's VM: booted by the sandbox's Create (or a standalone task's), reused by its containers. */
+  /**
+   * The pod's VM: booted by the sandbox's Create (or a standalone task's),
+   * reused by its containers. A boot that fails leaves nothing behind and
+   * no remembered failure: the next Create boots afresh.
+   */
   private async vm(spec: unknown, isSandbox: boolean): Promise<Sandbox> {
     if (this.sandbox) return this.sandbox;
     if (!isSandbox && !this.booting) throw new TtrpcError(Code.FAILED_PRECONDITION, `sandbox ${this.o.groupId} has no VM: create the sandbox first`);
-    this.booting ??= (async () => {
-      const sandbox = Sandbox.create({ id: this.o.groupId, config: this.o.config, log: this.o.vmLog, ...vmSizeFromSpec(spec, this.o.config.hypervisor.qemu) });
-      // For `delete`, should this server die: there is a VM to clean up, and where.
-      writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.o.configPath ?? '' }));
-      try {
-        await sandbox.start();
-      } catch (err) {
-        this.booting = null;
-        rmSync(join(this.o.bundle, SANDBOX_MARKER), { force: true });
-        throw err;
-      }
-      this.sandbox = sandbox;
-      this.watchVm(sandbox);
-      return sandbox;
-    })();
+    if (!this.booting) {
+      const booting = this.boot(spec);
+      this.booting = booting;
+      booting.catch(() => {
+        if (this.booting === booting) this.booting = null;
+      });
+    }
     return this.booting;
+  }
+
+  private async boot(spec: unknown): Promise<Sandbox> {
+    const create = this.o.createSandbox ?? ((o: SandboxOptions) => Sandbox.create(o));
+    const sandbox = create({ id: this.o.groupId, config: this.o.config, log: this.o.vmLog, ...vmSizeFromSpec(spec, this.o.config.hypervisor.qemu) });
+    // For `delete`, should this server die: there is a VM to clean up, and where.
+    writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.o.configPath ?? '' }));
+    try {
+      await sandbox.start();
+    } catch (err) {
+      rmSync(join(this.o.bundle, SANDBOX_MARKER), { force: true });
+      throw err;
+    }
+    this.sandbox = sandbox;
+    this.watchVm(sandbox);
+    return sandbox;
   }
 
   private async start(id: string, execId: string): Promise<taskWire.StartResponse> {
@@ -299,6 +318,7 @@ export class TaskService {
   /** Powers the VM off and flushes events (Shutdown, or the server stopping). */
   async close(): Promise<void> {
     this.shuttingDown = true;
+    this.oomWatcher?.stop();
     for (const c of this.containers.values()) {
       for (const p of [c.init, ...c.execs.values()]) p.io.close();
       if (c.rootfsMounted) await unmountRootfs(c.rootfs);
@@ -368,17 +388,18 @@ export class TaskService {
 
   private watchVm(sandbox: Sandbox): void {
     void sandbox.hypervisor.wait().then(() => {
+      this.oomWatcher?.stop();
       if (this.shuttingDown) return;
       this.o.log.error({ event: 'vm.died' }, 'the VM exited: every process of the pod is gone');
       for (const c of this.containers.values()) for (const p of [c.init, ...c.execs.values()]) if (p.status !== 'created') this.recordExit(c, p, 255);
     });
-    void (async () => {
-      while (!this.shuttingDown) {
-        const id = await sandbox.agent.nextOomEvent().catch(() => null);
-        if (id === null) return;
-        void this.o.events.publish('/tasks/oom', typeOf('TaskOOM', eventsWire.TaskOOM), { containerId: id });
-      }
-    })();
+    this.oomWatcher = new OomWatcher(
+      sandbox.agent,
+      (id) => this.containers.has(id),
+      (id) => void this.o.events.publish('/tasks/oom', typeOf('TaskOOM', eventsWire.TaskOOM), { containerId: id }),
+      this.o.log.child({ subsystem: 'oom' }),
+    );
+    void this.oomWatcher.run();
   }
 
   private requireSandbox(): Sandbox {

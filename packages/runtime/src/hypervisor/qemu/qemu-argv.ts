@@ -10,7 +10,7 @@ import { machineArgs, type Accel } from './args/machine.js';
 import { memoryArgs } from './args/memory.js';
 import type { DeviceTransport } from './args/option-value.js';
 import { rngArgs } from './args/rng.js';
-import { sandboxArgs } from './args/sandbox.js';
+import { runAsArgs, sandboxArgs } from './args/sandbox.js';
 import { ninePArgs, virtioFsArgs } from './args/shared-fs.js';
 import { virtioSerialArgs, type SerialPortSpec } from './args/virtio-serial.js';
 import { vsockArgs } from './args/vsock.js';
@@ -32,11 +32,11 @@ export interface QemuArgvInput {
 }
 
 function sharedDirArgs(spec: VmSpec, paths: QemuPaths, transport: DeviceTransport): string[] {
-  const shared = spec.sharedDir;
-  if (!shared) return [];
-  return shared.kind === 'virtio-9p'
-    ? ninePArgs({ id: 'shared', path: shared.path, tag: shared.tag, transport })
-    : virtioFsArgs({ id: 'shared', socket: paths.virtiofsd, tag: shared.tag, transport });
+  return (spec.sharedDirs ?? []).flatMap((shared) =>
+    shared.kind === 'virtio-9p'
+      ? ninePArgs({ id: `fs-${shared.id}`, path: shared.path, tag: shared.tag, attributes: shared.attributes, transport })
+      : virtioFsArgs({ id: `fs-${shared.id}`, socket: paths.virtiofsd, tag: shared.tag, transport }),
+  );
 }
 
 /** The whole QEMU command line (without the binary), from small typed pieces. */
@@ -58,7 +58,7 @@ export function qemuArgv(input: QemuArgvInput): string[] {
     ...baseArgs({ name: `mayu-${spec.id}`, pidFile: paths.pid }),
     ...machineArgs({ type: config.machineType, accel }),
     ...cpuArgs({ accel, vcpus: spec.vcpus }),
-    ...memoryArgs({ mib: spec.memoryMib, shared: spec.sharedDir?.kind === 'virtio-fs' }),
+    ...memoryArgs({ mib: spec.memoryMib, shared: (spec.sharedDirs ?? []).some((d) => d.kind === 'virtio-fs') }),
     ...kernelArgs({ kernel: spec.kernel, initrd: spec.rootfs.kind === 'initrd' ? spec.rootfs.path : undefined, cmdline }),
     ...qmpArgs(paths.qmp),
     ...socketChardevArgs({ id: 'console', path: paths.console }),
@@ -71,6 +71,7 @@ export function qemuArgv(input: QemuArgvInput): string[] {
     ...sharedDirArgs(spec, paths, transport),
     ...(spec.agentChannel === 'vsock' ? vsockArgs({ cid: input.vsockCid ?? 0, transport }) : []),
     ...rngArgs(transport),
-    ...sandboxArgs(config.sandbox),
+    ...sandboxArgs(config.sandbox, spec.privileges.runAs !== null),
+    ...runAsArgs(spec.privileges.runAs),
   ];
 }

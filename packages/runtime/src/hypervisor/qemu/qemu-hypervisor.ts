@@ -12,6 +12,7 @@ import { terminate } from '../../util/process.js';
 import { settlesWithin } from '../../util/timeout.js';
 import type { Hypervisor, HypervisorCapabilities, VmExit, VmSpec, VmStarted } from '../hypervisor.js';
 import { qemuArgv } from './qemu-argv.js';
+import { qemuLaunch } from './qemu-launch.js';
 import { Virtiofsd } from './virtiofsd.js';
 import { qemuPaths, qemuRuntimeFiles, type QemuPaths } from './qemu-paths.js';
 import { QmpClient } from './qmp-client.js';
@@ -58,10 +59,6 @@ export class QemuHypervisor implements Hypervisor {
     return this.child?.pid ?? null;
   }
 
-  /** The planned command line (after prepare). */
-  get commandLine(): readonly string[] {
-    return [this.o.config.path, ...this.argv];
-  }
 
   prepare(spec: VmSpec): void {
     this.spec = spec;
@@ -87,11 +84,12 @@ export class QemuHypervisor implements Hypervisor {
     if (this.child) throw new MayuError('ERR_INVALID_STATE', 'the VM was already started');
     for (const f of qemuRuntimeFiles(paths)) rmSync(f, { force: true });
     const { spec } = this.planned();
-    if (spec.sharedDir?.kind === 'virtio-fs') {
+    const virtioFs = spec.sharedDirs?.find((d) => d.kind === 'virtio-fs');
+    if (virtioFs) {
       this.virtiofsd = await Virtiofsd.start({
         binary: this.o.config.virtioFsDaemon,
         socket: paths.virtiofsd,
-        sharedDir: spec.sharedDir.path,
+        sharedDir: virtioFs.path,
         extraArgs: this.o.config.virtioFsExtraArgs,
         logFile: `${spec.stateDir}/virtiofsd.log`,
       });
@@ -184,7 +182,15 @@ export class QemuHypervisor implements Hypervisor {
     try {
       // Its own process group, so that a terminal's Ctrl-C reaches the runtime
       // (which stops the VM properly), not QEMU directly.
-      child = spawn(this.o.config.path, this.argv, { detached: true, stdio: ['ignore', 'ignore', stderr] });
+      const { spec } = this.planned();
+      const launch = qemuLaunch({
+        binary: this.o.config.path,
+        argv: this.argv,
+        privileges: spec.privileges,
+        servesFiles: (spec.sharedDirs ?? []).some((d) => d.kind === 'virtio-9p'),
+      });
+      this.o.log.debug({ capabilities: launch.capabilities, runAs: spec.privileges.runAs }, 'QEMU privileges');
+      child = spawn(launch.file, launch.args, { detached: true, stdio: ['ignore', 'ignore', stderr] });
     } finally {
       closeSync(stderr);
     }

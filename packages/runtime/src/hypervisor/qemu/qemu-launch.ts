@@ -1,0 +1,42 @@
+import type { VmmPrivileges } from '../hypervisor.js';
+
+/** util-linux's setpriv: sets the capability bounding set, no_new_privs and the parent-death signal, then execs. */
+export const SETPRIV = 'setpriv';
+
+/**
+ * Capabilities QEMU keeps when it serves files over 9p with the host's real
+ * attributes: read and write any file of a container's rootfs or volume
+ * (DAC_OVERRIDE, DAC_READ_SEARCH), and let the guest set owners, modes and
+ * times there (CHOWN, FOWNER, FSETID). Never MKNOD: a guest cannot create a
+ * device node on the host. Nothing else (no SYS_ADMIN, NET_ADMIN, SYS_PTRACE,
+ * SETUID...).
+ */
+export const FILE_SERVER_CAPS = ['chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid'] as const;
+
+export interface QemuLaunch {
+  file: string;
+  args: string[];
+  /** The bounding set QEMU runs with. */
+  capabilities: string[];
+}
+
+/**
+ * How QEMU is started: through setpriv, with a bounding set of only what it
+ * needs (FILE_SERVER_CAPS when it serves 9p files, SETUID/SETGID to drop to
+ * an unprivileged user with -runas, else nothing at all), no inheritable
+ * capabilities, no_new_privs, and SIGKILL when its parent (the process that
+ * owns the sandbox) dies. setpriv execs QEMU: the PID is QEMU's.
+ */
+export function qemuLaunch(o: { binary: string; argv: string[]; privileges: VmmPrivileges; servesFiles: boolean }): QemuLaunch {
+  const caps: string[] = [...(o.servesFiles ? FILE_SERVER_CAPS : []), ...(o.privileges.runAs ? ['setuid', 'setgid'] : [])];
+  const args = [
+    `--bounding-set=-all${caps.map((c) => `,+${c}`).join('')}`,
+    '--inh-caps=-all',
+    '--no-new-privs',
+    ...(o.privileges.dieWithParent ? ['--pdeathsig=KILL'] : []),
+    '--',
+    o.binary,
+    ...o.argv,
+  ];
+  return { file: SETPRIV, args, capabilities: caps };
+}
