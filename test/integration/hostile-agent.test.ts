@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -200,9 +199,9 @@ describe('a hostile agent cannot hurt the shim', function () {
     await stillServes();
   });
 
-  it(`the shim stayed under ${SHIM_MEMORY_BOUND_MIB} MiB through all of it (a 64 MiB guest log flood included)`, async () => {
+  it(`the shim stayed under ${SHIM_MEMORY_BOUND_MIB} MiB through all of it (a 64 MiB guest log flood included)`, async function () {
     const peak = peakRssMib(harness.pid as number);
+    if (this.test) this.test.title += ` — peak RSS ${peak.toFixed(0)} MiB`;
     assert.ok(peak > 0 && peak < SHIM_MEMORY_BOUND_MIB, `peak RSS ${peak.toFixed(0)} MiB`);
-    execFileSync('true');
   });
 });

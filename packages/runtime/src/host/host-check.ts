@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs';
 import type { RuntimeConfig } from '../config/runtime-config.js';
 import { gatherKvmFacts, kvmVerdict, decideAccel } from './accel.js';
 import { locateGuestImage, type GuestImage } from './guest-image.js';
+import { SETPRIV } from '../hypervisor/qemu/qemu-launch.js';
 import { hostHasVhostVsock } from './vhost-vsock.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -79,6 +80,7 @@ export async function checkHost(config: RuntimeConfig, agentVersion: string): Pr
         ? { name: 'qemu', status: 'fail', detail: `QEMU ${version} is too old (microvm PVH boot needs 7.0 or later)`, fix: 'install QEMU 7.2 or later' }
         : { name: 'qemu', status: 'ok', detail: `QEMU ${version} (${qemuPath})` },
   );
+  checks.push(confinementCheck());
   checks.push(await imageCheck(config, agentVersion));
   const failed = checks.filter((c) => c.status === 'fail');
   const accel = decideAccel(config.hypervisor.qemu.accel);
@@ -87,6 +89,16 @@ export async function checkHost(config: RuntimeConfig, agentVersion: string): Pr
     ? `ready: sandboxes boot with ${accel.accel.toUpperCase()}${accel.accel === 'tcg' ? ' (software emulation)' : ''}`
     : `not ready: ${failed.map((c) => c.name).join(', ')} failed`;
   return { checks, canRun, verdict, accel: accel.accel };
+}
+
+/** QEMU is started through util-linux's setpriv (bounded capabilities, no_new_privs, parent-death signal). */
+function confinementCheck(): HostCheck {
+  try {
+    const out = execFileSync(SETPRIV, ['--version'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+    return { name: 'vmm-confinement', status: 'ok', detail: `${out.trim()}: QEMU runs with bounded capabilities, no_new_privs and a parent-death signal` };
+  } catch {
+    return { name: 'vmm-confinement', status: 'fail', detail: 'setpriv cannot be run: QEMU is never started without it', fix: 'apt-get install util-linux' };
+  }
 }
 
 async function imageCheck(config: RuntimeConfig, agentVersion: string): Promise<HostCheck> {

@@ -1,4 +1,7 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { invalidArgument, MayuError, type StorageSpec } from '@mayu/protocol';
+import { ensureMountpoints, type Mountpoint } from '../storage/mountpoints.js';
 import type { ShareArea, SharedTree } from '../storage/shared-tree.js';
 import type { WritableLayers } from '../storage/writable-layers.js';
 
@@ -79,16 +82,29 @@ export async function prepareContainer(o: { id: string; spec: unknown; rootfs: C
       const s = shares('a shared-fs rootfs');
       const rel = `${o.id}/rootfs`;
       const source = o.rootfs.path;
-      if (o.rootfs.kind === 'image' && !readOnlyRoot) {
-        const target = s.tree.hostPath('shared', rel);
-        await s.layers.add(o.id, source, target);
-        undo.push(() => s.layers.remove(o.id, target));
-        await s.tree.restrictCopy('shared', rel, false);
-      } else {
-        const target = await s.tree.bind(source, 'shared', rel, readOnlyRoot).catch((err: unknown) => {
+      const bindRoot = async (from: string): Promise<void> => {
+        const target = await s.tree.bind(from, 'shared', rel, readOnlyRoot).catch((err: unknown) => {
           throw renamed(err, '/root/path', source);
         });
         undo.push(() => s.tree.release(target));
+      };
+      if (o.rootfs.kind === 'image') {
+        // The image is never written: the container gets a layer of its own.
+        // A read-only one is staged aside first, so that its mount points can
+        // be made in that layer before the guest sees it, read-only.
+        const staged = readOnlyRoot ? join(s.tree.stateDir, 'staging', o.id) : s.tree.hostPath('shared', rel);
+        await s.layers.add(o.id, source, staged);
+        undo.push(() => s.layers.remove(o.id, staged));
+        if (readOnlyRoot) {
+          ensureMountpoints(staged, mountpointsOf(spec));
+          await bindRoot(staged);
+        } else {
+          await s.tree.restrictCopy('shared', rel, false);
+        }
+      } else {
+        // The container's own rootfs (containerd's snapshot), not yet seen by the guest.
+        if (readOnlyRoot && existsSync(source)) ensureMountpoints(source, mountpointsOf(spec));
+        await bindRoot(source);
       }
       spec.root = { ...spec.root, path: s.tree.guestPath('shared', rel) };
     }
@@ -111,6 +127,20 @@ export async function prepareContainer(o: { id: string; spec: unknown; rootfs: C
     await release();
     throw err;
   }
+}
+
+/** The mount points a spec's mounts need in its rootfs (bind mounts of files need files). */
+function mountpointsOf(spec: SpecShape): Mountpoint[] {
+  return (spec.mounts ?? []).flatMap((m) => {
+    if (!m.destination?.startsWith('/')) return [];
+    let file = false;
+    try {
+      file = isBind(m) && !!m.source && statSync(m.source).isFile();
+    } catch {
+      // a missing source is reported when it is bound
+    }
+    return [{ destination: m.destination, file }];
+  });
 }
 
 /** An invalid-argument error from the host side, renamed after the spec field that caused it. */

@@ -137,6 +137,34 @@ describe('container set-up on the host: the guest cannot steer host mounts', () 
     await ro.release();
   });
 
+  it('a read-only rootfs still gets its mount points (made in a layer of its own, never in the image, never through an image symlink)', async () => {
+    // The image's /etc is a symlink to a host path: resolving it must stay inside the rootfs.
+    symlinkSync(join(dir, 'victim'), join(dir, 'rootfs/etc'));
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost\n');
+    const mounts = [
+      { destination: '/etc/hosts', type: 'bind', source: join(dir, 'hosts'), options: ['rbind', 'ro'] },
+      { destination: '/data/deep', type: 'bind', source: join(dir, 'vol'), options: ['rbind', 'rw'] },
+      { destination: '/proc', type: 'proc', source: 'proc' },
+    ];
+    const p = await prepareContainer({ id: 'c11', spec: spec(mounts, { readonly: true }), rootfs: { kind: 'image', path: join(dir, 'rootfs') }, shares });
+    const root = exported('shared', 'c11/rootfs');
+    assert.ok(statSync(join(root, 'data/deep')).isDirectory() && statSync(join(root, 'proc')).isDirectory());
+    assert.equal(statSync(join(root, 'data')).mode & 0o777, 0o755);
+    assert.ok(statSync(join(root, join(dir, 'victim').slice(1), 'hosts')).isFile(), 'the file mount point is made where the symlink leads inside the rootfs');
+    assert.deepEqual(readdirSync(join(dir, 'victim')), [], 'never in the host directory the symlink names');
+    assert.deepEqual(readdirSync(join(dir, 'rootfs')).sort(), ['bin', 'etc'], 'nor in the image');
+    assert.equal(guestTry(() => writeFileSync(join(root, 'x'), 'x')), 'EROFS');
+    await p.release();
+    assert.deepEqual(mountsUnder(state).filter((m) => m.includes('c11')), []);
+    // containerd's rootfs is the container's own: its mount points are made in it, as an OCI runtime would.
+    const own = join(dir, 'own-rootfs');
+    mkdirSync(own);
+    const q = await prepareContainer({ id: 'c12', spec: spec(mounts, { readonly: true }), rootfs: { kind: 'shared-fs', path: own }, shares });
+    assert.ok(statSync(join(own, 'etc/hosts')).isFile() && statSync(join(own, 'data/deep')).isDirectory());
+    assert.equal(guestTry(() => writeFileSync(exported('shared', 'c12/rootfs/x'), 'x')), 'EROFS');
+    await q.release();
+  });
+
   it('uses the disk for a block rootfs: a read-only erofs under a guest overlay', async () => {
     const p = await prepareContainer({ id: 'c6', spec: spec(), rootfs: { kind: 'disk', serial: 'mayu-rootfs' }, shares: null });
     assert.deepEqual(p.storages.map((s) => [s.driver, s.source, s.mountPoint]), [
