@@ -84,8 +84,9 @@ function bundleRequest(dir: string, id: string, values: RunValues): RunRequest &
   return { id, rootfs, rootfsKind: 'bundle', spec, terminal, stdin: values.interactive, image: `bundle ${dir}` };
 }
 
-async function imageRequest(image: string, cmd: string[], id: string, values: RunValues): Promise<RunRequest & { image: string }> {
+async function imageRequest(image: string, cmd: string[], id: string, values: RunValues, log: Logger): Promise<RunRequest & { image: string }> {
   const resolved = await resolveImage(image);
+  if (resolved.droppedEntries > 0) log.warn({ image, dropped: resolved.droppedEntries }, 'the image has device nodes or FIFOs: they were not unpacked');
   const spec = defaultSpec(resolved.rootfs, resolved.config, {
     args: cmd,
     env: values.env.map(parseEnv),
@@ -135,7 +136,7 @@ export async function runCommand(args: string[], log: Logger): Promise<number> {
   } else {
     const [image, ...cmd] = positionals;
     if (!image) throw new UsageError('run needs an IMAGE (an OCI layout, an OCI archive or a rootfs directory)');
-    req = await imageRequest(image, cmd, values.name ?? `run-${randomBytes(4).toString('hex')}`, values);
+    req = await imageRequest(image, cmd, values.name ?? `run-${randomBytes(4).toString('hex')}`, values, log);
   }
   if (values.detach && (values.interactive || values.tty)) throw new UsageError('-d cannot be combined with -i or -t: attach with mayu exec instead');
   await reapOrphanedRuns(config, log);
