@@ -69,7 +69,7 @@ export class PrivateContainerd {
 
   private writeConfig(): void {
     const d = this.dir;
-    const imageDir = this.o.guestImageDir ? `guest_image_dir = "${this.o.guestImageDir}"\n` : '';
+    const imageDir = this.o.guestImageDir ? `[sandbox]\nguest_image_dir = "${this.o.guestImageDir}"\n` : '';
     writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n${imageDir}`);
     mkdirSync(join(d, 'cni-conf'), { recursive: true });
     const subnet = `10.233.${72 + (randomBytes(1)[0] ?? 0) % 100}.0/24`;

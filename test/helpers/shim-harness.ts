@@ -1,7 +1,7 @@
 /**
  * The shim's Task service — the real TaskService, served over ttrpc as
  * `containerd-shim-mayu-v2 serve` does — with a fake hypervisor whose guest
- * is the agent at $HARNESS_AGENT (a HostileAgent in the test process). Run
+ * is the agent at $HARNESS_AGENT (a FakeAgent in the test process). Run
  * as its own process, so that a test can measure what a hostile guest does
  * to the shim's memory.
  *
@@ -18,7 +18,7 @@ import { loadConfig, Sandbox } from '@mayu/runtime';
 import { EventPublisher, TaskService } from '@mayu/shim';
 import { TtrpcServer } from '@mayu/ttrpc';
 import pino from 'pino';
-import { fakeHypervisors } from './fake-hypervisor.js';
+import { fakeHypervisors } from '@mayu/runtime/testing';
 
 const env = (k: string): string => process.env[k] ?? '';
 const log = pino({ name: 'shim-harness', level: 'warn' }, pino.destination({ dest: `${env('HARNESS_BUNDLE')}/harness.log`, sync: true }));

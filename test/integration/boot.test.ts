@@ -17,7 +17,7 @@ describe('booting a micro-VM (real QEMU, TCG where KVM is unusable)', () => {
   });
 
   it('GetGuestDetails reports the guest kernel (not the host one), the agent and the VM size', async () => {
-    const { sandbox, report } = await vms().boot({ toml: '[hypervisor.qemu]\ndefault_vcpus = 2\ndefault_memory = 384' });
+    const { sandbox, report } = await vms().boot({ toml: '[sandbox]\ndefault_vcpus = 2\ndefault_memory = 384' });
     const details = await sandbox.agent.guestDetails();
     assert.equal(details.kernelRelease, sandbox.image.manifest.kernel.release);
     assert.notEqual(details.kernelRelease, release());
@@ -39,7 +39,7 @@ describe('booting a micro-VM (real QEMU, TCG where KVM is unusable)', () => {
   });
 
   it('boots from the initrd as well as from the erofs image', async () => {
-    const { sandbox } = await vms().boot({ toml: '[hypervisor.qemu]\nrootfs = "initrd"' });
+    const { sandbox } = await vms().boot({ toml: '[sandbox]\nrootfs = "initrd"' });
     assert.equal(await sandbox.agent.check(), 'serving');
     const cmdline = readFileSync(`/proc/${readFileSync(join(sandbox.stateDir, 'qemu.pid'), 'utf8').trim()}/cmdline`, 'utf8').split('\0');
     assert.ok(cmdline.includes('-initrd') && !cmdline.some((a) => a.includes('rootfs.erofs')));

@@ -31,7 +31,7 @@ function noPidNamespace(s: Record<string, unknown>): void {
 
 /** Creates, starts and waits for a container; returns its exit status and output. */
 async function runIn(sandbox: Sandbox, id: string, s: Record<string, unknown>): Promise<{ status: number; stdout: string; stderr: string }> {
-  await sandbox.createContainer({ id, spec: s, rootfs: { kind: 'shared-fs', path: (await testImage()).rootfs }, stdio: { terminal: false, stdin: false } });
+  await sandbox.createContainer({ id, spec: s, rootfs: 'image', stdio: { terminal: false, stdin: false } });
   const ref = { containerId: id, execId: '' };
   const out = collect(sandbox.agent, ref, 'stdout');
   const err = collect(sandbox.agent, ref, 'stderr');
@@ -56,7 +56,7 @@ describe('containers inside the VM (agent API, real VMs)', () => {
 
   it('passes stdin through and delivers EOF on CloseStdin', async () => {
     const { sandbox } = await vms().boot();
-    await sandbox.createContainer({ id: 'cat', spec: await spec(['sh', '-c', 'cat; echo "<eof>"']), rootfs: { kind: 'shared-fs', path: (await testImage()).rootfs }, stdio: { terminal: false, stdin: true } });
+    await sandbox.createContainer({ id: 'cat', spec: await spec(['sh', '-c', 'cat; echo "<eof>"']), rootfs: 'image', stdio: { terminal: false, stdin: true } });
     const ref = { containerId: 'cat', execId: '' };
     const out = collect(sandbox.agent, ref, 'stdout');
     await sandbox.agent.startContainer('cat');
@@ -70,7 +70,7 @@ describe('containers inside the VM (agent API, real VMs)', () => {
   it('signals a running container and reaps orphaned grandchildren (no zombie in the guest)', async () => {
     const { sandbox } = await vms().boot();
     // The container's shell leaves a grandchild behind in the guest's PID namespace, then is killed.
-    await sandbox.createContainer({ id: 'orph', spec: await spec(['sh', '-c', '(sleep 1 &); exec sleep 600'], {}, noPidNamespace), rootfs: { kind: 'shared-fs', path: (await testImage()).rootfs }, stdio: { terminal: false, stdin: false } });
+    await sandbox.createContainer({ id: 'orph', spec: await spec(['sh', '-c', '(sleep 1 &); exec sleep 600'], {}, noPidNamespace), rootfs: 'image', stdio: { terminal: false, stdin: false } });
     await sandbox.agent.startContainer('orph');
     await sleep(300);
     const listed = await sandbox.agent.listProcesses('orph');
@@ -84,7 +84,7 @@ describe('containers inside the VM (agent API, real VMs)', () => {
 
   it('gives a terminal: tty output, and resizes it', async () => {
     const { sandbox } = await vms().boot();
-    await sandbox.createContainer({ id: 'tty', spec: await spec(['sh', '-c', 'tty; read x; stty size'], { terminal: true }), rootfs: { kind: 'shared-fs', path: (await testImage()).rootfs }, stdio: { terminal: true, stdin: true } });
+    await sandbox.createContainer({ id: 'tty', spec: await spec(['sh', '-c', 'tty; read x; stty size'], { terminal: true }), rootfs: 'image', stdio: { terminal: true, stdin: true } });
     const ref = { containerId: 'tty', execId: '' };
     const out = collect(sandbox.agent, ref, 'stdout');
     const err = collect(sandbox.agent, ref, 'stderr');
@@ -102,7 +102,7 @@ describe('containers inside the VM (agent API, real VMs)', () => {
 
   it('runs two containers in one sandbox, and execs into a running one', async () => {
     const { sandbox } = await vms().boot();
-    const rootfs = { kind: 'shared-fs' as const, path: (await testImage()).rootfs };
+    const rootfs = 'image' as const;
     await sandbox.createContainer({ id: 'one', spec: await spec(['sleep', '600'], {}, (s) => (s.hostname = 'one')), rootfs, stdio: { terminal: false, stdin: false } });
     await sandbox.createContainer({ id: 'two', spec: await spec(['sleep', '600'], {}, (s) => (s.hostname = 'two')), rootfs, stdio: { terminal: false, stdin: false } });
     await sandbox.agent.startContainer('one');
@@ -146,7 +146,7 @@ describe('containers inside the VM (agent API, real VMs)', () => {
       s.hooks = { prestart: [{ path: '/bin/true' }] };
     });
     await assert.rejects(
-      sandbox.createContainer({ id: 'bad', spec: bad, rootfs: { kind: 'shared-fs', path: (await testImage()).rootfs }, stdio: { terminal: false, stdin: false } }),
+      sandbox.createContainer({ id: 'bad', spec: bad, rootfs: 'image', stdio: { terminal: false, stdin: false } }),
       (err: Error & { code?: string }) => {
         assert.equal(err.code, 'ERR_INVALID_ARGUMENT');
         assert.match(err.message, /\/hooks: is not supported/);

@@ -8,8 +8,7 @@ import { status } from '@grpc/grpc-js';
 import { agentWire, eventsServiceWire, taskWire } from '@mayu/protocol';
 import { mountsUnder, removeDirSafely } from '@mayu/runtime';
 import { Code, TtrpcClient, TtrpcServer } from '@mayu/ttrpc';
-import { fakeGuestImage } from '../helpers/fake-hypervisor.js';
-import { AgentFault, HostileAgent, stall } from '../helpers/hostile-agent.js';
+import { AgentFault, fakeGuestImage, FakeAgent, stall } from '@mayu/runtime/testing';
 
 /** The most the shim's resident memory may reach while a hostile guest does its worst (measured: see docs/security.md). */
 const SHIM_MEMORY_BOUND_MIB = 256;
@@ -31,7 +30,7 @@ function peakRssMib(pid: number): number {
  */
 describe('a hostile agent cannot hurt the shim', function () {
   let dir: string;
-  let agent: HostileAgent;
+  let agent: FakeAgent;
   let harness: ChildProcess;
   let client: TtrpcClient;
   let task: ReturnType<TtrpcClient['service']> & Record<string, (req: unknown, o?: unknown) => Promise<unknown>>;
@@ -42,7 +41,7 @@ describe('a hostile agent cannot hurt the shim', function () {
   before(async () => {
     dir = mkdtempSync('/run/mayu-test-hostile-');
     stateRoot = join(dir, 'state');
-    agent = await HostileAgent.start(dir);
+    agent = await FakeAgent.start(dir);
     eventsServer = new TtrpcServer();
     eventsServer.addService(eventsServiceWire.EventsDefinition, {
       forward: async (r: eventsServiceWire.ForwardRequest) => {

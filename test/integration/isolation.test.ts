@@ -92,7 +92,7 @@ describe('isolation: a hostile guest or image cannot touch the host (real VMs)',
     assert.equal(nineP.NoNewPrivs, '1');
     assert.equal(nineP.Seccomp, '2');
     assert.equal(nineP.Uid?.split('\t')[0], '0', 'with 9p, QEMU serves files and stays root (capabilities bounded)');
-    const block = await check('[hypervisor.qemu]\nshared_fs = "none"\ncontainer_rootfs = "block"');
+    const block = await check('[sandbox]\nshared_fs = "none"\ncontainer_rootfs = "block"');
     assert.ok(Number(block.Uid?.split('\t')[0]) >= 2_000_000_000, `QEMU dropped to an unprivileged uid (${block.Uid})`);
     assert.deepEqual(capsIn(block.CapEff ?? '0'), [], 'and holds no capability');
     assert.equal(block.NoNewPrivs, '1');

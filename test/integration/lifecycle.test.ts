@@ -10,7 +10,7 @@ describe('sandbox lifecycle: stop, kill and failures leave nothing behind', () =
 
   it('stop() powers the guest off through the agent, and QEMU exits by itself', async () => {
     const { sandbox, report } = await vms().boot({ toml: '[runtime]\nstop_timeout = 20' });
-    const qemuExit = sandbox.hypervisor.wait();
+    const qemuExit = sandbox.exited();
     const t0 = performance.now();
     await sandbox.stop();
     const exit = await qemuExit;
@@ -24,7 +24,7 @@ describe('sandbox lifecycle: stop, kill and failures leave nothing behind', () =
   it('destroy() kills the VM at once and removes the state directory', async () => {
     const { sandbox, report } = await vms().boot();
     await sandbox.destroy();
-    assert.notEqual((await sandbox.hypervisor.wait()).signal ?? 'exited', null);
+    assert.notEqual((await sandbox.exited()).signal ?? 'exited', null);
     assert.ok(!existsSync(report.stateDir));
     assert.deepEqual(processesMentioning(report.stateDir), []);
     await sandbox.destroy(); // idempotent
@@ -44,20 +44,20 @@ describe('sandbox lifecycle: stop, kill and failures leave nothing behind', () =
   });
 
   it('a QEMU that cannot start is ERR_HYPERVISOR_START, with its own words', async () => {
-    const sandbox = vms().create({ toml: '[hypervisor.qemu]\nkernel_params = ""\npath = "/bin/false"' });
+    const sandbox = vms().create({ toml: '[hypervisor.qemu]\npath = "/bin/false"' });
     await assert.rejects(sandbox.start(), { code: 'ERR_HYPERVISOR_START' });
     assert.ok(!existsSync(sandbox.stateDir));
   });
 
   it('a missing kernel is refused before anything is created', () => {
-    assert.throws(() => vms().create({ toml: '[hypervisor.qemu]\nkernel = "/nonexistent/vmlinux"' }), {
+    assert.throws(() => vms().create({ toml: '[sandbox]\nkernel = "/nonexistent/vmlinux"' }), {
       code: 'ERR_GUEST_IMAGE',
-      message: 'hypervisor.qemu.kernel: /nonexistent/vmlinux does not exist',
+      message: 'sandbox.kernel: /nonexistent/vmlinux does not exist',
     });
   });
 
   it('captures the guest console to console.log while the VM runs', async () => {
-    const { sandbox } = await vms().boot({ toml: '[hypervisor.qemu]\nenable_debug = true' });
+    const { sandbox } = await vms().boot({ toml: '[sandbox]\nenable_debug = true' });
     const console = readFileSync(join(sandbox.stateDir, 'console.log'), 'utf8');
     assert.match(console, /Linux version 6\.1/);
     assert.match(console, /Run \/sbin\/init as init process/);

@@ -67,7 +67,7 @@ describe('mayu run / exec / ps / kill / logs / rm (real VMs)', () => {
 
   it('runs from a block device (erofs + overlay) as well as over 9p', async () => {
     const image = (await testImage()).layout;
-    const block = await runMayu(['run', '--rm', '--config', vms().configFile('[hypervisor.qemu]\ncontainer_rootfs = "block"'), image, '--', 'sh', '-c', 'grep " / " /proc/mounts; echo w > /written && cat /written']);
+    const block = await runMayu(['run', '--rm', '--config', vms().configFile('[sandbox]\ncontainer_rootfs = "block"'), image, '--', 'sh', '-c', 'grep " / " /proc/mounts; echo w > /written && cat /written']);
     assert.match(block.stdout, /^overlay \/ overlay .*lowerdir=\/run\/mayu\/containers\/[^/]+\/lower.*\nw\n$/);
     const shared = await runMayu(['run', '--rm', '--config', vms().configFile(), image, '--', 'grep', ' / ', '/proc/mounts']);
     assert.match(shared.stdout, /^mayushared \/ 9p /);

@@ -99,7 +99,7 @@ export async function readBench(runs: number): Promise<{ mibPerSec: Record<strin
   const seconds = (out: string): number => Number(out.trim().split('\n').at(-1));
   try {
     for (let i = 0; i < runs; i++) {
-      for (const [name, toml] of [['virtio-9p', ''], ['block', '[hypervisor.qemu]\ncontainer_rootfs = "block"']] as const) {
+      for (const [name, toml] of [['virtio-9p', ''], ['block', '[sandbox]\ncontainer_rootfs = "block"']] as const) {
         const out = mayu(['run', '--rm', '--config', vms.configFile(toml), rootfs, '--', ...cmd]).stdout;
         speeds[name]?.push(256 / seconds(out));
       }
@@ -127,7 +127,7 @@ export async function agentRssBench(runs: number): Promise<{ idleMib: Summary; a
       const { sandbox } = await vms.boot({ id: `rss-${i}` });
       idle.push(rss(await sandbox.agent.metrics()));
       const spec = defaultSpec(image.rootfs, image.config, { args: ['true'], env: [], terminal: false, volumes: [] });
-      await sandbox.createContainer({ id: 'c', spec, rootfs: { kind: 'shared-fs', path: image.rootfs }, stdio: { terminal: false, stdin: false } });
+      await sandbox.createContainer({ id: 'c', spec, rootfs: 'image', stdio: { terminal: false, stdin: false } });
       await sandbox.agent.startContainer('c');
       await sandbox.agent.waitProcess({ containerId: 'c', execId: '' });
       after.push(rss(await sandbox.agent.metrics()));

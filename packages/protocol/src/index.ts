@@ -30,3 +30,5 @@ export * as eventsServiceWire from './gen/containerd/services/events/ttrpc/v1/ev
 export * as runtimeOptionsWire from './gen/containerd/runtimeoptions/v1/api.js';
 export * as cgroupsV2Wire from './gen/containerd/cgroups/v2/metrics.js';
 export * as criWire from './gen/cri/runtime/v1/api.js';
+export * from './abi/guest-abi.js';
+export { StateMachine } from './util/state-machine.js';

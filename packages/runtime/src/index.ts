@@ -3,7 +3,8 @@
  * drivers, the agent client, and the sandbox lifecycle.
  */
 export * from './config/runtime-config.js';
-export { loadConfig, parseConfig, QEMU_SCHEMA_PATH } from './config/load-config.js';
+export { loadConfig, parseConfig, CONFIG_SCHEMA_PATH } from './config/load-config.js';
+export { MOVED_KEYS } from './config/deprecated-keys.js';
 export * from './host/accel.js';
 export { hostTscKhz, readCpuInfo } from './host/cpu-info.js';
 export * from './host/guest-image.js';
@@ -14,7 +15,9 @@ export { QemuHypervisor } from './hypervisor/qemu/qemu-hypervisor.js';
 export { QmpClient, type QmpEvent } from './hypervisor/qemu/qmp-client.js';
 export { AgentClient } from './agent/agent-client.js';
 export { createDialer, registerDialer, type AgentDialer } from './agent/dialers.js';
-export { Sandbox, type BootReport, type SandboxOptions, type HypervisorContext, type HypervisorFactory } from './sandbox/sandbox.js';
+export { Sandbox, type BootReport, type SandboxOptions } from './sandbox/sandbox.js';
+export { registerHypervisor, hypervisorFactory, registeredHypervisors } from './hypervisor/backends.js';
+export { specForGuest, podSharedNamespaces } from './sandbox/guest-spec.js';
 export type { BootTimings } from './sandbox/boot-timings.js';
 export { removeSandbox, listSandboxes } from './sandbox/sandbox-records.js';
 export * from './sandbox/state-dir.js';
@@ -25,7 +28,6 @@ export { resolveImage, unpackOciLayout, imageCacheDir, type ImageConfig, type Re
 export { defaultSpec, resolveUser, mergeEnv, DEFAULT_CAPABILITIES, type RunOptions } from './oci/default-spec.js';
 export { defaultSeccomp, type LinuxSeccomp } from './oci/default-seccomp.js';
 export { type ContainerRootfs } from './sandbox/container-setup.js';
-export { GUEST_AREA_DIRS, AREA_TAGS, type ShareArea } from './storage/shared-tree.js';
 export type { SandboxContainerOptions } from './sandbox/sandbox.js';
 export { NO_DEADLINE } from './agent/agent-client.js';
 export { CappedFile } from './util/capped-file.js';

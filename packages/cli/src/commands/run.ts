@@ -81,7 +81,7 @@ function bundleRequest(dir: string, id: string, values: RunValues): RunRequest &
   if (typeof root.path !== 'string') throw invalidArgument('/root/path', root.path, 'must be a path (relative to the bundle)');
   const rootfs = resolve(dir, root.path);
   const terminal = Boolean((spec.process as { terminal?: boolean } | undefined)?.terminal) || values.tty;
-  return { id, rootfs, rootfsKind: 'bundle', spec, terminal, stdin: values.interactive, image: `bundle ${dir}` };
+  return { id, rootfs, rootfsKind: 'bundle', bundle: dir, spec, terminal, stdin: values.interactive, image: `bundle ${dir}` };
 }
 
 async function imageRequest(image: string, cmd: string[], id: string, values: RunValues, log: Logger): Promise<RunRequest & { image: string }> {

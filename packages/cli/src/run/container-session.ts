@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ExitStatus, ProcessRef } from '@mayu/protocol';
-import { buildRootfsImage, Sandbox, vmSizeFromSpec, type AgentClient, type ContainerRootfs, type RuntimeConfig } from '@mayu/runtime';
+import { Sandbox, vmSizeFromSpec, type AgentClient, type RuntimeConfig } from '@mayu/runtime';
 import type { Logger } from 'pino';
 
 /** What a run needs once its image is resolved: a rootfs and a spec with host paths. */
@@ -9,18 +9,18 @@ export interface RunRequest {
   rootfs: string;
   /** `image`: a read-only image (the container writes to a layer of its own); `bundle`: the bundle's own rootfs, written in place (as runc does). */
   rootfsKind: 'image' | 'bundle';
+  /** The OCI bundle's directory (a relative root.path is relative to it). */
+  bundle?: string;
   spec: Record<string, unknown>;
   terminal: boolean;
   stdin: boolean;
 }
 
-/** The serial of the disk carrying a block container rootfs. */
-const ROOTFS_DISK_SERIAL = 'mayu-rootfs';
-
 /**
  * One container in its own sandbox, as `mayu run` makes it: the VM is sized
- * from the spec, the rootfs goes in through the shared filesystem or as a
- * block image (by configuration), the container is created in the guest.
+ * from the spec, the rootfs is offered to the sandbox before it boots (it
+ * picks the shared filesystem or a block image, by configuration), the
+ * container is created in the guest.
  */
 export class ContainerSession {
   readonly ref: ProcessRef;
@@ -34,19 +34,20 @@ export class ContainerSession {
 
   /** `onSandbox` receives the sandbox as soon as it exists (to destroy it if the user gives up). */
   static async create(req: RunRequest, config: RuntimeConfig, log: Logger, onSandbox?: (s: Sandbox) => void): Promise<ContainerSession> {
-    const size = vmSizeFromSpec(req.spec, config.hypervisor.qemu);
-    const sandbox = Sandbox.create({ id: req.id, config, log, ...size });
+    // A spec the guest cannot honour is refused before a VM boots for it.
+    Sandbox.checkContainerSpec(config, req.spec, { bundle: req.bundle, terminal: req.terminal });
+    const sandbox = Sandbox.create({ id: req.id, config, log, ...vmSizeFromSpec(req.spec, config.sandbox) });
     onSandbox?.(sandbox);
     try {
-      let rootfs: ContainerRootfs = req.rootfsKind === 'bundle' ? { kind: 'shared-fs', path: req.rootfs } : { kind: 'image', path: req.rootfs };
-      if (config.hypervisor.qemu.containerRootfs === 'block') {
-        const image = join(sandbox.stateDir, 'rootfs.erofs');
-        await buildRootfsImage(req.rootfs, image);
-        sandbox.attachDiskAtBoot({ id: 'ctr-rootfs', path: image, readOnly: true, serial: ROOTFS_DISK_SERIAL });
-        rootfs = { kind: 'disk', serial: ROOTFS_DISK_SERIAL };
-      }
+      await sandbox.offerRootfs(req.id, req.rootfs);
       await sandbox.start();
-      await sandbox.createContainer({ id: req.id, spec: req.spec, rootfs, stdio: { terminal: req.terminal, stdin: req.stdin } });
+      await sandbox.createContainer({
+        id: req.id,
+        spec: req.spec,
+        bundle: req.bundle,
+        rootfs: req.rootfsKind === 'bundle' ? 'own' : 'image',
+        stdio: { terminal: req.terminal, stdin: req.stdin },
+      });
       return new ContainerSession(sandbox, req.id);
     } catch (err) {
       await sandbox.destroy();

@@ -3,16 +3,17 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { formatValue, MayuError } from '@mayu/protocol';
 import { HYPERVISOR_CONFIGS_DIR } from '../util/repo-paths.js';
+import { migrateDeprecatedKeys } from './deprecated-keys.js';
 import { configFromRaw, type RawConfig, type RuntimeConfig } from './runtime-config.js';
 
-export const QEMU_SCHEMA_PATH = `${HYPERVISOR_CONFIGS_DIR}/qemu.schema.json`;
+export const CONFIG_SCHEMA_PATH = `${HYPERVISOR_CONFIGS_DIR}/configuration.schema.json`;
 
 let validator: ReturnType<Ajv['compile']> | undefined;
 
 function validate(doc: unknown): ErrorObject[] {
   if (!validator) {
     const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
-    validator = ajv.compile(JSON.parse(readFileSync(QEMU_SCHEMA_PATH, 'utf8')) as object);
+    validator = ajv.compile(JSON.parse(readFileSync(CONFIG_SCHEMA_PATH, 'utf8')) as object);
   }
   return validator(doc) ? [] : [...(validator.errors ?? [])];
 }
@@ -46,12 +47,13 @@ export function describeConfigErrors(doc: unknown, errors: ErrorObject[]): strin
 
 /** Rules between keys that a JSON schema cannot say well, one line per problem. */
 function crossCheck(raw: RawConfig): string[] {
-  const q = raw.hypervisor.qemu;
+  const s = raw.sandbox;
   const problems: string[] = [];
-  if (q.default_vcpus > q.max_vcpus) problems.push(`hypervisor.qemu.default_vcpus: must be at most max_vcpus (${q.max_vcpus}) (got ${q.default_vcpus})`);
-  if (q.default_memory > q.max_memory) problems.push(`hypervisor.qemu.default_memory: must be at most max_memory (${q.max_memory}) (got ${q.default_memory})`);
-  if (/^\d+:\d+$/.test(q.run_as) && q.shared_fs === 'virtio-9p') {
-    problems.push(`hypervisor.qemu.run_as: QEMU serves the 9p share itself and must stay root with shared_fs = "virtio-9p" (got ${JSON.stringify(q.run_as)})`);
+  if (s.default_vcpus > s.max_vcpus) problems.push(`sandbox.default_vcpus: must be at most max_vcpus (${s.max_vcpus}) (got ${s.default_vcpus})`);
+  if (s.default_memory > s.max_memory) problems.push(`sandbox.default_memory: must be at most max_memory (${s.max_memory}) (got ${s.default_memory})`);
+  const nineP = s.shared_fs === 'virtio-9p' || (s.shared_fs === 'auto' && s.hypervisor === 'qemu');
+  if (/^\d+:\d+$/.test(raw.hypervisor.qemu.run_as) && s.hypervisor === 'qemu' && nineP) {
+    problems.push(`hypervisor.qemu.run_as: QEMU serves the 9p share itself and must stay root with shared_fs = "virtio-9p" (got ${JSON.stringify(raw.hypervisor.qemu.run_as)})`);
   }
   return problems;
 }
@@ -69,12 +71,17 @@ export function parseConfig(text: string, source: string): RuntimeConfig {
     const first = (err as Error).message.split('\n')[0];
     throw new MayuError('ERR_CONFIG_INVALID', `${source}: not valid TOML${where}: ${first}`, { cause: err, details: { source } });
   }
-  let problems = describeConfigErrors(doc, validate(doc));
+  const { warnings, moved } = doc !== null && typeof doc === 'object' ? migrateDeprecatedKeys(doc as Record<string, unknown>, source) : { warnings: [], moved: new Map<string, string>() };
+  let problems = describeConfigErrors(doc, validate(doc)).map((p) => {
+    const key = p.split(':')[0] ?? '';
+    const old = moved.get(key);
+    return old ? `${p} (given as the deprecated ${old})` : p;
+  });
   if (problems.length === 0) problems = crossCheck(doc as RawConfig);
   if (problems.length > 0) {
     throw new MayuError('ERR_CONFIG_INVALID', `${source}: ${problems.join('; ')}`, { details: { source, problems } });
   }
-  return configFromRaw(doc as RawConfig, source);
+  return configFromRaw(doc as RawConfig, source, warnings.map((w) => `${source}: ${w}`));
 }
 
 /** Loads a configuration file, or the defaults when `path` is undefined. */

@@ -1,116 +1,138 @@
 /** The runtime's configuration after validation, in mayu's own names. */
-export interface QemuConfig {
-  /** The QEMU binary (name on PATH or absolute path). */
-  path: string;
-  machineType: 'microvm' | 'q35';
-  accel: 'auto' | 'kvm' | 'tcg';
+
+export type HypervisorKind = 'qemu' | 'clh';
+export type SharedFsKind = 'virtio-9p' | 'virtio-fs' | 'none';
+
+/** What every sandbox gets, whatever its hypervisor ([sandbox]). */
+export interface SandboxConfig {
+  hypervisor: HypervisorKind;
+  defaultVcpus: number;
+  defaultMemoryMib: number;
+  /** The most vCPUs and MiB a sandbox may get, whatever its containers ask for. */
+  maxVcpus: number;
+  maxMemoryMib: number;
+  /** The built guest image; empty: looked for (see guestImageCandidates). */
+  guestImageDir: string;
   /** Guest kernel; empty: from the guest image. */
   kernel: string;
   rootfs: 'image' | 'initrd';
   image: string;
   initrd: string;
   kernelParams: string;
-  defaultVcpus: number;
-  defaultMemoryMib: number;
-  /** The most vCPUs and MiB a sandbox may get, whatever its containers ask for. */
-  maxVcpus: number;
-  maxMemoryMib: number;
-  sandbox: boolean;
-  /** "auto", "root" or "UID:GID" (see qemu.toml). */
-  runAs: string;
-  agentChannel: 'auto' | 'vsock' | 'serial';
   enableDebug: boolean;
-  sharedFs: 'virtio-9p' | 'virtio-fs' | 'none';
+  agentChannel: 'auto' | 'vsock' | 'serial';
+  /** "auto": the hypervisor's first supported kind (9p for QEMU, virtio-fs with a daemon for CLH). */
+  sharedFs: 'auto' | SharedFsKind;
   /** How read-write volumes are shared over 9p (see qemu.toml). */
   volumeAttributes: 'mapped' | 'host';
   virtioFsDaemon: string;
   virtioFsExtraArgs: string[];
   containerRootfs: 'shared-fs' | 'block';
+  /** MiB of host memory for the writable layers of image root filesystems. */
+  containerLayerMib: number;
+}
+
+/** [hypervisor.qemu]: what only QEMU has. */
+export interface QemuConfig {
+  /** The QEMU binary (name on PATH or absolute path). */
+  path: string;
+  machineType: 'microvm' | 'q35';
+  accel: 'auto' | 'kvm' | 'tcg';
+  sandbox: boolean;
+  /** "auto", "root" or "UID:GID" (see qemu.toml). */
+  runAs: string;
+}
+
+/** [hypervisor.clh]: what only Cloud Hypervisor has. */
+export interface ClhConfig {
+  path: string;
+  /** cloud-hypervisor --seccomp: "true", "false" or "log". */
+  seccomp: 'true' | 'false' | 'log';
+  runAs: string;
+  /** How long one REST API call may take. */
+  apiTimeoutMs: number;
 }
 
 export interface RuntimeConfig {
-  hypervisor: { kind: 'qemu'; qemu: QemuConfig };
+  sandbox: SandboxConfig;
+  hypervisor: { qemu: QemuConfig; clh: ClhConfig };
   agent: { dialTimeoutMs: number; callTimeoutMs: number };
   runtime: {
     stateDir: string;
-    guestImageDir: string;
     stopTimeoutMs: number;
-    containerLayerMib: number;
     /** What to do with host security labels in a spec (see qemu.toml). */
     lsmLabels: 'refuse' | 'drop';
   };
   /** Where the configuration came from (a path, or "defaults"). */
   source: string;
+  /** Deprecated keys that were used (each names its new key). */
+  warnings: string[];
 }
 
 /** The raw, validated TOML document (keys as in qemu.toml). */
 export interface RawConfig {
+  sandbox: {
+    hypervisor: HypervisorKind;
+    default_vcpus: number;
+    default_memory: number;
+    max_vcpus: number;
+    max_memory: number;
+    guest_image_dir: string;
+    kernel: string;
+    rootfs: SandboxConfig['rootfs'];
+    image: string;
+    initrd: string;
+    kernel_params: string;
+    enable_debug: boolean;
+    agent_channel: SandboxConfig['agentChannel'];
+    shared_fs: SandboxConfig['sharedFs'];
+    volume_attributes: SandboxConfig['volumeAttributes'];
+    virtio_fs_daemon: string;
+    virtio_fs_extra_args: string[];
+    container_rootfs: SandboxConfig['containerRootfs'];
+    container_layer_size: number;
+  };
   hypervisor: {
-    qemu: {
-      path: string;
-      machine_type: QemuConfig['machineType'];
-      accel: QemuConfig['accel'];
-      kernel: string;
-      rootfs: QemuConfig['rootfs'];
-      image: string;
-      initrd: string;
-      kernel_params: string;
-      default_vcpus: number;
-      default_memory: number;
-      max_vcpus: number;
-      max_memory: number;
-      sandbox: boolean;
-      run_as: string;
-      agent_channel: QemuConfig['agentChannel'];
-      enable_debug: boolean;
-      shared_fs: QemuConfig['sharedFs'];
-      volume_attributes: QemuConfig['volumeAttributes'];
-      virtio_fs_daemon: string;
-      virtio_fs_extra_args: string[];
-      container_rootfs: QemuConfig['containerRootfs'];
-    };
+    qemu: { path: string; machine_type: QemuConfig['machineType']; accel: QemuConfig['accel']; sandbox: boolean; run_as: string };
+    clh: { path: string; seccomp: ClhConfig['seccomp']; run_as: string; api_timeout: number };
   };
   agent: { dial_timeout: number; call_timeout: number };
-  runtime: { state_dir: string; guest_image_dir: string; stop_timeout: number; container_layer_size: number; lsm_labels: 'refuse' | 'drop' };
+  runtime: { state_dir: string; stop_timeout: number; lsm_labels: 'refuse' | 'drop' };
 }
 
-export function configFromRaw(raw: RawConfig, source: string): RuntimeConfig {
+export function configFromRaw(raw: RawConfig, source: string, warnings: string[] = []): RuntimeConfig {
+  const s = raw.sandbox;
   const q = raw.hypervisor.qemu;
+  const c = raw.hypervisor.clh;
   return {
+    sandbox: {
+      hypervisor: s.hypervisor,
+      defaultVcpus: s.default_vcpus,
+      defaultMemoryMib: s.default_memory,
+      maxVcpus: s.max_vcpus,
+      maxMemoryMib: s.max_memory,
+      guestImageDir: s.guest_image_dir,
+      kernel: s.kernel,
+      rootfs: s.rootfs,
+      image: s.image,
+      initrd: s.initrd,
+      kernelParams: s.kernel_params,
+      enableDebug: s.enable_debug,
+      agentChannel: s.agent_channel,
+      sharedFs: s.shared_fs,
+      volumeAttributes: s.volume_attributes,
+      virtioFsDaemon: s.virtio_fs_daemon,
+      virtioFsExtraArgs: [...s.virtio_fs_extra_args],
+      containerRootfs: s.container_rootfs,
+      containerLayerMib: s.container_layer_size,
+    },
     hypervisor: {
-      kind: 'qemu',
-      qemu: {
-        path: q.path,
-        machineType: q.machine_type,
-        accel: q.accel,
-        kernel: q.kernel,
-        rootfs: q.rootfs,
-        image: q.image,
-        initrd: q.initrd,
-        kernelParams: q.kernel_params,
-        defaultVcpus: q.default_vcpus,
-        defaultMemoryMib: q.default_memory,
-        maxVcpus: q.max_vcpus,
-        maxMemoryMib: q.max_memory,
-        sandbox: q.sandbox,
-        runAs: q.run_as,
-        agentChannel: q.agent_channel,
-        enableDebug: q.enable_debug,
-        sharedFs: q.shared_fs,
-        volumeAttributes: q.volume_attributes,
-        virtioFsDaemon: q.virtio_fs_daemon,
-        virtioFsExtraArgs: [...q.virtio_fs_extra_args],
-        containerRootfs: q.container_rootfs,
-      },
+      qemu: { path: q.path, machineType: q.machine_type, accel: q.accel, sandbox: q.sandbox, runAs: q.run_as },
+      clh: { path: c.path, seccomp: c.seccomp, runAs: c.run_as, apiTimeoutMs: c.api_timeout * 1000 },
     },
     agent: { dialTimeoutMs: raw.agent.dial_timeout * 1000, callTimeoutMs: raw.agent.call_timeout * 1000 },
-    runtime: {
-      stateDir: raw.runtime.state_dir,
-      guestImageDir: raw.runtime.guest_image_dir,
-      stopTimeoutMs: raw.runtime.stop_timeout * 1000,
-      containerLayerMib: raw.runtime.container_layer_size,
-      lsmLabels: raw.runtime.lsm_labels,
-    },
+    runtime: { stateDir: raw.runtime.state_dir, stopTimeoutMs: raw.runtime.stop_timeout * 1000, lsmLabels: raw.runtime.lsm_labels },
     source,
+    warnings,
   };
 }

@@ -104,7 +104,7 @@ function confinementCheck(): HostCheck {
 async function imageCheck(config: RuntimeConfig, agentVersion: string): Promise<HostCheck> {
   let image: GuestImage;
   try {
-    image = locateGuestImage(config.runtime.guestImageDir);
+    image = locateGuestImage(config.sandbox.guestImageDir);
   } catch (err) {
     return { name: 'guest-image', status: 'fail', detail: (err as Error).message, fix: 'run guest-image/build (scripts/setup does)' };
   }

@@ -1,3 +1,8 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { RuntimeConfig } from '../config/runtime-config.js';
+import type { AccelDecision } from '../host/accel.js';
+
 /** What a sandbox asks of its VM. */
 export interface VmSpec {
   /** Sandbox id (names the VM and its state directory). */
@@ -9,7 +14,7 @@ export interface VmSpec {
   kernel: string;
   rootfs: { kind: 'image'; path: string; fsType: string } | { kind: 'initrd'; path: string };
   /** How the host reaches the agent. */
-  agentChannel: 'serial' | 'vsock';
+  agentChannel: AgentChannel;
   /** Extra kernel parameters (after mayu's own). */
   kernelParams: string;
   /** Verbose guest console and agent debug logs. */
@@ -18,8 +23,11 @@ export interface VmSpec {
   sharedDirs?: SharedDirSpec[];
   /** Extra disks (container root filesystems), attached at boot. */
   disks?: DiskSpec[];
-  /** Who the hypervisor process runs as, and what it may do (see VmmPrivileges). */
-  privileges: VmmPrivileges;
+  /**
+   * Kill the VM when the process that owns it dies (parent-death signal).
+   * False only for a VM meant to outlive its creator (mayu boot --keep).
+   */
+  dieWithParent: boolean;
 }
 
 export interface SharedDirSpec {
@@ -36,17 +44,7 @@ export interface SharedDirSpec {
   attributes: 'host' | 'mapped';
 }
 
-/**
- * The hypervisor process's privileges. It starts with a bounding capability
- * set of only what it needs, no_new_privs, and (unless `dieWithParent` is
- * false) a parent-death SIGKILL, so that a VM never outlives the process
- * that owns it.
- */
-export interface VmmPrivileges {
-  /** Drop to this uid:gid once the devices are open (only when the VMM serves no files). */
-  runAs: { uid: number; gid: number } | null;
-  dieWithParent: boolean;
-}
+
 
 export interface DiskSpec {
   id: string;
@@ -69,12 +67,37 @@ export interface VmExit {
   signal: NodeJS.Signals | null;
 }
 
+/** How the host reaches the agent: a virtio-serial port, or vsock (AF_VSOCK, or a hybrid-vsock socket). */
+export type AgentChannel = 'serial' | 'vsock';
+
+/**
+ * What a backend can do, so that a sandbox asks for capabilities instead of
+ * checking which backend it has. Lists are in the backend's order of
+ * preference (the first is what "auto" picks).
+ */
 export interface HypervisorCapabilities {
   /** Devices can be added and removed while the VM runs. */
   hotplug: boolean;
   pause: boolean;
+  /** The VM can be saved and restored (VM templates). */
+  snapshot: boolean;
   sharedFs: readonly ('virtio-9p' | 'virtio-fs')[];
+  /** Its 9p server can keep guest-set attributes aside (mapped-xattr). */
+  mappedAttributes: boolean;
+  /** The agent channels this backend offers on this host. */
+  agentChannels: readonly AgentChannel[];
 }
+
+/** What a hypervisor driver is made from. */
+export interface HypervisorContext {
+  config: RuntimeConfig;
+  log: Logger;
+  /** Hands the agent's log stream (its log console) to the guest log relay. */
+  onGuestLog: (stream: Readable) => void;
+}
+
+/** Makes the driver of one VM. */
+export type HypervisorFactory = (ctx: HypervisorContext) => Hypervisor;
 
 /**
  * A hypervisor driver. One instance drives one VM: prepare() checks the spec
@@ -85,6 +108,10 @@ export interface HypervisorCapabilities {
 export interface Hypervisor {
   readonly kind: string;
   readonly capabilities: HypervisorCapabilities;
+  /** How the VM's CPUs run (hardware virtualization or emulation), and why. */
+  readonly accel: AccelDecision;
+  /** The hypervisor process, once started. */
+  readonly pid: number | null;
   prepare(spec: VmSpec): void;
   start(): Promise<VmStarted>;
   /** The agent's address as a dialer URL (serial://, vsock://, hvsock://). */

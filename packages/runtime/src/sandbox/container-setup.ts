@@ -1,12 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { invalidArgument, MayuError, type StorageSpec } from '@mayu/protocol';
+import { GUEST_CONTAINERS_DIR, invalidArgument, MayuError, type StorageSpec } from '@mayu/protocol';
 import { ensureMountpoints, type Mountpoint } from '../storage/mountpoints.js';
 import type { ShareArea, SharedTree } from '../storage/shared-tree.js';
 import type { WritableLayers } from '../storage/writable-layers.js';
 
-/** The agent's per-container directory in the guest. */
-export const GUEST_CONTAINERS_DIR = '/run/mayu/containers';
 
 /** Container ids become one path component on the host: nothing else is accepted. */
 const CONTAINER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;

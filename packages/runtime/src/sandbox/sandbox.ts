@@ -1,26 +1,21 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMayuError, MayuError, type GuestDetails, type NamespaceShare, type StdioSpec, type StorageSpec } from '@mayu/protocol';
-import type { Readable } from 'node:stream';
+import { GUEST_SHARE_DIRS, isMayuError, MayuError, SHARE_TAGS, StateMachine, type GuestDetails, type NamespaceShare, type StdioSpec, type StorageSpec } from '@mayu/protocol';
 import type { Logger } from 'pino';
 import { AgentClient } from '../agent/agent-client.js';
-import type { RuntimeConfig } from '../config/runtime-config.js';
-import { decideAccel, type AccelDecision } from '../host/accel.js';
-import { hostTscKhz } from '../host/cpu-info.js';
+import type { RuntimeConfig, SharedFsKind } from '../config/runtime-config.js';
+import type { AccelDecision } from '../host/accel.js';
 import { locateGuestImage, type GuestImage } from '../host/guest-image.js';
-import { hostHasVhostVsock } from '../host/vhost-vsock.js';
-import type { DiskSpec, Hypervisor, VmSpec } from '../hypervisor/hypervisor.js';
+import { hypervisorFactory } from '../hypervisor/backends.js';
+import type { Hypervisor, HypervisorFactory, VmExit, VmSpec } from '../hypervisor/hypervisor.js';
 import { removeDirSafely } from '../storage/host-mounts.js';
-import { AREA_TAGS, GUEST_AREA_DIRS, SharedTree, type ShareArea } from '../storage/shared-tree.js';
-import { WritableLayers } from '../storage/writable-layers.js';
-import { vmmRunAs } from '../hypervisor/vmm-user.js';
-import { prepareContainer, type ContainerRootfs, type ContainerShares } from './container-setup.js';
-import { QemuHypervisor } from '../hypervisor/qemu/qemu-hypervisor.js';
-import { StateMachine } from '../util/state-machine.js';
+import { buildRootfsImage } from '../storage/rootfs-image.js';
 import { computeBootTimings, type BootTimings } from './boot-timings.js';
+import { prepareContainer, type ContainerRootfs, type ContainerShares } from './container-setup.js';
+import { specForGuest } from './guest-spec.js';
 import { GuestLogRelay } from './guest-log-relay.js';
 import { SANDBOX_TRANSITIONS, type SandboxState } from './sandbox-state.js';
 import { createStateDir, writeRecord } from './state-dir.js';
+import { planVm } from './vm-plan.js';
 
 export interface SandboxOptions {
   id: string;
@@ -31,35 +26,29 @@ export interface SandboxOptions {
   memoryMib?: number;
   /** Kernel parameters added after the configuration's. */
   kernelParams?: string;
-  /** Disks to attach at boot (block container root filesystems). */
-  disks?: DiskSpec[];
   /** The guest's hostname (default: mayu). */
   hostname?: string;
   /** Kill the VM when this process dies (default true; false for mayu boot --keep). */
   dieWithParent?: boolean;
-  /** Makes the hypervisor driver (default: QEMU); tests give a fake. */
+  /** Makes the hypervisor driver (default: the backend named by sandbox.hypervisor); tests give a fake. */
   hypervisor?: HypervisorFactory;
 }
 
-/** What a hypervisor driver is made from. */
-export interface HypervisorContext {
-  config: RuntimeConfig;
-  accel: AccelDecision;
-  log: Logger;
-  /** Hands the agent's log stream to the guest log relay. */
-  onGuestLog: (stream: Readable) => void;
-}
-
-export type HypervisorFactory = (ctx: HypervisorContext) => Hypervisor;
-
-const qemuFactory: HypervisorFactory = (ctx) =>
-  new QemuHypervisor({ config: ctx.config.hypervisor.qemu, accel: ctx.accel, tscKhz: hostTscKhz(), log: ctx.log, onGuestLog: ctx.onGuestLog });
-
 export interface SandboxContainerOptions {
   id: string;
-  /** OCI runtime spec with host paths (they are rewritten for the guest). */
+  /**
+   * The container's OCI spec as the caller has it: host paths, root.path
+   * absolute or relative to `bundle`. The sandbox makes it fit for the guest.
+   */
   spec: unknown;
-  rootfs: ContainerRootfs;
+  /** The OCI bundle a relative root.path is relative to. */
+  bundle?: string;
+  /**
+   * What root.path is: `own` — the container's own root filesystem
+   * (containerd's, an OCI bundle's), written in place as runc would; `image`
+   * — a read-only image, never written: the container gets a layer of its own.
+   */
+  rootfs?: 'own' | 'image';
   stdio: StdioSpec;
   /** Namespaces joined from another container of this sandbox (a pod's sandbox container). */
   shareNamespaces?: NamespaceShare;
@@ -75,21 +64,24 @@ export interface BootReport {
 }
 
 /**
- * One pod's micro-VM: its state directory, hypervisor, and agent client.
- * create() plans everything and starts nothing; start() boots and waits for
- * the agent; stop() powers the guest off gracefully, destroy() kills it; both
- * remove everything the sandbox created, state directory included.
+ * One pod's micro-VM, whatever the hypervisor: its state directory, its
+ * VM, its shared tree and its agent client. create() plans everything and
+ * starts nothing; start() boots and waits for the agent; stop() powers the
+ * guest off gracefully, destroy() kills it; both remove everything the
+ * sandbox created, state directory included. Callers never reach the
+ * hypervisor: what they need (pid, exit, agent endpoint) is here.
  */
 export class Sandbox {
   readonly id: string;
   readonly stateDir: string;
-  readonly accel: AccelDecision;
   readonly image: GuestImage;
   private readonly fsm: StateMachine<SandboxState>;
   private agentClient: AgentClient | null = null;
   private readonly log: Logger;
   /** How to undo each container's host side (mounts, writable layer). */
   private readonly containerReleases = new Map<string, () => Promise<void>>();
+  /** Root filesystems delivered as disks at boot, by container id (container_rootfs = "block"). */
+  private readonly bootDisks = new Map<string, string>();
   /** Set once the hypervisor process has exited (killed, crashed or powered off). */
   private vmExited = false;
 
@@ -97,9 +89,9 @@ export class Sandbox {
     o: SandboxOptions,
     stateDir: string,
     image: GuestImage,
-    accel: AccelDecision,
-    readonly hypervisor: Hypervisor,
+    private readonly hypervisor: Hypervisor,
     private readonly config: RuntimeConfig,
+    private readonly sharedFs: SharedFsKind,
     /** What the guest shares with the host (null with shared_fs = "none"). */
     private readonly shares: ContainerShares | null,
     private readonly hostname: string,
@@ -108,7 +100,6 @@ export class Sandbox {
     this.id = o.id;
     this.stateDir = stateDir;
     this.image = image;
-    this.accel = accel;
     this.log = o.log;
     this.fsm = new StateMachine<SandboxState>(`sandbox ${o.id}`, 'created', SANDBOX_TRANSITIONS, (from, to) =>
       this.log.debug({ from, to }, 'sandbox state'),
@@ -117,51 +108,16 @@ export class Sandbox {
 
   static create(o: SandboxOptions): Sandbox {
     const log = o.log.child({ sandboxId: o.id });
-    const q = o.config.hypervisor.qemu;
-    const image = locateGuestImage(o.config.runtime.guestImageDir);
-    const accel = decideAccel(q.accel);
-    log.info({ accel: accel.accel, reason: accel.reason }, 'acceleration');
-    const agentChannel = q.agentChannel === 'auto' ? (hostHasVhostVsock() ? 'vsock' : 'serial') : q.agentChannel;
+    const backend = o.config.sandbox.hypervisor;
+    const factory = o.hypervisor ?? hypervisorFactory(backend);
+    const image = locateGuestImage(o.config.sandbox.guestImageDir);
     const stateDir = createStateDir(o.config.runtime.stateDir, o.id);
     try {
       const relay = new GuestLogRelay(log.child({ subsystem: 'guest' }));
-      const hypervisor = (o.hypervisor ?? qemuFactory)({
-        config: o.config,
-        accel,
-        log: log.child({ subsystem: 'hypervisor' }),
-        onGuestLog: (stream) => relay.attach(stream),
-      });
-      const spec: VmSpec = {
-        id: o.id,
-        stateDir,
-        vcpus: o.vcpus ?? q.defaultVcpus,
-        memoryMib: o.memoryMib ?? q.defaultMemoryMib,
-        kernel: q.kernel || image.kernel,
-        rootfs:
-          q.rootfs === 'image'
-            ? { kind: 'image', path: q.image || image.image, fsType: image.manifest.rootfsImageType }
-            : { kind: 'initrd', path: q.initrd || image.initrd },
-        agentChannel,
-        kernelParams: [q.kernelParams, o.kernelParams ?? ''].join(' ').trim(),
-        debug: q.enableDebug,
-        disks: o.disks ?? [],
-        privileges: { runAs: vmmRunAs(q.runAs, o.id, q.sharedFs === 'virtio-9p'), dieWithParent: o.dieWithParent ?? true },
-      };
-      const shares = Sandbox.planShares(stateDir, o.config);
-      if (shares) {
-        spec.sharedDirs = shares.tree.areas.map((area) => ({
-          id: area,
-          path: shares.tree.exportDir(area),
-          tag: AREA_TAGS[area],
-          kind: q.sharedFs as 'virtio-9p' | 'virtio-fs',
-          attributes: area === 'mapped' ? 'mapped' : 'host',
-        }));
-      }
-      for (const [key, path] of [['kernel', spec.kernel], [q.rootfs, spec.rootfs.path]] as const) {
-        if (!existsSync(path)) throw new MayuError('ERR_GUEST_IMAGE', `hypervisor.qemu.${key}: ${path} does not exist`, { details: { key, path } });
-      }
-      hypervisor.prepare(spec);
-      return new Sandbox({ ...o, log }, stateDir, image, accel, hypervisor, o.config, shares, o.hostname ?? 'mayu', spec);
+      const hypervisor = factory({ config: o.config, log: log.child({ subsystem: 'hypervisor', hypervisor: backend }), onGuestLog: (stream) => relay.attach(stream) });
+      const plan = planVm({ ...o, stateDir, image, caps: hypervisor.capabilities, backend: hypervisor.kind });
+      hypervisor.prepare(plan.spec);
+      return new Sandbox({ ...o, log }, stateDir, image, hypervisor, o.config, plan.sharedFs, plan.shares, o.hostname ?? 'mayu', plan.spec);
     } catch (err) {
       removeDirSafely(stateDir);
       throw err;
@@ -169,31 +125,50 @@ export class Sandbox {
   }
 
   /**
-   * The sandbox's shared tree: with 9p, a `shared` area (root filesystems,
-   * read-only volumes) and a `mapped` one (read-write volumes: what the guest
-   * sets there never becomes real on the host), unless volume_attributes is
-   * "host"; virtio-fs has one daemon and one area. Nothing is mounted until
-   * start().
+   * Refuses, naming the field, a container spec the guest cannot honour —
+   * before a VM is booted for it (createContainer checks it again).
    */
-  private static planShares(stateDir: string, config: RuntimeConfig): ContainerShares | null {
-    const kind = config.hypervisor.qemu.sharedFs;
-    if (kind === 'none') return null;
-    const areas: ShareArea[] = kind === 'virtio-9p' && config.hypervisor.qemu.volumeAttributes === 'mapped' ? ['shared', 'mapped'] : ['shared'];
-    return {
-      tree: SharedTree.plan(stateDir, areas),
-      layers: new WritableLayers(join(stateDir, 'scratch'), config.runtime.containerLayerMib),
-      writableVolumes: areas.includes('mapped') ? 'mapped' : 'shared',
-    };
+  static checkContainerSpec(config: RuntimeConfig, spec: unknown, o: { bundle?: string; terminal: boolean }): void {
+    specForGuest(spec, { ...o, lsmLabels: config.runtime.lsmLabels });
+  }
+
+  /** How the VM's CPUs run, and why. */
+  get accel(): AccelDecision {
+    return this.hypervisor.accel;
+  }
+
+  /** The hypervisor's process (null until started). */
+  get pid(): number | null {
+    return this.hypervisor.pid;
+  }
+
+  /** The agent's address as a dialer URL. */
+  get agentEndpoint(): string {
+    return this.hypervisor.agentEndpoint();
+  }
+
+  /** Resolves when the VM is gone (powered off, killed, crashed). */
+  exited(): Promise<VmExit> {
+    return this.hypervisor.wait();
   }
 
   /**
-   * Adds a disk to the VM before it boots (a block container rootfs; the
-   * file may live in the state directory). microvm cannot hot-plug.
+   * Offers a container's root filesystem before the VM boots. With
+   * container_rootfs = "block", it becomes a read-only erofs disk (the guest
+   * puts a writable overlay on top); otherwise nothing happens here and
+   * createContainer shares it. Disks must be known at boot: microvm cannot
+   * hot-plug. The image is built in the state directory.
    */
-  attachDiskAtBoot(disk: DiskSpec): void {
-    if (this.fsm.state !== 'created') throw new MayuError('ERR_INVALID_STATE', `sandbox ${this.id}: disks can only be added before it starts`);
-    this.vmSpec.disks = [...(this.vmSpec.disks ?? []), disk];
+  async offerRootfs(containerId: string, rootfs: string): Promise<void> {
+    if (this.config.sandbox.containerRootfs !== 'block') return;
+    if (this.fsm.state !== 'created') throw new MayuError('ERR_INVALID_STATE', `sandbox ${this.id}: a block rootfs can only be added before it starts`);
+    const n = this.bootDisks.size;
+    const serial = n === 0 ? 'mayu-rootfs' : `mayu-rootfs-${n}`;
+    const file = join(this.stateDir, `rootfs-${n}.erofs`);
+    await buildRootfsImage(rootfs, file);
+    this.vmSpec.disks = [...(this.vmSpec.disks ?? []), { id: `ctr-rootfs-${n}`, path: file, readOnly: true, serial }];
     this.hypervisor.prepare(this.vmSpec);
+    this.bootDisks.set(containerId, serial);
   }
 
   get state(): SandboxState {
@@ -287,17 +262,28 @@ export class Sandbox {
     this.fsm.transition('running');
     const timings = computeBootTimings({ ...started, firstRpcAt, detailsSentAt, detailsReceivedAt, guest });
     this.log.info({ event: 'vm.booted', timings }, 'sandbox booted');
-    return { timings, guest, accel: this.accel, pid: started.pid, stateDir: this.stateDir, agentEndpoint: this.hypervisor.agentEndpoint() };
+    return { timings, guest, accel: this.accel, pid: started.pid, stateDir: this.stateDir, agentEndpoint: this.agentEndpoint };
   }
 
   /**
-   * Creates a container in the sandbox: its rootfs and volumes are made
-   * visible to the guest and the spec's paths rewritten, then the agent
-   * creates it. On failure the host mounts are undone.
+   * Creates a container in the sandbox, the whole host side in one place:
+   * the spec is made fit for the guest (or refused, naming the field), its
+   * rootfs delivered (a boot disk, or the shared tree: in place or under a
+   * layer of its own) and its volumes shared, their paths rewritten; then
+   * the agent creates it. On failure the host side is undone.
    */
   async createContainer(o: SandboxContainerOptions): Promise<void> {
     if (this.containerReleases.has(o.id)) throw new MayuError('ERR_ALREADY_EXISTS', `container ${o.id} already exists in sandbox ${this.id}`);
-    const prepared = await prepareContainer({ id: o.id, spec: o.spec, rootfs: o.rootfs, shares: this.shares });
+    const spec = specForGuest(o.spec, {
+      bundle: o.bundle,
+      terminal: o.stdio.terminal,
+      lsmLabels: this.config.runtime.lsmLabels,
+      onDropped: (field, value) => this.log.warn({ containerId: o.id, field, value }, 'host security label dropped (runtime.lsm_labels = "drop"): the VM is this container\'s boundary'),
+    });
+    const path = (spec.root as { path: string }).path;
+    const disk = this.bootDisks.get(o.id);
+    const rootfs: ContainerRootfs = disk ? { kind: 'disk', serial: disk } : o.rootfs === 'image' ? { kind: 'image', path } : { kind: 'shared-fs', path };
+    const prepared = await prepareContainer({ id: o.id, spec, rootfs, shares: this.shares });
     try {
       await this.agent.createContainer({
         containerId: o.id,
@@ -327,8 +313,8 @@ export class Sandbox {
 
   private sandboxStorages(): StorageSpec[] {
     if (!this.shares) return [];
-    const driver = this.config.hypervisor.qemu.sharedFs === 'virtio-fs' ? 'virtio-fs' : '9p';
-    return this.shares.tree.areas.map((area) => ({ driver, source: AREA_TAGS[area], fstype: '', options: [], mountPoint: GUEST_AREA_DIRS[area] }));
+    const driver = this.sharedFs === 'virtio-fs' ? 'virtio-fs' : '9p';
+    return this.shares.tree.areas.map((area) => ({ driver, source: SHARE_TAGS[area], fstype: '', options: [], mountPoint: GUEST_SHARE_DIRS[area] }));
   }
 
   private async release(): Promise<void> {

@@ -1,5 +1,5 @@
 import { invalidArgument } from '@mayu/protocol';
-import type { QemuConfig } from '../config/runtime-config.js';
+import type { SandboxConfig } from '../config/runtime-config.js';
 
 /** Annotations that size a sandbox's VM directly. */
 export const VCPUS_ANNOTATION = 'io.mayu.vcpus';
@@ -15,7 +15,7 @@ function annotation(spec: SizedSpec, key: string, max: number, configKey: string
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw invalidArgument(`/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, raw, `must be an integer from 1 to ${max} (hypervisor.qemu.${configKey})`);
+    throw invalidArgument(`/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, raw, `must be an integer from 1 to ${max} (sandbox.${configKey})`);
   }
   return n;
 }
@@ -28,7 +28,7 @@ function annotation(spec: SizedSpec, key: string, max: number, configKey: string
  * max_memory: a container limit never sizes a VM beyond what the
  * configuration allows.
  */
-export function vmSizeFromSpec(spec: unknown, q: QemuConfig): { vcpus: number; memoryMib: number } {
+export function vmSizeFromSpec(spec: unknown, q: SandboxConfig): { vcpus: number; memoryMib: number } {
   const s = (spec ?? {}) as SizedSpec;
   const cpu = s.linux?.resources?.cpu;
   const quota = Number(cpu?.quota);

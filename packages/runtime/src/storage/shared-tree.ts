@@ -1,22 +1,11 @@
+import { GUEST_SHARE_DIRS, type ShareArea } from '@mayu/protocol';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { mountCommand } from './mount-command.js';
 import { bindMount, remount, unmount } from './host-mounts.js';
 
-/**
- * The two areas a sandbox shares with its guest:
- * - `shared`: container root filesystems and read-only volumes, served with
- *   the host's own file attributes;
- * - `mapped`: writable volumes, served so that what the guest sets (owner,
- *   mode, setuid, device nodes, symlinks) is recorded in extended attributes
- *   and never becomes real on the host (9p security_model=mapped-xattr).
- */
-export type ShareArea = 'shared' | 'mapped';
 
-/** Where each area is mounted in the guest. */
-export const GUEST_AREA_DIRS: Record<ShareArea, string> = { shared: '/run/mayu/shared', mapped: '/run/mayu/volumes' };
-/** The 9p / virtio-fs tag of each area. */
-export const AREA_TAGS: Record<ShareArea, string> = { shared: 'mayushared', mapped: 'mayuvolumes' };
+export type { ShareArea };
 
 /**
  * What a sandbox exports to its guest, built as Kata does since
@@ -54,7 +43,7 @@ export class SharedTree {
   }
 
   guestPath(area: ShareArea, rel: string): string {
-    return `${GUEST_AREA_DIRS[area]}/${rel}`;
+    return `${GUEST_SHARE_DIRS[area]}/${rel}`;
   }
 
   /** Makes the host-only tree (a shared mount) and each area's read-only slave copy. */

@@ -66,13 +66,13 @@ describe('OCI spec for mayu run', () => {
   });
 
   it('sizes the VM from annotations, or the defaults plus the limits', () => {
-    const q = loadConfig().hypervisor.qemu;
+    const q = loadConfig().sandbox;
     assert.deepEqual(vmSizeFromSpec({}, q), { vcpus: 1, memoryMib: 512 });
     assert.deepEqual(vmSizeFromSpec({ linux: { resources: { cpu: { quota: 150000, period: 100000 }, memory: { limit: 256 * 1048576 } } } }, q), { vcpus: 3, memoryMib: 768 });
     assert.deepEqual(vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': '2', 'io.mayu.memory_mib': '300' } }, q), { vcpus: 2, memoryMib: 300 });
-    assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': 'many' } }, q), /\/annotations\/io.mayu.vcpus: must be an integer from 1 to 8 \(hypervisor.qemu.max_vcpus\) \(got "many"\)/);
+    assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': 'many' } }, q), /\/annotations\/io.mayu.vcpus: must be an integer from 1 to 8 \(sandbox.max_vcpus\) \(got "many"\)/);
     // A container limit never sizes the VM past the configuration's maximum; an explicit ask beyond it is an error.
     assert.deepEqual(vmSizeFromSpec({ linux: { resources: { cpu: { quota: 1e9, period: 1 }, memory: { limit: 2 ** 40 } } } }, q), { vcpus: 8, memoryMib: 8192 });
-    assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.memory_mib': '100000' } }, q), /io.mayu.memory_mib: must be an integer from 1 to 8192 \(hypervisor.qemu.max_memory\)/);
+    assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.memory_mib': '100000' } }, q), /io.mayu.memory_mib: must be an integer from 1 to 8192 \(sandbox.max_memory\)/);
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CappedFile } from '../../src/util/capped-file.js';
 import { RateLimiter } from '../../src/util/rate-limiter.js';
-import { StateMachine } from '../../src/util/state-machine.js';
+import { StateMachine } from '@mayu/protocol';
 import { settlesWithin } from '../../src/util/timeout.js';
 import { SANDBOX_TRANSITIONS, type SandboxState } from '../../src/sandbox/sandbox-state.js';
 

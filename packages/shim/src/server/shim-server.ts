@@ -114,12 +114,14 @@ export async function serve(f: ShimFlags): Promise<void> {
   const path = process.env.MAYU_SHIM_SOCKET ?? socketPath(f.address, f.namespace, f.id);
   let tasks: TaskService;
   try {
+    const config = shimConfig();
+    for (const w of config.warnings) log.warn({ event: 'config.deprecated' }, w);
     tasks = new TaskService({
       groupId: f.id,
       bundle,
       configPath: process.env.MAYU_CONFIG,
       namespace: f.namespace,
-      config: shimConfig(),
+      config,
       log,
       vmLog: base,
       events,

@@ -1,14 +1,13 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { anyWire, cgroupsV2Wire, eventsWire, MayuError, taskWire, type ExitStatus, type ProcessRef } from '@mayu/protocol';
-import { Sandbox, vmSizeFromSpec, type RuntimeConfig, type SandboxOptions } from '@mayu/runtime';
+import { podSharedNamespaces, Sandbox, vmSizeFromSpec, type RuntimeConfig, type SandboxOptions } from '@mayu/runtime';
 import { Code, TtrpcError, type ServiceImplementation } from '@mayu/ttrpc';
 import type { Logger } from 'pino';
 import { CONTAINER_TYPE, SANDBOX_MARKER } from '../address.js';
 import type { EventPublisher } from '../events/publisher.js';
 import { timestamp } from '../timestamp.js';
 import { parseStdio, ShimIo } from '../io/stdio.js';
-import { podSharedNamespaces, specForGuest } from './guest-spec.js';
 import { eventType as typeOf, metricsOf, STATUS_OF } from './task-wire.js';
 import { OomWatcher } from './oom-watcher.js';
 import { mountRootfs, unmountRootfs } from './rootfs-mounts.js';
@@ -46,7 +45,7 @@ export interface TaskServiceOptions {
 }
 
 /** The bundle's config.json; unreadable or not a JSON object is INVALID_ARGUMENT naming the file. */
-function readSpec(bundle: string): { annotations?: Record<string, string> } {
+function readSpec(bundle: string): { annotations?: Record<string, string>; root?: { path?: unknown } } {
   const path = join(bundle, 'config.json');
   let raw: unknown;
   try {
@@ -56,6 +55,12 @@ function readSpec(bundle: string): { annotations?: Record<string, string> } {
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new TtrpcError(Code.INVALID_ARGUMENT, `${path}: not a JSON object`);
   return raw as { annotations?: Record<string, string> };
+}
+
+/** Where containerd's rootfs mounts go: the spec's root.path, relative to the bundle. */
+function rootfsOf(spec: { root?: { path?: unknown } }, bundle: string): string {
+  const path = typeof spec.root?.path === 'string' ? spec.root.path : 'rootfs';
+  return isAbsolute(path) ? path : join(bundle, path);
 }
 
 const notFound = (what: string): TtrpcError => new TtrpcError(Code.NOT_FOUND, `${what} not found`);
@@ -76,7 +81,7 @@ export class TaskService {
   constructor(private readonly o: TaskServiceOptions) {}
 
   get vmPid(): number {
-    return (this.sandbox?.hypervisor as { pid?: number | null } | undefined)?.pid ?? process.pid;
+    return this.sandbox?.pid ?? process.pid;
   }
 
   implementation(): Partial<ServiceImplementation<TaskDef>> {
@@ -108,23 +113,22 @@ export class TaskService {
     for (const [field, value] of [['stdin', r.stdin], ['stdout', r.stdout], ['stderr', r.stderr]] as const) parseStdio(field, value);
     const raw = readSpec(r.bundle);
     const isSandbox = raw.annotations?.[CONTAINER_TYPE] !== 'container';
-    const spec = specForGuest(raw, r.bundle, r.terminal, {
-      lsmLabels: this.o.config.runtime.lsmLabels,
-      onDropped: (field, value) => this.o.log.warn({ id: r.id, field, value }, 'host security label dropped (runtime.lsm_labels = "drop"): the VM is this container\'s boundary'),
-    });
+    // A spec the guest cannot honour is refused before a VM is booted for it.
+    Sandbox.checkContainerSpec(this.o.config, raw, { bundle: r.bundle, terminal: r.terminal });
     const shared = isSandbox ? [] : podSharedNamespaces(raw);
-    const rootfs = (spec.root as { path: string }).path;
+    const rootfs = rootfsOf(raw, r.bundle);
     let mounted = false;
     try {
       if (r.rootfs.length > 0) {
         await mountRootfs(r.rootfs, rootfs);
         mounted = true;
       }
-      const sandbox = await this.vm(spec, isSandbox);
+      const sandbox = await this.vm(raw, isSandbox);
       await sandbox.createContainer({
         id: r.id,
-        spec,
-        rootfs: { kind: 'shared-fs', path: rootfs },
+        spec: raw,
+        bundle: r.bundle,
+        rootfs: 'own',
         stdio: { terminal: r.terminal, stdin: r.stdin !== '' },
         shareNamespaces: shared.length > 0 ? { containerId: this.o.groupId, types: shared } : undefined,
       });
@@ -170,7 +174,7 @@ export class TaskService {
 
   private async boot(spec: unknown): Promise<Sandbox> {
     const create = this.o.createSandbox ?? ((o: SandboxOptions) => Sandbox.create(o));
-    const sandbox = create({ id: this.o.groupId, config: this.o.config, log: this.o.vmLog, ...vmSizeFromSpec(spec, this.o.config.hypervisor.qemu) });
+    const sandbox = create({ id: this.o.groupId, config: this.o.config, log: this.o.vmLog, ...vmSizeFromSpec(spec, this.o.config.sandbox) });
     // For `delete`, should this server die: there is a VM to clean up, and where.
     writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.o.configPath ?? '' }));
     try {
@@ -387,7 +391,7 @@ export class TaskService {
   // ---- helpers --------------------------------------------------------------
 
   private watchVm(sandbox: Sandbox): void {
-    void sandbox.hypervisor.wait().then(() => {
+    void sandbox.exited().then(() => {
       this.oomWatcher?.stop();
       if (this.shuttingDown) return;
       this.o.log.error({ event: 'vm.died' }, 'the VM exited: every process of the pod is gone');

@@ -1,3 +1,4 @@
+import { AGENT_LOG_PORT_NAME, AGENT_SERIAL_PORT_NAME } from '@mayu/protocol';
 import type { QemuConfig } from '../../config/runtime-config.js';
 import type { VmSpec } from '../hypervisor.js';
 import { kernelCmdline } from '../kernel-cmdline.js';
@@ -16,10 +17,6 @@ import { virtioSerialArgs, type SerialPortSpec } from './args/virtio-serial.js';
 import { vsockArgs } from './args/vsock.js';
 import type { QemuPaths } from './qemu-paths.js';
 
-/** The virtio-serial port name the agent serves on. */
-export const AGENT_PORT_NAME = 'agent.channel.0';
-/** The virtio console the agent logs to (the first console: hvc0 in the guest). */
-export const LOG_PORT_NAME = 'agent.log.0';
 
 export interface QemuArgvInput {
   spec: VmSpec;
@@ -29,6 +26,8 @@ export interface QemuArgvInput {
   paths: QemuPaths;
   /** Guest CID when the agent channel is vsock. */
   vsockCid?: number;
+  /** The uid:gid QEMU drops to once its devices are open (-runas), or null. */
+  runAs?: { uid: number; gid: number } | null;
 }
 
 function sharedDirArgs(spec: VmSpec, paths: QemuPaths, transport: DeviceTransport): string[] {
@@ -51,8 +50,8 @@ export function qemuArgv(input: QemuArgvInput): string[] {
     debug: spec.debug,
     extra: spec.kernelParams,
   });
-  const ports: SerialPortSpec[] = [{ kind: 'console', name: LOG_PORT_NAME, chardev: 'log' }];
-  if (spec.agentChannel === 'serial') ports.push({ kind: 'port', name: AGENT_PORT_NAME, chardev: 'agent' });
+  const ports: SerialPortSpec[] = [{ kind: 'console', name: AGENT_LOG_PORT_NAME, chardev: 'log' }];
+  if (spec.agentChannel === 'serial') ports.push({ kind: 'port', name: AGENT_SERIAL_PORT_NAME, chardev: 'agent' });
 
   return [
     ...baseArgs({ name: `mayu-${spec.id}`, pidFile: paths.pid }),
@@ -71,7 +70,7 @@ export function qemuArgv(input: QemuArgvInput): string[] {
     ...sharedDirArgs(spec, paths, transport),
     ...(spec.agentChannel === 'vsock' ? vsockArgs({ cid: input.vsockCid ?? 0, transport }) : []),
     ...rngArgs(transport),
-    ...sandboxArgs(config.sandbox, spec.privileges.runAs !== null),
-    ...runAsArgs(spec.privileges.runAs),
+    ...sandboxArgs(config.sandbox, (input.runAs ?? null) !== null),
+    ...runAsArgs(input.runAs ?? null),
   ];
 }

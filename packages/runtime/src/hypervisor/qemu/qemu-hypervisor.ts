@@ -3,10 +3,13 @@ import { randomInt } from 'node:crypto';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MayuError } from '@mayu/protocol';
+import { AGENT_VSOCK_PORT, MayuError } from '@mayu/protocol';
 import type { Logger } from 'pino';
 import type { QemuConfig } from '../../config/runtime-config.js';
-import type { AccelDecision } from '../../host/accel.js';
+import type { SandboxConfig } from '../../config/runtime-config.js';
+import { decideAccel, type AccelDecision } from '../../host/accel.js';
+import { hostHasVhostVsock } from '../../host/vhost-vsock.js';
+import { vmmRunAs } from '../vmm-user.js';
 import { CappedFile } from '../../util/capped-file.js';
 import { terminate } from '../../util/process.js';
 import { settlesWithin } from '../../util/timeout.js';
@@ -21,12 +24,11 @@ import { QmpClient } from './qmp-client.js';
 const QMP_READY_TIMEOUT_MS = 10_000;
 /** The kernel console log is cut at this size. */
 const CONSOLE_LOG_MAX_BYTES = 4 * 1024 * 1024;
-/** The agent's vsock port. */
-const AGENT_VSOCK_PORT = 1024;
 
 export interface QemuHypervisorOptions {
   config: QemuConfig;
-  accel: AccelDecision;
+  /** The hypervisor-neutral settings it needs (virtiofsd). */
+  sandbox: SandboxConfig;
   /** Host TSC kHz for a TCG guest (see host/cpu-info.ts). */
   tscKhz: number | null;
   log: Logger;
@@ -34,10 +36,16 @@ export interface QemuHypervisorOptions {
   onGuestLog?: (stream: Socket) => void;
 }
 
+/** QEMU serves files itself over 9p (and must then read and write them as their owners). */
+function servesFiles(spec: VmSpec): boolean {
+  return (spec.sharedDirs ?? []).some((d) => d.kind === 'virtio-9p');
+}
+
 /** The QEMU driver: one instance per VM. */
 export class QemuHypervisor implements Hypervisor {
   readonly kind = 'qemu';
   readonly capabilities: HypervisorCapabilities;
+  readonly accel: AccelDecision;
   private spec: VmSpec | null = null;
   private paths: QemuPaths | null = null;
   private argv: string[] = [];
@@ -49,10 +57,21 @@ export class QemuHypervisor implements Hypervisor {
   private sockets: Socket[] = [];
   private consoleFile: CappedFile | null = null;
   private virtiofsd: Virtiofsd | null = null;
+  /** The unprivileged uid:gid QEMU drops to, or null to stay root (capabilities bounded). */
+  private runAs: { uid: number; gid: number } | null = null;
 
   constructor(private readonly o: QemuHypervisorOptions) {
     const q35 = o.config.machineType === 'q35';
-    this.capabilities = { hotplug: q35, pause: true, sharedFs: ['virtio-9p', 'virtio-fs'] };
+    this.accel = decideAccel(o.config.accel);
+    o.log.info({ accel: this.accel.accel, reason: this.accel.reason }, 'acceleration');
+    this.capabilities = {
+      hotplug: q35,
+      pause: true,
+      snapshot: false,
+      sharedFs: ['virtio-9p', 'virtio-fs'],
+      mappedAttributes: true,
+      agentChannels: hostHasVhostVsock() ? ['vsock', 'serial'] : ['serial'],
+    };
   }
 
   get pid(): number | null {
@@ -63,14 +82,16 @@ export class QemuHypervisor implements Hypervisor {
   prepare(spec: VmSpec): void {
     this.spec = spec;
     this.paths = qemuPaths(spec.stateDir);
+    this.runAs = vmmRunAs(this.o.config.runAs, spec.id, servesFiles(spec));
     if (spec.agentChannel === 'vsock') this.vsockCid = randomInt(3, 0xffffffff);
     this.argv = qemuArgv({
       spec,
       config: this.o.config,
-      accel: this.o.accel.accel,
+      accel: this.accel.accel,
       tscKhz: this.o.tscKhz,
       paths: this.paths,
       vsockCid: this.vsockCid,
+      runAs: this.runAs,
     });
   }
 
@@ -87,10 +108,10 @@ export class QemuHypervisor implements Hypervisor {
     const virtioFs = spec.sharedDirs?.find((d) => d.kind === 'virtio-fs');
     if (virtioFs) {
       this.virtiofsd = await Virtiofsd.start({
-        binary: this.o.config.virtioFsDaemon,
+        binary: this.o.sandbox.virtioFsDaemon,
         socket: paths.virtiofsd,
         sharedDir: virtioFs.path,
-        extraArgs: this.o.config.virtioFsExtraArgs,
+        extraArgs: this.o.sandbox.virtioFsExtraArgs,
         logFile: `${spec.stateDir}/virtiofsd.log`,
       });
     }
@@ -112,7 +133,7 @@ export class QemuHypervisor implements Hypervisor {
       throw this.startError(err, paths);
     }
     const runningAt = performance.now();
-    this.o.log.info({ event: 'vm.started', pid: child.pid, accel: this.o.accel.accel, spawnMs: runningAt - spawnedAt }, 'VM running');
+    this.o.log.info({ event: 'vm.started', pid: child.pid, accel: this.accel.accel, spawnMs: runningAt - spawnedAt }, 'VM running');
     return { pid: child.pid ?? -1, spawnedAt, runningAt };
   }
 
@@ -186,10 +207,11 @@ export class QemuHypervisor implements Hypervisor {
       const launch = qemuLaunch({
         binary: this.o.config.path,
         argv: this.argv,
-        privileges: spec.privileges,
-        servesFiles: (spec.sharedDirs ?? []).some((d) => d.kind === 'virtio-9p'),
+        runAs: this.runAs,
+        dieWithParent: spec.dieWithParent,
+        servesFiles: servesFiles(spec),
       });
-      this.o.log.debug({ capabilities: launch.capabilities, runAs: spec.privileges.runAs }, 'QEMU privileges');
+      this.o.log.debug({ capabilities: launch.capabilities, runAs: this.runAs }, 'QEMU privileges');
       child = spawn(launch.file, launch.args, { detached: true, stdio: ['ignore', 'ignore', stderr] });
     } finally {
       closeSync(stderr);

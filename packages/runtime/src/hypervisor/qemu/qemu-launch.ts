@@ -1,5 +1,3 @@
-import type { VmmPrivileges } from '../hypervisor.js';
-
 /** util-linux's setpriv: sets the capability bounding set, no_new_privs and the parent-death signal, then execs. */
 export const SETPRIV = 'setpriv';
 
@@ -27,13 +25,20 @@ export interface QemuLaunch {
  * capabilities, no_new_privs, and SIGKILL when its parent (the process that
  * owns the sandbox) dies. setpriv execs QEMU: the PID is QEMU's.
  */
-export function qemuLaunch(o: { binary: string; argv: string[]; privileges: VmmPrivileges; servesFiles: boolean }): QemuLaunch {
-  const caps: string[] = [...(o.servesFiles ? FILE_SERVER_CAPS : []), ...(o.privileges.runAs ? ['setuid', 'setgid'] : [])];
+export function qemuLaunch(o: {
+  binary: string;
+  argv: string[];
+  /** Drop to this uid:gid with -runas (QEMU needs SETUID/SETGID for it). */
+  runAs: { uid: number; gid: number } | null;
+  dieWithParent: boolean;
+  servesFiles: boolean;
+}): QemuLaunch {
+  const caps: string[] = [...(o.servesFiles ? FILE_SERVER_CAPS : []), ...(o.runAs ? ['setuid', 'setgid'] : [])];
   const args = [
     `--bounding-set=-all${caps.map((c) => `,+${c}`).join('')}`,
     '--inh-caps=-all',
     '--no-new-privs',
-    ...(o.privileges.dieWithParent ? ['--pdeathsig=KILL'] : []),
+    ...(o.dieWithParent ? ['--pdeathsig=KILL'] : []),
     '--',
     o.binary,
     ...o.argv,

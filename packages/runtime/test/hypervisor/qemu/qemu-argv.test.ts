@@ -15,7 +15,7 @@ const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
   agentChannel: 'serial',
   kernelParams: '',
   debug: false,
-  privileges: { runAs: null, dieWithParent: true },
+  dieWithParent: true,
   ...over,
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { podSharedNamespaces, specForGuest } from '../../src/server/guest-spec.js';
+import { podSharedNamespaces, specForGuest } from '../../src/sandbox/guest-spec.js';
 
 /** A container spec as containerd's CRI plugin writes it for a pod container. */
 function criContainerSpec(): Record<string, unknown> {
@@ -25,32 +25,32 @@ const drop = { lsmLabels: 'drop' } as const;
 describe('the spec a guest gets', () => {
   it('makes the rootfs absolute under the bundle, follows the task\'s terminal, and drops host security labels only when told to', () => {
     const dropped: string[] = [];
-    const spec = specForGuest(criContainerSpec(), '/run/ctrd/bundle', true, { lsmLabels: 'drop', onDropped: (f) => dropped.push(f) });
+    const spec = specForGuest(criContainerSpec(), { bundle: '/run/ctrd/bundle', terminal: true, lsmLabels: 'drop', onDropped: (f) => dropped.push(f) });
     assert.deepEqual(spec.root, { path: '/run/ctrd/bundle/rootfs' });
     assert.equal(spec.process?.terminal, true);
     assert.equal(spec.process?.apparmorProfile, undefined);
     assert.equal(spec.process?.selinuxLabel, undefined);
     assert.equal(spec.linux?.mountLabel, undefined);
     assert.deepEqual(dropped, ['/process/apparmorProfile', '/process/selinuxLabel', '/linux/mountLabel'], 'each drop is reported, not silent');
-    assert.deepEqual(specForGuest({ ...criContainerSpec(), root: { path: '/abs/root', readonly: true } }, '/b', false, drop).root, { path: '/abs/root', readonly: true });
+    assert.deepEqual(specForGuest({ ...criContainerSpec(), root: { path: '/abs/root', readonly: true } }, { bundle: '/b', terminal: false, ...drop }).root, { path: '/abs/root', readonly: true });
   });
 
   it('refuses host security labels by default, naming the field', () => {
-    assert.throws(() => specForGuest(criContainerSpec(), '/b', false, { lsmLabels: 'refuse' }), {
+    assert.throws(() => specForGuest(criContainerSpec(), { bundle: '/b', terminal: false, lsmLabels: 'refuse' }), {
       code: 'ERR_INVALID_ARGUMENT',
       message: /^\/process\/apparmorProfile: the guest kernel has no AppArmor.*runtime.lsm_labels = "drop".*\(got "cri-containerd.apparmor.d"\)/,
     });
     const plain = { ...criContainerSpec(), process: { args: ['sh'], cwd: '/' }, linux: { namespaces: [] } };
-    assert.doesNotThrow(() => specForGuest(plain, '/b', false, { lsmLabels: 'refuse' }));
-    assert.doesNotThrow(() => specForGuest({ ...plain, process: { args: ['sh'], cwd: '/', apparmorProfile: '' } }, '/b', false, { lsmLabels: 'refuse' }), 'an empty label asks for nothing');
+    assert.doesNotThrow(() => specForGuest(plain, { bundle: '/b', terminal: false, lsmLabels: 'refuse' }));
+    assert.doesNotThrow(() => specForGuest({ ...plain, process: { args: ['sh'], cwd: '/', apparmorProfile: '' } }, { bundle: '/b', terminal: false, lsmLabels: 'refuse' }), 'an empty label asks for nothing');
   });
 
   it('carries no host namespace path into the guest: a joined network namespace goes, pod namespaces become the agent\'s to join, the rest is refused', () => {
-    const spec = specForGuest(criContainerSpec(), '/b', false, drop);
+    const spec = specForGuest(criContainerSpec(), { bundle: '/b', terminal: false, ...drop });
     assert.deepEqual(spec.linux?.namespaces, [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }]);
-    const own = specForGuest({ ...criContainerSpec(), linux: { namespaces: [{ type: 'network' }, { type: 'cgroup' }] } }, '/b', false, drop);
+    const own = specForGuest({ ...criContainerSpec(), linux: { namespaces: [{ type: 'network' }, { type: 'cgroup' }] } }, { bundle: '/b', terminal: false, ...drop });
     assert.deepEqual(own.linux?.namespaces, [{ type: 'network' }, { type: 'cgroup' }], 'a network namespace of its own stays');
-    assert.throws(() => specForGuest({ ...criContainerSpec(), linux: { namespaces: [{ type: 'pid' }, { type: 'mount', path: '/proc/1/ns/mnt' }] } }, '/b', false, drop), {
+    assert.throws(() => specForGuest({ ...criContainerSpec(), linux: { namespaces: [{ type: 'pid' }, { type: 'mount', path: '/proc/1/ns/mnt' }] } }, { bundle: '/b', terminal: false, ...drop }), {
       message: /^\/linux\/namespaces\/1\/path: joins an existing mount namespace on the host/,
     });
   });
@@ -58,7 +58,7 @@ describe('the spec a guest gets', () => {
   it('does not change the spec it was given', () => {
     const raw = criContainerSpec();
     const copy = structuredClone(raw);
-    specForGuest(raw, '/b', true, drop);
+    specForGuest(raw, { bundle: '/b', terminal: true, ...drop });
     assert.deepEqual(raw, copy);
   });
 

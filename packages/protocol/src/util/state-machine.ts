@@ -1,4 +1,4 @@
-import { MayuError } from '@mayu/protocol';
+import { MayuError } from '../errors/mayu-error.js';
 
 /**
  * An explicit state machine: a table of allowed transitions, and an error

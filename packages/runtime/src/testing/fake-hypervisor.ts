@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Hypervisor, HypervisorCapabilities, HypervisorFactory, VmExit, VmSpec, VmStarted } from '@mayu/runtime';
+import type { AccelDecision } from '../host/accel.js';
+import type { Hypervisor, HypervisorCapabilities, HypervisorFactory, VmExit, VmSpec, VmStarted } from '../hypervisor/hypervisor.js';
 
 /**
  * A hypervisor with no VM: its "guest" is whatever agent listens at
@@ -10,7 +11,10 @@ import type { Hypervisor, HypervisorCapabilities, HypervisorFactory, VmExit, VmS
  */
 export class FakeHypervisor implements Hypervisor {
   readonly kind = 'fake';
-  readonly capabilities: HypervisorCapabilities = { hotplug: false, pause: true, sharedFs: ['virtio-9p'] };
+  readonly capabilities: HypervisorCapabilities = { hotplug: false, pause: true, snapshot: false, sharedFs: ['virtio-9p'], mappedAttributes: true, agentChannels: ['vsock'] };
+  readonly accel: AccelDecision = { accel: 'tcg', reason: 'a fake hypervisor runs nothing' };
+  /** Calls made, in order (for tests of the sandbox lifecycle). */
+  readonly calls: string[] = [];
   spec: VmSpec | null = null;
   started = false;
   private resolveExit: ((exit: VmExit) => void) | null = null;
@@ -28,10 +32,12 @@ export class FakeHypervisor implements Hypervisor {
   }
 
   prepare(spec: VmSpec): void {
+    this.calls.push('prepare');
     this.spec = spec;
   }
 
   async start(): Promise<VmStarted> {
+    this.calls.push('start');
     if (this.failStart) throw this.failStart;
     this.started = true;
     const now = performance.now();
@@ -51,17 +57,30 @@ export class FakeHypervisor implements Hypervisor {
   }
 
   async stop(): Promise<void> {
+    this.calls.push('stop');
     this.die();
   }
 
   async destroy(): Promise<void> {
+    this.calls.push('destroy');
     this.die();
   }
 
-  async pause(): Promise<void> {}
-  async resume(): Promise<void> {}
-  disconnect(): void {}
-  async cleanup(): Promise<void> {}
+  async pause(): Promise<void> {
+    this.calls.push('pause');
+  }
+
+  async resume(): Promise<void> {
+    this.calls.push('resume');
+  }
+
+  disconnect(): void {
+    this.calls.push('disconnect');
+  }
+
+  async cleanup(): Promise<void> {
+    this.calls.push('cleanup');
+  }
 }
 
 /**

@@ -50,13 +50,14 @@ export function honestAgent(): Record<string, Behaviour> {
 }
 
 /**
- * A guest agent for tests that attack the host: a real gRPC server of the
+ * A guest agent for tests (of the host's side, and of what a hostile guest
+ * can do to it): a real gRPC server of the
  * agent API (raw bytes in and out, so it can send anything at all) behind a
  * hybrid-vsock socket (`CONNECT <port>\n` → `OK <port>\n`), the way the
  * host reaches an agent through `hvsock://PATH:PORT`. It floods, lies,
  * stalls or disconnects as each test's behaviours say, and counts calls.
  */
-export class HostileAgent {
+export class FakeAgent {
   readonly behaviours: Record<string, Behaviour> = honestAgent();
   readonly calls = new Map<string, number>();
   /** Calls answered with `stall` so far, per method: set() hands them to the new behaviour. */
@@ -70,9 +71,9 @@ export class HostileAgent {
     private readonly grpcSocket: string,
   ) {}
 
-  static async start(dir: string): Promise<HostileAgent> {
+  static async start(dir: string): Promise<FakeAgent> {
     const tag = randomBytes(4).toString('hex');
-    const agent = new HostileAgent(`${dir}/hostile-${tag}.sock`, `${dir}/hostile-${tag}-grpc.sock`);
+    const agent = new FakeAgent(`${dir}/hostile-${tag}.sock`, `${dir}/hostile-${tag}-grpc.sock`);
     await agent.listen();
     return agent;
   }

@@ -24,6 +24,10 @@ const LSM_FIELDS = [
 ] as const;
 
 export interface GuestSpecOptions {
+  /** The OCI bundle a relative root.path is relative to (containerd's, or mayu run --bundle). */
+  bundle?: string;
+  /** The process gets a terminal (it follows the task, not the spec). */
+  terminal: boolean;
   /** `refuse` a spec with host security labels, or `drop` them (runtime.lsm_labels). */
   lsmLabels: 'refuse' | 'drop';
   /** Told about each label dropped (for the log). */
@@ -31,8 +35,10 @@ export interface GuestSpecOptions {
 }
 
 /**
- * containerd's config.json, made fit for the guest — or refused when it
- * asks for what the guest cannot honour (never run silently weaker):
+ * A container's OCI spec as its caller has it (containerd's config.json, mayu
+ * run's), made fit for the guest — or refused when it asks for what the
+ * guest cannot honour (never run silently weaker); the host paths of its
+ * rootfs and volumes are then rewritten by prepareContainer:
  * - the rootfs path is made absolute (the sandbox rewrites it for the guest);
  * - the terminal follows the task;
  * - host security labels (AppArmor, SELinux) are refused, or dropped when
@@ -44,10 +50,12 @@ export interface GuestSpecOptions {
  *   itself (see podSharedNamespaces); joining a host mount, user, cgroup or
  *   time namespace cannot be done from a VM and is refused.
  */
-export function specForGuest(raw: unknown, bundle: string, terminal: boolean, o: GuestSpecOptions): Spec {
+export function specForGuest(raw: unknown, o: GuestSpecOptions): Spec {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalidArgument('/', raw, 'an OCI spec must be a JSON object');
   const spec = structuredClone(raw) as Spec;
   const rootPath = spec.root?.path ?? 'rootfs';
-  spec.root = { ...spec.root, path: isAbsolute(rootPath) ? rootPath : join(bundle, rootPath) };
+  if (typeof rootPath !== 'string' || (!isAbsolute(rootPath) && !o.bundle)) throw invalidArgument('/root/path', rootPath, 'must be an absolute path (there is no bundle to be relative to)');
+  spec.root = { ...spec.root, path: isAbsolute(rootPath) ? rootPath : join(o.bundle as string, rootPath) };
   for (const [section, key, lsm] of LSM_FIELDS) {
     const part = spec[section] as Record<string, unknown> | undefined;
     const value = part?.[key];
@@ -58,7 +66,7 @@ export function specForGuest(raw: unknown, bundle: string, terminal: boolean, o:
     o.onDropped?.(`/${section}/${key}`, value);
     delete part[key];
   }
-  if (spec.process) spec.process.terminal = terminal;
+  if (spec.process) spec.process.terminal = o.terminal;
   if (spec.linux && Array.isArray(spec.linux.namespaces)) {
     spec.linux.namespaces = spec.linux.namespaces.flatMap((ns, i): Namespace[] => {
       if (!ns.path) return [ns];

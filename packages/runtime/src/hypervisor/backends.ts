@@ -1,0 +1,7 @@
+import { hostTscKhz } from '../host/cpu-info.js';
+import { QemuHypervisor } from './qemu/qemu-hypervisor.js';
+import { registerHypervisor } from './registry.js';
+
+registerHypervisor('qemu', (ctx) => new QemuHypervisor({ config: ctx.config.hypervisor.qemu, sandbox: ctx.config.sandbox, tscKhz: hostTscKhz(), log: ctx.log, onGuestLog: ctx.onGuestLog }));
+
+export { hypervisorFactory, registerHypervisor, registeredHypervisors } from './registry.js';
