@@ -69,7 +69,8 @@ export class PrivateContainerd {
 
   private writeConfig(): void {
     const d = this.dir;
-    const imageDir = this.o.guestImageDir ? `[sandbox]\nguest_image_dir = "${this.o.guestImageDir}"\n` : '';
+    const backend = process.env.MAYU_HYPERVISOR ? `hypervisor = "${process.env.MAYU_HYPERVISOR}"\n` : '';
+    const imageDir = this.o.guestImageDir || backend ? `[sandbox]\n${backend}${this.o.guestImageDir ? `guest_image_dir = "${this.o.guestImageDir}"\n` : ''}` : '';
     writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n${imageDir}`);
     mkdirSync(join(d, 'cni-conf'), { recursive: true });
     const subnet = `10.233.${72 + (randomBytes(1)[0] ?? 0) % 100}.0/24`;

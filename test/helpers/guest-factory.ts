@@ -50,9 +50,16 @@ export class GuestFactory {
     return path;
   }
 
+  /**
+   * `toml` with this factory's state root, and the backend from
+   * $MAYU_HYPERVISOR ("qemu", "clh") unless the test chose one: a host with
+   * Cloud Hypervisor runs every suite on it.
+   */
   private withStateRoot(toml: string): string {
-    const doc = parseToml(toml) as { runtime?: Record<string, unknown> };
+    const doc = parseToml(toml) as { runtime?: Record<string, unknown>; sandbox?: Record<string, unknown> };
     doc.runtime = { ...doc.runtime, state_dir: this.stateRoot };
+    const backend = process.env.MAYU_HYPERVISOR;
+    if (backend && doc.sandbox?.hypervisor === undefined) doc.sandbox = { ...doc.sandbox, hypervisor: backend };
     return stringifyToml(doc);
   }
 

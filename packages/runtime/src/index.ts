@@ -30,5 +30,6 @@ export { defaultSeccomp, type LinuxSeccomp } from './oci/default-seccomp.js';
 export { type ContainerRootfs } from './sandbox/container-setup.js';
 export type { SandboxContainerOptions } from './sandbox/sandbox.js';
 export { NO_DEADLINE } from './agent/agent-client.js';
+export { pumpInput, pumpOutput, writableSink, type OutputSink } from './agent/process-stdio.js';
 export { CappedFile } from './util/capped-file.js';
 export { vmSizeFromSpec, VCPUS_ANNOTATION, MEMORY_ANNOTATION } from './sandbox/vm-size.js';

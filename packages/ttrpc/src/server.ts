@@ -1,7 +1,7 @@
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { GRPC_STATUS_OF, isMayuError, ttrpcWire } from '@mayu/protocol';
+import { ttrpcWire } from '@mayu/protocol';
 
 const { Request: WireRequest, Response: WireResponse } = ttrpcWire;
 type WireRequest = ttrpcWire.Request;
@@ -13,14 +13,22 @@ import { Code, TtrpcError } from './status.js';
 type Handler = { method: MethodDefinition<any, any>; fn: (req: never, ctx: CallContext) => Promise<unknown> };
 type Status = { code: number; message: string };
 
-/** The gRPC status for an error a handler threw. */
-export function statusOf(err: unknown): { code: number; message: string } {
+/**
+ * Maps an error a handler threw to a status; undefined for errors it does
+ * not know (they become UNKNOWN). The server's user supplies it for its own
+ * error family (the shim: MayuError codes through their one table).
+ */
+export type StatusMapper = (err: unknown) => Status | undefined;
+
+/** The status for an error a handler threw: a TtrpcError's own, else the mapper's, else UNKNOWN. */
+export function statusOf(err: unknown, mapper?: StatusMapper): Status {
   if (err instanceof TtrpcError) return { code: err.code, message: err.message };
-  if (isMayuError(err)) return { code: GRPC_STATUS_OF[err.code], message: err.message };
-  return { code: Code.UNKNOWN, message: err instanceof Error ? err.message : String(err) };
+  return mapper?.(err) ?? { code: Code.UNKNOWN, message: err instanceof Error ? err.message : String(err) };
 }
 
 export interface ServerOptions {
+  /** Maps the errors handlers throw to statuses (default: only TtrpcError has a code; anything else is UNKNOWN). */
+  statusOf?: StatusMapper;
   /** Called for each call that failed (for logging). */
   onError?: (err: unknown, ctx: { service: string; method: string }) => void;
   /**
@@ -258,7 +266,7 @@ export class TtrpcServer {
       return { status: { code: Code.OK, message: '' }, payload: (handler.method.responseType as { encode(m: unknown): { finish(): Uint8Array } }).encode(result).finish() };
     } catch (err) {
       this.options.onError?.(err, { service: request.service, method: request.method });
-      return { status: statusOf(err) };
+      return { status: statusOf(err, this.options.statusOf) };
     } finally {
       clearTimeout(timer);
     }

@@ -49,7 +49,8 @@ describe('ttrpc server and client', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mayu-ttrpc-'));
     path = join(dir, 'ttrpc.sock');
-    server = new TtrpcServer();
+    // The user's own error family reaches the wire through its mapper.
+    server = new TtrpcServer({ statusOf: (err) => (err instanceof MayuError && err.code === 'ERR_NOT_FOUND' ? { code: Code.NOT_FOUND, message: err.message } : undefined) });
     server.addService(TaskDefinition, {
       connect: async (req) => ({ shimPid: 1234, taskPid: Number(req.id), version: '2' }),
       wait: async (req, ctx) => {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { MayuError } from '@mayu/protocol';
-import { AgentClient, DEFAULT_CAPABILITIES, mergeEnv, resolveUser, type RuntimeConfig } from '@mayu/runtime';
-import { DEFAULT_TTY, terminalSize, forwardResize, forwardSignals, parseSignal, pumpInput, pumpOutput, streamSink } from '../run/attach.js';
+import { AgentClient, DEFAULT_CAPABILITIES, mergeEnv, pumpInput, pumpOutput, resolveUser, type RuntimeConfig, writableSink } from '@mayu/runtime';
+import { DEFAULT_TTY, terminalSize, forwardResize, forwardSignals, parseSignal } from '../run/attach.js';
 import { getRun, ownerAlive, type RunRecord } from '../run/run-records.js';
 import { UsageError } from '../usage.js';
 import { parseEnv } from './run.js';
@@ -62,8 +62,8 @@ export async function execCommand(args: string[]): Promise<number> {
       },
       stdio: { terminal: values.tty, stdin: values.interactive },
     });
-    const out = pumpOutput(agent, ref, 'stdout', [streamSink(process.stdout)]);
-    const err = pumpOutput(agent, ref, 'stderr', [streamSink(process.stderr)]);
+    const out = pumpOutput(agent, ref, 'stdout', [writableSink(process.stdout)]);
+    const err = pumpOutput(agent, ref, 'stderr', [writableSink(process.stderr)]);
     if (values.tty && process.stdout.isTTY) undo.push(forwardResize(agent, ref, process.stdout));
     else if (values.tty) await agent.resizeTty(ref, DEFAULT_TTY.rows, DEFAULT_TTY.columns);
     if (values.tty && process.stdin.isTTY) {

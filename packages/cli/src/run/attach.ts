@@ -1,48 +1,7 @@
-import type { Readable, Writable } from 'node:stream';
 import type { WriteStream } from 'node:tty';
 import type { AgentClient } from '@mayu/runtime';
 import type { ProcessRef } from '@mayu/protocol';
 import { constants } from 'node:os';
-
-/** Copies one output stream of a container process until it ends (an empty read). */
-export async function pumpOutput(agent: AgentClient, ref: ProcessRef, stream: 'stdout' | 'stderr', sinks: ((chunk: Buffer) => void)[]): Promise<void> {
-  for (;;) {
-    const chunk = await agent.readOutput(ref, stream);
-    if (chunk.length === 0) return;
-    for (const sink of sinks) sink(chunk);
-  }
-}
-
-/** A sink that writes to a stream and waits for it to drain when it is full. */
-export function streamSink(out: Writable): (chunk: Buffer) => void {
-  return (chunk) => {
-    out.write(chunk);
-  };
-}
-
-/** Sends `input` to the process's stdin, then closes it (EOF) when the input ends. */
-export function pumpInput(agent: AgentClient, ref: ProcessRef, input: Readable): Promise<void> {
-  return new Promise((resolve) => {
-    let queue = Promise.resolve();
-    input.on('data', (chunk: Buffer) => {
-      input.pause();
-      queue = queue
-        .then(() => agent.writeStdin(ref, chunk))
-        .then(() => {
-          input.resume();
-        })
-        .catch(() => {
-          input.destroy();
-        });
-    });
-    const finish = (): void => {
-      queue = queue.then(() => agent.closeStdin(ref)).catch(() => {});
-      void queue.then(() => resolve());
-    };
-    input.once('end', finish);
-    input.once('error', finish);
-  });
-}
 
 /** Forwards the signals a user sends this process (Ctrl-C, kill) to the container process. Returns the undo. */
 export function forwardSignals(agent: AgentClient, ref: ProcessRef, signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']): () => void {

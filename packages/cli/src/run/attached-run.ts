@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { ExitStatus } from '@mayu/protocol';
-import { CappedFile, type RuntimeConfig, type Sandbox } from '@mayu/runtime';
+import { CappedFile, pumpInput, pumpOutput, type RuntimeConfig, type Sandbox, writableSink } from '@mayu/runtime';
 import type { Logger } from 'pino';
-import { DEFAULT_TTY, forwardResize, forwardSignals, pumpInput, pumpOutput, streamSink } from './attach.js';
+import { DEFAULT_TTY, forwardResize, forwardSignals } from './attach.js';
 import { ContainerSession, type RunRequest } from './container-session.js';
 import { removeRun, updateRun } from './run-records.js';
 
@@ -57,8 +57,8 @@ export async function runToCompletion(o: {
     const agent = session.agent;
     const logs = { stdout: new CappedFile(join(o.dir, 'stdout.log'), RUN_LOG_MAX_BYTES), stderr: new CappedFile(join(o.dir, 'stderr.log'), RUN_LOG_MAX_BYTES) };
     undo.push(() => logs.stdout.close(), () => logs.stderr.close());
-    const out = pumpOutput(agent, session.ref, 'stdout', [(c) => logs.stdout.write(c), ...(o.io.stdout ? [streamSink(o.io.stdout)] : [])]);
-    const err = pumpOutput(agent, session.ref, 'stderr', [(c) => logs.stderr.write(c), ...(o.io.stderr ? [streamSink(o.io.stderr)] : [])]);
+    const out = pumpOutput(agent, session.ref, 'stdout', [(c) => logs.stdout.write(c), ...(o.io.stdout ? [writableSink(o.io.stdout)] : [])]);
+    const err = pumpOutput(agent, session.ref, 'stderr', [(c) => logs.stderr.write(c), ...(o.io.stderr ? [writableSink(o.io.stderr)] : [])]);
     if (o.req.terminal && o.io.stdout?.isTTY) undo.push(forwardResize(agent, session.ref, o.io.stdout));
     else if (o.req.terminal) await agent.resizeTty(session.ref, DEFAULT_TTY.rows, DEFAULT_TTY.columns);
     if (o.req.terminal && o.io.stdin?.isTTY) {

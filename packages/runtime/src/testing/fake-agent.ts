@@ -60,6 +60,8 @@ export function honestAgent(): Record<string, Behaviour> {
 export class FakeAgent {
   readonly behaviours: Record<string, Behaviour> = honestAgent();
   readonly calls = new Map<string, number>();
+  /** The last request of each method, as bytes (decode with the agent API's types). */
+  readonly lastRequest = new Map<string, Buffer>();
   /** Calls answered with `stall` so far, per method: set() hands them to the new behaviour. */
   private readonly stalled = new Map<string, { request: Buffer; answer: (p: Promise<Buffer>) => void }[]>();
   private readonly grpc = new Server({ 'grpc.max_send_message_length': 64 << 20, 'grpc.max_receive_message_length': 64 << 20 });
@@ -116,6 +118,7 @@ export class FakeAgent {
       definition[key] = { ...m, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b };
       impl[key] = (call: { request: Buffer }, callback: (err: unknown, res?: Buffer) => void) => {
         this.calls.set(name, this.count(name) + 1);
+        this.lastRequest.set(name, call.request);
         this.dispatch(name, call.request).then(
           (res) => callback(null, res),
           (err: unknown) => {

@@ -3,7 +3,7 @@ import { constants, createWriteStream, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { invalidArgument, type ProcessRef } from '@mayu/protocol';
-import type { AgentClient } from '@mayu/runtime';
+import { pumpOutput, writableSink, type AgentClient } from '@mayu/runtime';
 
 /** How long a logging binary may take to signal that it is ready. */
 const LOGGER_READY_TIMEOUT_MS = 10_000;
@@ -52,19 +52,6 @@ function readAvailable(fd: number): Buffer | null {
   }
 }
 
-/** A sink that waits for the stream to drain before taking more (so the guest's buffer applies backpressure). */
-function writer(stream: Writable): (chunk: Buffer) => Promise<void> {
-  return (chunk) =>
-    new Promise((resolve) => {
-      if (stream.destroyed || !stream.writable) return resolve();
-      if (stream.write(chunk)) resolve();
-      else {
-        stream.once('drain', resolve);
-        stream.once('close', resolve);
-      }
-    });
-}
-
 /**
  * A process's stdio on the host side, as containerd asked for it: output is
  * read from the agent and written to FIFOs, files or a logging binary; FIFO
@@ -90,12 +77,7 @@ export class ShimIo {
     const streams = this.paths.terminal ? (['stdout'] as const) : (['stdout', 'stderr'] as const);
     const pumps = streams.map(async (stream) => {
       const sink = out[stream];
-      const write = sink ? writer(sink) : null;
-      for (;;) {
-        const chunk = await agent.readOutput(ref, stream).catch(() => Buffer.alloc(0));
-        if (chunk.length === 0) break;
-        if (write) await write(chunk);
-      }
+      await pumpOutput(agent, ref, stream, sink ? [writableSink(sink)] : []);
       sink?.end();
     });
     this.done = Promise.all(pumps).then(() => undefined);

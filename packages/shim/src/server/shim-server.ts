@@ -1,7 +1,7 @@
 import { closeSync, constants, openSync, writeFileSync, writeSync, type WriteStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { MayuError, taskWire } from '@mayu/protocol';
+import { GRPC_STATUS_OF, isMayuError, MayuError, taskWire } from '@mayu/protocol';
 import { TtrpcServer, type ServerOptions } from '@mayu/ttrpc';
 import { native, peerCredentials } from '@mayu/vsock';
 import pino, { type Logger } from 'pino';
@@ -66,6 +66,8 @@ export function sameUserOrRoot(euid: number = process.geteuid?.() ?? 0): (socket
 /** The shim's ttrpc server bounds: the peer check, and what is logged when a connection is refused or dropped. */
 export function shimServerOptions(log: Logger): ServerOptions {
   return {
+    // The shim's errors are MayuErrors; their one table gives the status.
+    statusOf: (err) => (isMayuError(err) ? { code: GRPC_STATUS_OF[err.code], message: err.message } : undefined),
     onError: (err, ctx) => log.info({ err, method: ctx.method }, 'call failed'),
     authorize: sameUserOrRoot(),
     onReject: (err) => {

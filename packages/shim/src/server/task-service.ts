@@ -2,7 +2,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { anyWire, cgroupsV2Wire, eventsWire, MayuError, taskWire, type ExitStatus, type ProcessRef } from '@mayu/protocol';
 import { podSharedNamespaces, Sandbox, vmSizeFromSpec, type RuntimeConfig, type SandboxOptions } from '@mayu/runtime';
-import { Code, TtrpcError, type ServiceImplementation } from '@mayu/ttrpc';
+import type { ServiceImplementation } from '@mayu/ttrpc';
 import type { Logger } from 'pino';
 import { CONTAINER_TYPE, SANDBOX_MARKER } from '../address.js';
 import type { EventPublisher } from '../events/publisher.js';
@@ -51,9 +51,9 @@ function readSpec(bundle: string): { annotations?: Record<string, string>; root?
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new TtrpcError(Code.INVALID_ARGUMENT, `${path}: ${(err as Error).message}`);
+    throw new MayuError('ERR_INVALID_ARGUMENT', `${path}: ${(err as Error).message}`);
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new TtrpcError(Code.INVALID_ARGUMENT, `${path}: not a JSON object`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new MayuError('ERR_INVALID_ARGUMENT', `${path}: not a JSON object`);
   return raw as { annotations?: Record<string, string> };
 }
 
@@ -63,7 +63,7 @@ function rootfsOf(spec: { root?: { path?: unknown } }, bundle: string): string {
   return isAbsolute(path) ? path : join(bundle, path);
 }
 
-const notFound = (what: string): TtrpcError => new TtrpcError(Code.NOT_FOUND, `${what} not found`);
+const notFound = (what: string): MayuError => new MayuError('ERR_NOT_FOUND', `${what} not found`);
 
 /**
  * containerd's Task API for one pod: the sandbox's Create boots the VM, every
@@ -108,7 +108,7 @@ export class TaskService {
   // ---- lifecycle ----------------------------------------------------------
 
   private async create(r: taskWire.CreateTaskRequest): Promise<taskWire.CreateTaskResponse> {
-    if (this.containers.has(r.id)) throw new TtrpcError(Code.ALREADY_EXISTS, `task ${r.id} already exists`);
+    if (this.containers.has(r.id)) throw new MayuError('ERR_ALREADY_EXISTS', `task ${r.id} already exists`);
     // Bad stdio is refused before a VM is booted for it.
     for (const [field, value] of [['stdin', r.stdin], ['stdout', r.stdout], ['stderr', r.stderr]] as const) parseStdio(field, value);
     const raw = readSpec(r.bundle);
@@ -161,7 +161,7 @@ export class TaskService {
    */
   private async vm(spec: unknown, isSandbox: boolean): Promise<Sandbox> {
     if (this.sandbox) return this.sandbox;
-    if (!isSandbox && !this.booting) throw new TtrpcError(Code.FAILED_PRECONDITION, `sandbox ${this.o.groupId} has no VM: create the sandbox first`);
+    if (!isSandbox && !this.booting) throw new MayuError('ERR_INVALID_STATE', `sandbox ${this.o.groupId} has no VM: create the sandbox first`);
     if (!this.booting) {
       const booting = this.boot(spec);
       this.booting = booting;
@@ -191,7 +191,7 @@ export class TaskService {
   private async start(id: string, execId: string): Promise<taskWire.StartResponse> {
     const c = this.container(id);
     const p = this.process(c, execId);
-    if (p.status !== 'created') throw new TtrpcError(Code.FAILED_PRECONDITION, `${p.name} is ${p.status}, not created`);
+    if (p.status !== 'created') throw new MayuError('ERR_INVALID_STATE', `${p.name} is ${p.status}, not created`);
     const agent = this.requireSandbox().agent;
     if (execId === '') {
       await agent.startContainer(id);
@@ -277,8 +277,8 @@ export class TaskService {
 
   private async exec(r: taskWire.ExecProcessRequest): Promise<Record<string, never>> {
     const c = this.container(r.id);
-    if (c.execs.has(r.execId)) throw new TtrpcError(Code.ALREADY_EXISTS, `exec ${r.execId} already exists in task ${r.id}`);
-    if (c.init.status !== 'running') throw new TtrpcError(Code.FAILED_PRECONDITION, `task ${r.id} is ${c.init.status}, not running`);
+    if (c.execs.has(r.execId)) throw new MayuError('ERR_ALREADY_EXISTS', `exec ${r.execId} already exists in task ${r.id}`);
+    if (c.init.status !== 'running') throw new MayuError('ERR_INVALID_STATE', `task ${r.id} is ${c.init.status}, not running`);
     let spec: unknown;
     try {
       spec = JSON.parse(Buffer.from(r.spec?.value ?? []).toString('utf8'));
@@ -296,7 +296,7 @@ export class TaskService {
   private async delete(id: string, execId: string): Promise<taskWire.DeleteResponse> {
     const c = this.container(id);
     const p = this.process(c, execId);
-    if (p.status === 'running' || p.status === 'paused') throw new TtrpcError(Code.FAILED_PRECONDITION, `${p.name} is ${p.status}: kill it first`);
+    if (p.status === 'running' || p.status === 'paused') throw new MayuError('ERR_INVALID_STATE', `${p.name} is ${p.status}: kill it first`);
     const exit = p.exit ?? { status: 0, at: new Date() };
     if (execId) {
       p.io.close();
@@ -407,7 +407,7 @@ export class TaskService {
   }
 
   private requireSandbox(): Sandbox {
-    if (!this.sandbox) throw new TtrpcError(Code.FAILED_PRECONDITION, `sandbox ${this.o.groupId} has no VM`);
+    if (!this.sandbox) throw new MayuError('ERR_INVALID_STATE', `sandbox ${this.o.groupId} has no VM`);
     return this.sandbox;
   }
 

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { agentWire, taskTypesWire, taskWire } from '@mayu/protocol';
+import { mountsUnder, parseConfig, removeDirSafely, Sandbox } from '@mayu/runtime';
+import { fakeGuestImage, FakeAgent, fakeHypervisors, type Behaviour, type FakeHypervisor } from '@mayu/runtime/testing';
+import pino from 'pino';
+import { EventPublisher, type EventType } from '../../src/events/publisher.js';
+import { TaskService } from '../../src/server/task-service.js';
+
+const log = pino({ level: 'silent' });
+
+/** An event publisher that keeps what would go to containerd. */
+class Captured extends EventPublisher {
+  readonly topics: string[] = [];
+  constructor() {
+    super('', 'default', log);
+  }
+  override publish<T>(topic: string, type: EventType<T>, event: T): Promise<void> {
+    this.topics.push(topic);
+    return super.publish(topic, type, event);
+  }
+}
+
+const encode = <T>(type: { encode(m: T): { finish(): Uint8Array } }, m: T): Buffer => Buffer.from(type.encode(m).finish());
+
+/**
+ * containerd's Task API (the shim's TaskService) against a fake hypervisor
+ * and a fake agent: the task and process state machine, the events and their
+ * order, VM death, and failure paths — without a VM.
+ */
+describe('TaskService (fake hypervisor, fake agent)', () => {
+  let dir: string;
+  let agent: FakeAgent;
+  let events: Captured;
+  let made: FakeHypervisor[];
+  let tasks: TaskService;
+  let impl: Record<string, (r: unknown) => Promise<unknown>>;
+  /** Resolves a WaitProcess the test holds, per container. */
+  let exits: Map<string, (status: number) => void>;
+
+  beforeEach(async () => {
+    dir = mkdtempSync('/run/mayu-unit-tasks-');
+    agent = await FakeAgent.start(dir);
+    exits = new Map();
+    agent.set('WaitProcess', (req) => {
+      const id = agentWire.WaitProcessRequest.decode(req).containerId;
+      return new Promise((resolve) => exits.set(id, (exitStatus) => resolve(encode(agentWire.WaitProcessResponse, { exitStatus, signal: 0, exitedAtMs: 1 }))));
+    });
+    // Output streams end at once (an empty read).
+    const ended: Behaviour = async () => encode(agentWire.ReadStreamResponse, { data: Buffer.alloc(0) });
+    agent.set('ReadStdout', ended);
+    agent.set('ReadStderr', ended);
+    const image = fakeGuestImage();
+    mkdirSync(join(dir, 'bundle/rootfs'), { recursive: true });
+    writeFileSync(join(dir, 'bundle/config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['sh'], cwd: '/' }, root: { path: 'rootfs' } }));
+    const config = parseConfig(`[sandbox]\nguest_image_dir = "${image}"\n[runtime]\nstate_dir = "${dir}/state"\n[agent]\ncall_timeout = 2\ndial_timeout = 5\n`, 'test');
+    const fakes = fakeHypervisors(agent.endpoint, { failStart: 1 });
+    made = fakes.made;
+    events = new Captured();
+    tasks = new TaskService({
+      groupId: 'pod',
+      bundle: join(dir, 'bundle'),
+      namespace: 'default',
+      config,
+      log,
+      vmLog: log,
+      events,
+      onShutdown: () => {},
+      createSandbox: (o) => Sandbox.create({ ...o, hypervisor: fakes.factory }),
+    });
+    impl = tasks.implementation() as unknown as typeof impl;
+  });
+  afterEach(async () => {
+    await tasks.close();
+    await agent.stop();
+    removeDirSafely(dir);
+  });
+
+  const create = (id: string) => impl.create(taskWire.CreateTaskRequest.fromPartial({ id, bundle: join(dir, 'bundle') }));
+
+  it('create → start → exit → delete: states, events in order, and a VM that fails to boot is retried', async () => {
+    await assert.rejects(create('pod'), /the fake VM failed to start/);
+    assert.deepEqual(events.topics, [], 'a failed create publishes nothing');
+    await create('pod');
+    let state = (await impl.state({ id: 'pod', execId: '' })) as taskWire.StateResponse;
+    assert.equal(state.status, taskTypesWire.Status.CREATED);
+    await assert.rejects(create('pod'), { code: 'ERR_ALREADY_EXISTS' });
+    await impl.start({ id: 'pod', execId: '' });
+    state = (await impl.state({ id: 'pod', execId: '' })) as taskWire.StateResponse;
+    assert.equal(state.status, taskTypesWire.Status.RUNNING);
+    await assert.rejects(impl.delete({ id: 'pod', execId: '' }), { code: 'ERR_INVALID_STATE', message: /is running: kill it first/ });
+    await until(() => exits.has('pod'));
+    exits.get('pod')?.(7);
+    const waited = (await impl.wait({ id: 'pod', execId: '' })) as taskWire.WaitResponse;
+    assert.equal(waited.exitStatus, 7);
+    await impl.delete({ id: 'pod', execId: '' });
+    assert.deepEqual(events.topics, ['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+    await assert.rejects(impl.state({ id: 'pod', execId: '' }), { code: 'ERR_NOT_FOUND' });
+  });
+
+  it('execs: added and started in the guest; a second with its id is ALREADY_EXISTS, an unknown one NOT_FOUND', async () => {
+    await create('pod').catch(() => create('pod'));
+    await impl.start({ id: 'pod', execId: '' });
+    const spec = { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['true'], cwd: '/' })) };
+    await impl.exec(taskWire.ExecProcessRequest.fromPartial({ id: 'pod', execId: 'e1', spec }));
+    await assert.rejects(impl.exec(taskWire.ExecProcessRequest.fromPartial({ id: 'pod', execId: 'e1', spec })), { code: 'ERR_ALREADY_EXISTS' });
+    await impl.start({ id: 'pod', execId: 'e1' });
+    assert.equal(agent.count('ExecProcess'), 1);
+    await assert.rejects(impl.state({ id: 'pod', execId: 'nope' }), { code: 'ERR_NOT_FOUND', message: /exec nope of task pod not found/ });
+    assert.deepEqual(events.topics.slice(-2), ['/tasks/exec-added', '/tasks/exec-started']);
+  });
+
+  it('when the VM dies, every started process exits (TaskExit, 255), and the rootfs mounts go at delete', async () => {
+    await create('pod').catch(() => create('pod'));
+    await impl.start({ id: 'pod', execId: '' });
+    made.at(-1)?.die();
+    const waited = (await impl.wait({ id: 'pod', execId: '' })) as taskWire.WaitResponse;
+    assert.equal(waited.exitStatus, 255);
+    assert.ok(events.topics.includes('/tasks/exit'));
+    await impl.delete({ id: 'pod', execId: '' });
+    assert.equal(agent.count('RemoveContainer'), 0, 'no agent call to a dead VM');
+    assert.deepEqual(mountsUnder(join(dir, 'state')).filter((m) => m.includes('/shared/pod/')), []);
+  });
+
+  it('refuses bad input naming the field, before a VM is booted for it', async () => {
+    await assert.rejects(impl.create(taskWire.CreateTaskRequest.fromPartial({ id: 'pod', bundle: join(dir, 'bundle'), stdout: 'tcp://x' })), { code: 'ERR_INVALID_ARGUMENT', message: /stdout/ });
+    writeFileSync(join(dir, 'bundle/config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['sh'], cwd: '/', selinuxLabel: 'x' }, root: { path: 'rootfs' } }));
+    await assert.rejects(create('pod'), { code: 'ERR_INVALID_ARGUMENT', message: /^\/process\/selinuxLabel/ });
+    writeFileSync(join(dir, 'bundle/config.json'), '{nope');
+    await assert.rejects(create('pod'), { code: 'ERR_INVALID_ARGUMENT', message: /config.json/ });
+    assert.equal(made.length, 0, 'no VM was made for any of them');
+  });
+});
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+}
