@@ -23,7 +23,7 @@ export interface SandboxConfig {
   agentChannel: 'auto' | 'vsock' | 'serial';
   /** "auto": the hypervisor's first supported kind (9p for QEMU, virtio-fs with a daemon for CLH). */
   sharedFs: 'auto' | SharedFsKind;
-  /** How read-write volumes are shared over 9p (see qemu.toml). */
+  /** How read-write volumes are shared over 9p (see configuration.toml). */
   volumeAttributes: 'mapped' | 'host';
   virtioFsDaemon: string;
   virtioFsExtraArgs: string[];
@@ -39,7 +39,7 @@ export interface QemuConfig {
   machineType: 'microvm' | 'q35';
   accel: 'auto' | 'kvm' | 'tcg';
   sandbox: boolean;
-  /** "auto", "root" or "UID:GID" (see qemu.toml). */
+  /** "auto", "root" or "UID:GID" (see configuration.toml). */
   runAs: string;
 }
 
@@ -60,7 +60,7 @@ export interface RuntimeConfig {
   runtime: {
     stateDir: string;
     stopTimeoutMs: number;
-    /** What to do with host security labels in a spec (see qemu.toml). */
+    /** What to do with host security labels in a spec (see configuration.toml). */
     lsmLabels: 'refuse' | 'drop';
   };
   /** Where the configuration came from (a path, or "defaults"). */
@@ -69,7 +69,7 @@ export interface RuntimeConfig {
   warnings: string[];
 }
 
-/** The raw, validated TOML document (keys as in qemu.toml). */
+/** The raw, validated TOML document (keys as in configuration.toml). */
 export interface RawConfig {
   sandbox: {
     hypervisor: HypervisorKind;
