@@ -1,3 +1,5 @@
+import { AGENT_SERIAL_PORT_NAME, AGENT_VSOCK_PORT } from '@mayu/protocol';
+
 /**
  * The agent's options, from its arguments. mayu-init passes every `agent.*`
  * word of the kernel command line, so the host sets them with kernel
@@ -20,8 +22,8 @@ export interface AgentOptions {
 
 export const DEFAULT_OPTIONS: Readonly<AgentOptions> = {
   logLevel: 'info',
-  serialPort: 'agent.channel.0',
-  vsockPort: 1024,
+  serialPort: AGENT_SERIAL_PORT_NAME,
+  vsockPort: AGENT_VSOCK_PORT,
   logDevice: '/dev/hvc0',
   hostname: 'mayu',
   selftest: null,

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import {
+  GUEST_CONTAINERS_DIR,
   invalidArgument,
   MayuError,
   type ContainerStats,
@@ -15,25 +16,48 @@ import {
   type ProcessListing,
   type ProcessRef,
   type StdioSpec,
+  type StorageSpec,
 } from '@mayu/protocol';
 import type { Logger } from 'pino';
 import { uptimeMs } from '../boot/uptime.js';
 import { validateProcess, validateSpec } from '../oci/validate-spec.js';
 import type { OciSpec } from '../oci/types.js';
-import { cgroupPids, CONTAINER_CGROUP_PARENT, readContainerStats } from '../stats/cgroup-stats.js';
+import { CGROUP_ROOT, cgroupPids, CONTAINER_CGROUP_PARENT, containerCgroup, readContainerStats } from '../stats/cgroup-stats.js';
 import { mountAll, unmountAll } from '../storage/mount-storage.js';
 import { sys } from '../system/sys.js';
-import { Container } from './container.js';
+import { Container, type ContainerState } from './container.js';
 import { ContainerProcess } from './container-process.js';
 import { Crun, lastLogMessage } from './crun.js';
 import type { ExitReports } from './exit-reports.js';
 import { ConsoleSocket, pipeIo, StdinPipe, type ProcessIo } from './process-io.js';
 
-/** Bundles live here: /run/mayu/containers/<id>/{config.json, crun.log, init.pid, ...}. */
-export const CONTAINERS_DIR = '/run/mayu/containers';
+/** Bundles live here: /run/mayu/containers/<id>/{config.json, crun.log, init.pid, ...} (the guest ABI's). */
+export const CONTAINERS_DIR = GUEST_CONTAINERS_DIR;
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** How long RemoveContainer waits for a killed container by default. */
 const DEFAULT_REMOVE_TIMEOUT_MS = 10_000;
+
+/** Where storages come from: mounted in the guest, or faked by tests. */
+export interface GuestStorage {
+  /** Mounts storages in order; returns one undo function per mount (see mount-storage.ts's mountAll). */
+  mountAll(storages: readonly StorageSpec[]): (() => void)[];
+  /** Whether a guest path exists (a container's root.path, once its storages are mounted). */
+  exists(path: string): boolean;
+}
+
+/** What the manager reaches outside itself: the guest's own by default, fakes in tests. */
+export interface ContainerManagerOptions {
+  /** Where bundles are written (`<dir>/<id>/config.json`, `crun.log`, `*.pid`). Default: CONTAINERS_DIR. */
+  containersDir?: string;
+  /** The cgroup v2 root under which containers' cgroups are read (stats, processes, OOM events). Default: CGROUP_ROOT. */
+  cgroupRoot?: string;
+  /** Storage mounts. Default: real mounts through the agent's addon (mount-storage.ts). */
+  storage?: GuestStorage;
+  /** Sets the sandbox's hostname. Default: sethostname(2) through the agent's addon. */
+  sethostname?: (name: string) => void;
+}
+
+const GUEST_STORAGE: GuestStorage = { mountAll, exists: existsSync };
 
 function checkId(field: string, id: string): void {
   if (!ID_PATTERN.test(id)) throw invalidArgument(field, id, 'must be 1-128 letters, digits, "_", "." or "-", not starting with a symbol');
@@ -49,21 +73,31 @@ export class ContainerManager {
   private sandboxUnmounts: (() => void)[] = [];
   private readonly oomQueue: string[] = [];
   private readonly oomWaiters: ((id: string) => void)[] = [];
+  private readonly containersDir: string;
+  private readonly cgroupRoot: string;
+  private readonly storage: GuestStorage;
+  private readonly sethostname: (name: string) => void;
 
   constructor(
     private readonly log: Logger,
     private readonly exits: ExitReports,
     private readonly crun = new Crun(),
-  ) {}
+    options: ContainerManagerOptions = {},
+  ) {
+    this.containersDir = options.containersDir ?? CONTAINERS_DIR;
+    this.cgroupRoot = options.cgroupRoot ?? CGROUP_ROOT;
+    this.storage = options.storage ?? GUEST_STORAGE;
+    this.sethostname = options.sethostname ?? ((name) => sys().sethostname(name));
+  }
 
   get count(): number {
     return this.containers.size;
   }
 
   createSandbox(o: CreateSandboxOptions): void {
-    if (o.hostname) sys().sethostname(o.hostname);
+    if (o.hostname) this.sethostname(o.hostname);
     unmountAll(this.sandboxUnmounts);
-    this.sandboxUnmounts = mountAll(o.storages);
+    this.sandboxUnmounts = this.storage.mountAll(o.storages);
     if (o.dns.length > 0) {
       mkdirSync('/run/mayu', { recursive: true });
       writeFileSync('/run/mayu/resolv.conf', o.dns.map((d) => `nameserver ${d}\n`).join(''));
@@ -80,16 +114,16 @@ export class ContainerManager {
     checkId('container_id', o.containerId);
     if (this.containers.has(o.containerId)) throw new MayuError('ERR_ALREADY_EXISTS', `container ${o.containerId} already exists`);
     const spec = validateSpec(o.spec);
-    const bundle = join(CONTAINERS_DIR, o.containerId);
+    const bundle = join(this.containersDir, o.containerId);
     mkdirSync(bundle, { recursive: true });
     let unmounts: (() => void)[] = [];
     try {
-      unmounts = mountAll(o.storages);
-      if (!existsSync(spec.root.path)) throw invalidArgument('/root/path', spec.root.path, 'does not exist in the guest');
+      unmounts = this.storage.mountAll(o.storages);
+      if (!this.storage.exists(spec.root.path)) throw invalidArgument('/root/path', spec.root.path, 'does not exist in the guest');
       const shared = o.shareNamespaces ? this.joinNamespaces(spec, o.shareNamespaces) : spec;
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(this.guestSpec(shared, o.containerId, o.stdio)));
       const init = await this.start(o.containerId, bundle, '', ['create', '--bundle', bundle], o.stdio);
-      const container = new Container(o.containerId, bundle, init, unmounts);
+      const container = new Container(o.containerId, bundle, init, unmounts, containerCgroup(o.containerId, this.cgroupRoot));
       container.watchOom(() => this.onOom(o.containerId));
       this.containers.set(o.containerId, container);
       this.log.info({ event: 'container.created', containerId: o.containerId, pid: init.pid }, 'container created');
@@ -103,8 +137,10 @@ export class ContainerManager {
 
   async startContainer(id: string): Promise<void> {
     const c = this.get(id);
-    c.transition('running');
+    requireState(c, 'created', 'running');
     await this.crun.must(['start', id], `container ${id}`);
+    // Recorded once crun has done it (a quick process may already have ended).
+    if (!c.init.exit) c.transition('running');
     this.log.info({ event: 'container.started', containerId: id }, 'container started');
   }
 
@@ -177,13 +213,17 @@ export class ContainerManager {
   }
 
   async pause(id: string): Promise<void> {
-    this.get(id).transition('paused');
+    const c = this.get(id);
+    requireState(c, 'running', 'paused');
     await this.crun.must(['pause', id], `container ${id}`);
+    if (!c.init.exit) c.transition('paused');
   }
 
   async resume(id: string): Promise<void> {
-    this.get(id).transition('running');
+    const c = this.get(id);
+    requireState(c, 'paused', 'running');
     await this.crun.must(['resume', id], `container ${id}`);
+    if (!c.init.exit) c.transition('running');
   }
 
   stats(id: string): ContainerStats {
@@ -267,13 +307,16 @@ export class ContainerManager {
         logFile,
       });
       stdin?.releaseReadEnd();
+      // Read the pipes at once: a short process can exit, and crun with it,
+      // before the PID file is seen, and Node drains a child's unread output when it exits.
+      const pipes = console ? null : pipeIo(child, stdin?.writer ?? null);
       const pid = await waitForPidFile(pidFile, exited);
       if (pid === null) {
-        stdin?.writer.destroy();
+        pipes?.close();
         const message = lastLogMessage(logFile) || `crun exec exited ${(await exited).code}`;
         throw new MayuError(startErrorCode(message), `cannot exec in container ${id}: ${message}`, { details: { containerId: id, execId } });
       }
-      const io = console ? await console.io(5000) : pipeIo(child, stdin?.writer ?? null);
+      const io = pipes ?? (await (console as ConsoleSocket).io(5000));
       const exit = exited.then(({ code, signal }) => exitFromCrun(code, signal));
       return new ContainerProcess(execId, pid, io, exit);
     } finally {
@@ -309,6 +352,12 @@ export class ContainerManager {
       console?.close();
     }
   }
+}
+
+/** A move the OCI runtime is about to make is allowed only from `from` (start from created, resume from paused...). */
+function requireState(c: Container, from: ContainerState, to: ContainerState): void {
+  if (c.state !== from) throw new MayuError('ERR_INVALID_STATE', `container ${c.id}: cannot go from ${c.state} to ${to}`, { details: { from: c.state, to } });
+  c.assertCan(to);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { MayuError, type ExitStatus } from '@mayu/protocol';
-import { containerCgroup, parseKeyValues } from '../stats/cgroup-stats.js';
+import { MayuError, StateMachine } from '@mayu/protocol';
+import { parseKeyValues } from '../stats/cgroup-stats.js';
 import { readFileSync } from 'node:fs';
 import type { ContainerProcess } from './container-process.js';
 
@@ -15,7 +15,7 @@ const TRANSITIONS: Record<ContainerState, readonly ContainerState[]> = {
 
 /** One container in the guest: its bundle, mounts, processes and state. */
 export class Container {
-  private current: ContainerState = 'created';
+  private readonly fsm: StateMachine<ContainerState>;
   readonly execs = new Map<string, ContainerProcess>();
   private oomWatcher: FSWatcher | null = null;
   private oomKills = 0;
@@ -25,26 +25,30 @@ export class Container {
     readonly bundle: string,
     readonly init: ContainerProcess,
     readonly unmounts: (() => void)[],
+    /** Its cgroup directory (cgroup-stats.ts's containerCgroup). */
+    readonly cgroup: string,
   ) {
+    this.fsm = new StateMachine<ContainerState>(`container ${id}`, 'created', TRANSITIONS);
+    // Its init's end is its end, whatever state it was in.
     void init.wait().then(() => {
-      if (this.current !== 'stopped') this.current = 'stopped';
+      if (this.fsm.can('stopped')) this.fsm.transition('stopped');
     });
   }
 
   get state(): ContainerState {
-    return this.init.exit ? 'stopped' : this.current;
+    return this.init.exit ? 'stopped' : this.fsm.state;
   }
 
-  get cgroup(): string {
-    return containerCgroup(this.id);
+  /** Refuses (ERR_INVALID_STATE naming from and to) a move not allowed now; changes nothing. */
+  assertCan(to: ContainerState): void {
+    if (this.init.exit && to !== 'stopped') throw new MayuError('ERR_INVALID_STATE', `container ${this.id}: cannot go from stopped to ${to}`, { details: { from: 'stopped', to } });
+    this.fsm.assertCan(to);
   }
 
+  /** Records a move, once the OCI runtime has made it. */
   transition(to: ContainerState): void {
-    const from = this.state;
-    if (!TRANSITIONS[from].includes(to)) {
-      throw new MayuError('ERR_INVALID_STATE', `container ${this.id}: cannot go from ${from} to ${to}`, { details: { from, to } });
-    }
-    this.current = to;
+    this.assertCan(to);
+    this.fsm.transition(to);
   }
 
   /** The init process ("") or an exec. */
@@ -80,9 +84,5 @@ export class Container {
   stopWatching(): void {
     this.oomWatcher?.close();
     this.oomWatcher = null;
-  }
-
-  exitOf(execId: string): ExitStatus | null {
-    return this.process(execId).exit;
   }
 }

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { ExitStatus } from '@mayu/protocol';
@@ -22,15 +21,19 @@ export function decodeWaitStatus(status: number): { exitStatus: number; signal: 
  * are orphaned to init when the OCI runtime's `create` or `exec -d` returns,
  * so this is how the agent learns their exact exit codes.
  */
-export class ExitReports extends EventEmitter {
+export class ExitReports {
   private pending: Buffer = Buffer.alloc(0);
   private readonly unclaimed = new Map<number, ExitStatus>();
   private readonly waiters = new Map<number, ((e: ExitStatus) => void)[]>();
 
-  /** Reads reports from `source` (init's pipe on fd 3 in the guest). */
-  attach(source: Readable): void {
+  /**
+   * Reads reports from `source` (init's pipe on fd 3 in the guest). A read
+   * error ends the reports (init is gone, and the VM with it): `onError`
+   * hears it; it never crashes the agent.
+   */
+  attach(source: Readable, onError: (err: Error) => void = () => {}): void {
     source.on('data', (chunk: Buffer) => this.onData(chunk));
-    source.on('error', (err) => this.emit('error', err));
+    source.on('error', onError);
   }
 
   /** Opens fd 3 when init provided it; false elsewhere (a developer's host). */
@@ -60,7 +63,6 @@ export class ExitReports extends EventEmitter {
   /** Records one report (also used by tests). */
   report(pid: number, status: number): void {
     const exit: ExitStatus = { ...decodeWaitStatus(status), exitedAtMs: uptimeMs() };
-    this.emit('exit', pid, exit);
     const waiters = this.waiters.get(pid);
     if (waiters) {
       this.waiters.delete(pid);

@@ -6,8 +6,9 @@ import { uptimeMs } from '../boot/uptime.js';
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 export const CONTAINER_CGROUP_PARENT = 'mayu';
 
-export function containerCgroup(id: string): string {
-  return `${CGROUP_ROOT}/${CONTAINER_CGROUP_PARENT}/${id}`;
+/** A container's cgroup directory; `root` is the cgroup v2 mount (tests point it elsewhere). */
+export function containerCgroup(id: string, root = CGROUP_ROOT): string {
+  return `${root}/${CONTAINER_CGROUP_PARENT}/${id}`;
 }
 
 function read(path: string): string {

@@ -24,11 +24,16 @@ export class StateMachine<S extends string> {
     return this.allowed[this.current].includes(to);
   }
 
+  /** Throws the transition's error if it is not allowed now, and changes nothing (check before acting, move after). */
+  assertCan(to: S): void {
+    if (!this.can(to)) {
+      throw new MayuError('ERR_INVALID_STATE', `${this.what}: cannot go from ${this.current} to ${to}`, { details: { from: this.current, to } });
+    }
+  }
+
   transition(to: S): void {
     const from = this.current;
-    if (!this.can(to)) {
-      throw new MayuError('ERR_INVALID_STATE', `${this.what}: cannot go from ${from} to ${to}`, { details: { from, to } });
-    }
+    this.assertCan(to);
     this.current = to;
     this.onChange?.(from, to);
   }
