@@ -58,7 +58,7 @@ describe('mayu CLI', () => {
   it('check --json reports each capability and a verdict', async () => {
     const r = await runMayu(['check', '--json', '--config', vms().configFile()]);
     const report = JSON.parse(r.stdout) as { checks: { name: string; status: string }[]; canRun: boolean; verdict: string };
-    assert.deepEqual(report.checks.map((c) => c.name), ['kvm', 'vhost-vsock', 'qemu', 'vmm-confinement', 'guest-image']);
+    assert.deepEqual(report.checks.map((c) => c.name), ['kvm', 'vhost-vsock', 'qemu', 'cloud-hypervisor', 'vmm-confinement', 'guest-image']);
     assert.equal(report.canRun, true);
     assert.equal(r.code, 0);
     assert.match(report.verdict, /^ready: sandboxes boot with (KVM|TCG)/);

@@ -5,6 +5,7 @@ import type { RuntimeConfig } from '../config/runtime-config.js';
 import { gatherKvmFacts, kvmVerdict, decideAccel } from './accel.js';
 import { locateGuestImage, type GuestImage } from './guest-image.js';
 import { SETPRIV } from '../hypervisor/qemu/qemu-launch.js';
+import { CLH_KNOWN_VERSIONS, clhVersion, unsupportedVersion } from '../hypervisor/clh/version.js';
 import { hostHasVhostVsock } from './vhost-vsock.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -60,10 +61,13 @@ export async function verifyGuestImage(image: GuestImage): Promise<string[]> {
 export async function checkHost(config: RuntimeConfig, agentVersion: string): Promise<HostReport> {
   const checks: HostCheck[] = [];
   const kvm = kvmVerdict(gatherKvmFacts());
+  const clh = config.sandbox.hypervisor === 'clh';
   checks.push(
     kvm.usable
       ? { name: 'kvm', status: 'ok', detail: kvm.reason }
-      : { name: 'kvm', status: 'warn', detail: kvm.reason, fix: 'VMs run under TCG (software emulation, several times slower). For production, use a host with VT-x/AMD-V and kvm_intel/kvm_amd loaded.' },
+      : clh
+        ? { name: 'kvm', status: 'fail', detail: `Cloud Hypervisor needs KVM: ${kvm.reason}`, fix: 'use a host with VT-x/AMD-V and kvm_intel/kvm_amd loaded, or sandbox.hypervisor = "qemu" (it can emulate)' }
+        : { name: 'kvm', status: 'warn', detail: kvm.reason, fix: 'VMs run under TCG (software emulation, several times slower). For production, use a host with VT-x/AMD-V and kvm_intel/kvm_amd loaded.' },
   );
   checks.push(
     hostHasVhostVsock()
@@ -73,17 +77,20 @@ export async function checkHost(config: RuntimeConfig, agentVersion: string): Pr
   const qemuPath = config.hypervisor.qemu.path;
   const version = qemuVersion(qemuPath);
   const major = version ? Number(version.split('.')[0]) : 0;
+  // QEMU is only needed when it is the configured backend.
+  const qemuMissing: CheckStatus = clh ? 'warn' : 'fail';
   checks.push(
     !version
-      ? { name: 'qemu', status: 'fail', detail: `${qemuPath} cannot be run`, fix: 'apt-get install qemu-system-x86 (or set hypervisor.qemu.path)' }
+      ? { name: 'qemu', status: qemuMissing, detail: `${qemuPath} cannot be run`, fix: 'apt-get install qemu-system-x86 (or set hypervisor.qemu.path)' }
       : major < 7
-        ? { name: 'qemu', status: 'fail', detail: `QEMU ${version} is too old (microvm PVH boot needs 7.0 or later)`, fix: 'install QEMU 7.2 or later' }
+        ? { name: 'qemu', status: qemuMissing, detail: `QEMU ${version} is too old (microvm PVH boot needs 7.0 or later)`, fix: 'install QEMU 7.2 or later' }
         : { name: 'qemu', status: 'ok', detail: `QEMU ${version} (${qemuPath})` },
   );
+  checks.push(cloudHypervisorCheck(config));
   checks.push(confinementCheck());
   checks.push(await imageCheck(config, agentVersion));
   const failed = checks.filter((c) => c.status === 'fail');
-  const accel = decideAccel(config.hypervisor.qemu.accel);
+  const accel = clh ? { accel: 'kvm' } : decideAccel(config.hypervisor.qemu.accel);
   const canRun = failed.length === 0;
   const verdict = canRun
     ? `ready: sandboxes boot with ${accel.accel.toUpperCase()}${accel.accel === 'tcg' ? ' (software emulation)' : ''}`
@@ -91,13 +98,31 @@ export async function checkHost(config: RuntimeConfig, agentVersion: string): Pr
   return { checks, canRun, verdict, accel: accel.accel };
 }
 
+/**
+ * The configured cloud-hypervisor binary and its version: 'ok' when it runs
+ * (a version newer than mayu knows is noted), 'fail' when it is missing or
+ * too old and sandbox.hypervisor = "clh", else 'warn'.
+ */
+export function cloudHypervisorCheck(config: RuntimeConfig, versionOf = clhVersion): HostCheck {
+  const path = config.hypervisor.clh.path;
+  const bad: CheckStatus = config.sandbox.hypervisor === 'clh' ? 'fail' : 'warn';
+  const unused = bad === 'warn' ? ' (needed only with sandbox.hypervisor = "clh")' : '';
+  const fix = `install Cloud Hypervisor v${CLH_KNOWN_VERSIONS.oldest} or later (its static release binary), or set hypervisor.clh.path`;
+  const version = versionOf(path);
+  if (!version) return { name: 'cloud-hypervisor', status: bad, detail: `${path} cannot be run${unused}`, fix };
+  const old = unsupportedVersion(version);
+  if (old) return { name: 'cloud-hypervisor', status: bad, detail: `${old}${unused}`, fix };
+  const newer = version.major > CLH_KNOWN_VERSIONS.newest ? ` (newer than v${CLH_KNOWN_VERSIONS.newest}, the newest mayu was written against)` : '';
+  return { name: 'cloud-hypervisor', status: 'ok', detail: `Cloud Hypervisor ${version.text} (${path})${newer}` };
+}
+
 /** QEMU is started through util-linux's setpriv (bounded capabilities, no_new_privs, parent-death signal). */
 function confinementCheck(): HostCheck {
   try {
     const out = execFileSync(SETPRIV, ['--version'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
-    return { name: 'vmm-confinement', status: 'ok', detail: `${out.trim()}: QEMU runs with bounded capabilities, no_new_privs and a parent-death signal` };
+    return { name: 'vmm-confinement', status: 'ok', detail: `${out.trim()}: the VMM runs with bounded capabilities, no_new_privs and a parent-death signal` };
   } catch {
-    return { name: 'vmm-confinement', status: 'fail', detail: 'setpriv cannot be run: QEMU is never started without it', fix: 'apt-get install util-linux' };
+    return { name: 'vmm-confinement', status: 'fail', detail: 'setpriv cannot be run: no VMM (QEMU, Cloud Hypervisor) is started without it', fix: 'apt-get install util-linux' };
   }
 }
 
