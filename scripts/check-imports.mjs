@@ -72,7 +72,10 @@ for (const pkg of Object.keys(ALLOWED)) {
     for (const next of graph.get(file) ?? []) {
       if (!graph.has(next)) continue;
       if (colour.get(next) === 'grey') {
-        const cycle = stack.slice(stack.indexOf(next)).concat(next).map((f) => relative(src, f));
+        const cycle = stack
+          .slice(stack.indexOf(next))
+          .concat(next)
+          .map((f) => relative(src, f));
         problems.push(`packages/${pkg}/src: import cycle ${cycle.join(' → ')}`);
       } else if (!colour.has(next)) {
         visit(next);

@@ -21,16 +21,7 @@ const outFlag = process.argv.indexOf('--out');
 const outDir = outFlag >= 0 ? resolve(process.argv[outFlag + 1]) : join(root, 'packages/protocol/src/gen');
 
 /** Options for ts-proto shared by every group; see its README. */
-const COMMON_OPTIONS = [
-  'esModuleInterop=true',
-  'env=node',
-  'importSuffix=.js',
-  'useOptionals=none',
-  'oneof=unions',
-  'useDate=false',
-  'outputTypeRegistry=false',
-  'outputJsonMethods=false',
-];
+const COMMON_OPTIONS = ['esModuleInterop=true', 'env=node', 'importSuffix=.js', 'useOptionals=none', 'oneof=unions', 'useDate=false', 'outputTypeRegistry=false', 'outputJsonMethods=false'];
 
 function protoFiles(dir) {
   return readdirSync(dir).flatMap((name) => {

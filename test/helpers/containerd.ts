@@ -73,7 +73,7 @@ export class PrivateContainerd {
     const imageDir = this.o.guestImageDir || backend ? `[sandbox]\n${backend}${this.o.guestImageDir ? `guest_image_dir = "${this.o.guestImageDir}"\n` : ''}` : '';
     writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n${imageDir}`);
     mkdirSync(join(d, 'cni-conf'), { recursive: true });
-    const subnet = `10.233.${72 + (randomBytes(1)[0] ?? 0) % 100}.0/24`;
+    const subnet = `10.233.${72 + ((randomBytes(1)[0] ?? 0) % 100)}.0/24`;
     writeFileSync(
       join(d, 'cni-conf', '10-mayu-test.conflist'),
       JSON.stringify({
@@ -181,11 +181,15 @@ export class PrivateContainerd {
 
   /** PIDs of this containerd's mayu shims and of its VMs' QEMU processes. */
   shims(): number[] {
-    return processesMentioning(this.address).filter((p) => p.cmdline.includes('containerd-shim-mayu-v2')).map((p) => p.pid);
+    return processesMentioning(this.address)
+      .filter((p) => p.cmdline.includes('containerd-shim-mayu-v2'))
+      .map((p) => p.pid);
   }
 
   vms(): number[] {
-    return processesMentioning(join(this.dir, 'mayu')).filter((p) => p.cmdline.includes('qemu-system')).map((p) => p.pid);
+    return processesMentioning(join(this.dir, 'mayu'))
+      .filter((p) => p.cmdline.includes('qemu-system'))
+      .map((p) => p.pid);
   }
 
   /** Waits up to `ms` for its shims and VMs to exit (they wind down after a task's delete). */
@@ -220,7 +224,11 @@ export class PrivateContainerd {
     for (const name of netns) spawnSync('ip', ['netns', 'delete', name], { stdio: 'ignore' });
     spawnSync('ip', ['link', 'del', this.bridge], { stdio: 'ignore' });
     removeDirSafely(this.dir);
-    assert.deepEqual(processes.map((p) => p.cmdline), [], 'processes left behind');
+    assert.deepEqual(
+      processes.map((p) => p.cmdline),
+      [],
+      'processes left behind',
+    );
     assert.deepEqual(mounts, [], 'mounts left behind');
     assert.deepEqual(sockets, [], `shim sockets left behind in ${SHIM_SOCKET_DIR}`);
     assert.deepEqual(netns, [], `network namespaces left behind in ${NETNS_DIR}`);

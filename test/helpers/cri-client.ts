@@ -7,7 +7,7 @@ type UnaryCall<Req, Res> = (request: Req, metadata: Metadata, options: { deadlin
 function call<Req, Res>(client: object, method: string, timeoutMs: number): (request: Req) => Promise<Res> {
   return (request) =>
     new Promise((resolve, reject) => {
-      const fn = (client as Record<string, UnaryCall<Req, Res>>)[method] as UnaryCall<Req, Res>;
+      const fn = (client as Record<string, UnaryCall<Req, Res>>)[method];
       fn.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
     });
 }
@@ -20,7 +20,10 @@ export class CriClient {
   private readonly runtime: criWire.RuntimeServiceClient;
   private readonly images: criWire.ImageServiceClient;
 
-  constructor(socket: string, private readonly timeoutMs = 180_000) {
+  constructor(
+    socket: string,
+    private readonly timeoutMs = 180_000,
+  ) {
     this.runtime = new criWire.RuntimeServiceClient(`unix://${socket}`, credentials.createInsecure());
     this.images = new criWire.ImageServiceClient(`unix://${socket}`, credentials.createInsecure());
   }
@@ -37,19 +40,15 @@ export class CriClient {
   stopPodSandbox = (r: criWire.StopPodSandboxRequest): Promise<criWire.StopPodSandboxResponse> => this.r<criWire.StopPodSandboxRequest, criWire.StopPodSandboxResponse>('stopPodSandbox')(r);
   removePodSandbox = (r: criWire.RemovePodSandboxRequest): Promise<criWire.RemovePodSandboxResponse> =>
     this.r<criWire.RemovePodSandboxRequest, criWire.RemovePodSandboxResponse>('removePodSandbox')(r);
-  createContainer = (r: criWire.CreateContainerRequest): Promise<criWire.CreateContainerResponse> =>
-    this.r<criWire.CreateContainerRequest, criWire.CreateContainerResponse>('createContainer')(r);
+  createContainer = (r: criWire.CreateContainerRequest): Promise<criWire.CreateContainerResponse> => this.r<criWire.CreateContainerRequest, criWire.CreateContainerResponse>('createContainer')(r);
   startContainer = (r: criWire.StartContainerRequest): Promise<criWire.StartContainerResponse> => this.r<criWire.StartContainerRequest, criWire.StartContainerResponse>('startContainer')(r);
-  containerStatus = (r: criWire.ContainerStatusRequest): Promise<criWire.ContainerStatusResponse> =>
-    this.r<criWire.ContainerStatusRequest, criWire.ContainerStatusResponse>('containerStatus')(r);
+  containerStatus = (r: criWire.ContainerStatusRequest): Promise<criWire.ContainerStatusResponse> => this.r<criWire.ContainerStatusRequest, criWire.ContainerStatusResponse>('containerStatus')(r);
   updateContainerResources = (r: criWire.UpdateContainerResourcesRequest): Promise<criWire.UpdateContainerResourcesResponse> =>
     this.r<criWire.UpdateContainerResourcesRequest, criWire.UpdateContainerResourcesResponse>('updateContainerResources')(r);
   execSync = (r: criWire.ExecSyncRequest): Promise<criWire.ExecSyncResponse> => this.r<criWire.ExecSyncRequest, criWire.ExecSyncResponse>('execSync')(r);
   stopContainer = (r: criWire.StopContainerRequest): Promise<criWire.StopContainerResponse> => this.r<criWire.StopContainerRequest, criWire.StopContainerResponse>('stopContainer')(r);
-  removeContainer = (r: criWire.RemoveContainerRequest): Promise<criWire.RemoveContainerResponse> =>
-    this.r<criWire.RemoveContainerRequest, criWire.RemoveContainerResponse>('removeContainer')(r);
-  imageStatus = (r: criWire.ImageStatusRequest): Promise<criWire.ImageStatusResponse> =>
-    call<criWire.ImageStatusRequest, criWire.ImageStatusResponse>(this.images, 'imageStatus', this.timeoutMs)(r);
+  removeContainer = (r: criWire.RemoveContainerRequest): Promise<criWire.RemoveContainerResponse> => this.r<criWire.RemoveContainerRequest, criWire.RemoveContainerResponse>('removeContainer')(r);
+  imageStatus = (r: criWire.ImageStatusRequest): Promise<criWire.ImageStatusResponse> => call<criWire.ImageStatusRequest, criWire.ImageStatusResponse>(this.images, 'imageStatus', this.timeoutMs)(r);
 
   close(): void {
     this.runtime.close();

@@ -87,7 +87,11 @@ export class GuestFactory {
     const mounts = mountsUnder(this.stateRoot);
     const files = filesUnder(join(this.stateRoot, 'sandboxes'));
     removeDirSafely(this.stateRoot);
-    assert.deepEqual(processes.map((p) => p.cmdline), [], 'processes left behind');
+    assert.deepEqual(
+      processes.map((p) => p.cmdline),
+      [],
+      'processes left behind',
+    );
     assert.deepEqual(mounts, [], 'mounts left behind');
     assert.deepEqual(files, [], 'sandbox files left behind');
   }

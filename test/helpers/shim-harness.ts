@@ -31,12 +31,7 @@ function logFlood(bytes: number): Readable {
   return new Readable({
     read() {
       if (sent >= bytes) return void this.push(null);
-      const junk = Buffer.concat([
-        Buffer.from(`{"level":60,"msg":"${'A'.repeat(2000)}","time":1}\n`),
-        Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0x0a]),
-        Buffer.alloc(40_000, 0x41),
-        Buffer.from('\n'),
-      ]);
+      const junk = Buffer.concat([Buffer.from(`{"level":60,"msg":"${'A'.repeat(2000)}","time":1}\n`), Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0x0a]), Buffer.alloc(40_000, 0x41), Buffer.from('\n')]);
       sent += junk.length;
       this.push(junk);
     },

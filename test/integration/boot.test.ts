@@ -34,7 +34,11 @@ describe('booting a micro-VM (real QEMU, TCG where KVM is unusable)', () => {
     const { report } = await vms().boot();
     const t = report.timings;
     const order = [t.spawnMs, t.kernelStartMs, t.initStartMs, t.agentProcessStartMs, t.agentMainMs, t.agentListeningMs, t.firstRpcMs];
-    assert.deepEqual([...order].sort((a, b) => a - b), order, JSON.stringify(t));
+    assert.deepEqual(
+      [...order].sort((a, b) => a - b),
+      order,
+      JSON.stringify(t),
+    );
     assert.ok(t.spawnMs > 0 && t.firstRpcMs < 60_000);
   });
 

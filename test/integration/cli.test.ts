@@ -32,9 +32,15 @@ describe('mayu CLI', () => {
     const r = await runMayu(['boot', '--keep', '--json', '--id', 'kept', '--config', config]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { pid: number; stateDir: string };
-    assert.ok(processesMentioning(out.stateDir).some((p) => p.pid === out.pid), 'QEMU still runs');
+    assert.ok(
+      processesMentioning(out.stateDir).some((p) => p.pid === out.pid),
+      'QEMU still runs',
+    );
     const ps = await runMayu(['ps', '--json', '--config', config]);
-    assert.deepEqual((JSON.parse(ps.stdout) as { id: string; kind: string; status: string }[]).map((s) => [s.id, s.kind, s.status]), [['kept', 'sandbox', 'running']]);
+    assert.deepEqual(
+      (JSON.parse(ps.stdout) as { id: string; kind: string; status: string }[]).map((s) => [s.id, s.kind, s.status]),
+      [['kept', 'sandbox', 'running']],
+    );
     const refused = await runMayu(['rm', '--config', config, 'kept']);
     assert.equal(refused.code, 125);
     assert.match(refused.stderr, /sandbox kept is running .* use --force \[ERR_INVALID_STATE\]/);
@@ -58,7 +64,10 @@ describe('mayu CLI', () => {
   it('check --json reports each capability and a verdict', async () => {
     const r = await runMayu(['check', '--json', '--config', vms().configFile()]);
     const report = JSON.parse(r.stdout) as { checks: { name: string; status: string }[]; canRun: boolean; verdict: string };
-    assert.deepEqual(report.checks.map((c) => c.name), ['kvm', 'vhost-vsock', 'qemu', 'cloud-hypervisor', 'vmm-confinement', 'guest-image']);
+    assert.deepEqual(
+      report.checks.map((c) => c.name),
+      ['kvm', 'vhost-vsock', 'qemu', 'cloud-hypervisor', 'vmm-confinement', 'guest-image'],
+    );
     assert.equal(report.canRun, true);
     assert.equal(r.code, 0);
     assert.match(report.verdict, /^ready: sandboxes boot with (KVM|TCG)/);

@@ -52,14 +52,18 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
 
   const taskStatus = async (id: string): Promise<string | undefined> => {
     const r = await ctrd.ctr(['tasks', 'ls']);
-    return r.stdout.split('\n').find((l) => l.startsWith(`${id} `))?.trim().split(/\s+/)[2];
+    return r.stdout
+      .split('\n')
+      .find((l) => l.startsWith(`${id} `))
+      ?.trim()
+      .split(/\s+/)[2];
   };
 
   it('ctr run --rm prints the guest kernel; stdout and stderr apart; the exit code propagates; nothing is left', async () => {
     const r = await run('run-1', ['sh', '-c', 'uname -r; echo to-err >&2; exit 7']);
     assert.equal(r.code, 7, r.stderr);
     assert.match(r.stdout, /^6\.1\.\d+\n$/);
-    assert.notEqual(r.stdout.trim(), release(), 'the kernel is the guest\'s, not the host\'s');
+    assert.notEqual(r.stdout.trim(), release(), "the kernel is the guest's, not the host's");
     assert.equal(r.stderr, 'to-err\n');
     assert.equal((await ctrd.ctr(['containers', 'ls', '-q'])).stdout, '');
     await eventually('the shim to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
@@ -71,7 +75,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     assert.equal(r.stdout, 'piped\ndata\n<eof>\n');
   });
 
-  it('ctr run -t gives a terminal at the caller\'s size (ResizePty)', async () => {
+  it("ctr run -t gives a terminal at the caller's size (ResizePty)", async () => {
     leftovers.push('tty-1');
     // script(1) gives ctr the terminal it insists on, sized 30x100.
     const ctr = `ctr --address ${ctrd.address} run -t --rm --runtime ${MAYU_RUNTIME} --runtime-config-path ${ctrd.mayuConfig} ${EXAMPLE_IMAGE} tty-1 sh -c 'sleep 1; tty; stty size'`;
@@ -148,7 +152,19 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     assert.deepEqual(
       topics,
       // ctr checkpoint pauses and resumes around the (refused) Checkpoint: the first pair.
-      ['/tasks/create', '/tasks/start', '/tasks/exec-added', '/tasks/exec-started', '/tasks/exit', '/tasks/paused', '/tasks/resumed', '/tasks/paused', '/tasks/resumed', '/tasks/exit', '/tasks/delete'],
+      [
+        '/tasks/create',
+        '/tasks/start',
+        '/tasks/exec-added',
+        '/tasks/exec-started',
+        '/tasks/exit',
+        '/tasks/paused',
+        '/tasks/resumed',
+        '/tasks/paused',
+        '/tasks/resumed',
+        '/tasks/exit',
+        '/tasks/delete',
+      ],
       seen,
     );
   });
@@ -161,7 +177,11 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     assert.equal(readFileSync(file, 'utf8').split('\n').sort().join('\n'), ['', 'to-err', 'to-out'].join('\n'));
 
     const logger = join(ctrd.dir, 'logs', 'logger.sh');
-    writeFileSync(logger, '#!/bin/sh\n# containerd binary logging: stdout on fd 3, stderr on fd 4, ready when fd 5 closes\nout="$1"\necho "$CONTAINER_NAMESPACE/$CONTAINER_ID" >"$out.meta"\nexec 5>&-\ncat <&3 >"$out.stdout" &\ncat <&4 >"$out.stderr" &\nwait\n', { mode: 0o755 });
+    writeFileSync(
+      logger,
+      '#!/bin/sh\n# containerd binary logging: stdout on fd 3, stderr on fd 4, ready when fd 5 closes\nout="$1"\necho "$CONTAINER_NAMESPACE/$CONTAINER_ID" >"$out.meta"\nexec 5>&-\ncat <&3 >"$out.stdout" &\ncat <&4 >"$out.stderr" &\nwait\n',
+      { mode: 0o755 },
+    );
     const base = join(ctrd.dir, 'logs', 'bin');
     const viaBinary = await run('log-binary', ['sh', '-c', 'echo to-out; echo to-err >&2'], { extra: ['--log-uri', `binary://${logger}?${base}`] });
     assert.equal(viaBinary.code, 0, viaBinary.stderr);
@@ -206,7 +226,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     }
   });
 
-  it('a shim killed with SIGKILL: containerd\'s `delete` kills its VM, and nothing is left', async () => {
+  it("a shim killed with SIGKILL: containerd's `delete` kills its VM, and nothing is left", async () => {
     const id = 'orphan-1';
     leftovers.push(id);
     const started = await runDetached(id);
@@ -232,7 +252,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
         // Passed on by containerd (pod_annotations = ["io.mayu.*"]): sizes the pod's VM.
         annotations: { 'io.mayu.memory_mib': '768' },
         linux: undefined,
-      } as criWire.PodSandboxConfig;
+      };
       const { podSandboxId } = await cri.runPodSandbox({ config: sandboxConfig, runtimeHandler: 'mayu' });
       pod = podSandboxId;
       const status = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status;
@@ -243,11 +263,21 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
 
       const { containerId } = await cri.createContainer({
         podSandboxId,
-        config: { metadata: { name: 'c1', attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command: ['sleep', '3600'], args: [], workingDir: '', envs: [], labels: {}, annotations: {}, logPath: 'c1.log' },
+        config: {
+          metadata: { name: 'c1', attempt: 0 },
+          image: { image: EXAMPLE_IMAGE },
+          command: ['sleep', '3600'],
+          args: [],
+          workingDir: '',
+          envs: [],
+          labels: {},
+          annotations: {},
+          logPath: 'c1.log',
+        },
         sandboxConfig,
-      } as criWire.CreateContainerRequest);
+      });
       await cri.startContainer({ containerId });
-      assert.equal(ctrd.vms().length, 1, 'the container runs in the pod\'s VM');
+      assert.equal(ctrd.vms().length, 1, "the container runs in the pod's VM");
 
       await cri.updateContainerResources({
         containerId,
@@ -263,7 +293,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
 
       const ex = await cri.execSync({ containerId, cmd: ['sh', '-c', 'uname -r; hostname; echo err >&2; exit 3'], timeout: 60n });
       assert.equal(ex.exitCode, 3);
-      assert.match(Buffer.from(ex.stdout).toString(), /^6\.1\.\d+\npod-1-host\n$/, 'guest kernel, and the pod\'s hostname (its uts namespace is shared)');
+      assert.match(Buffer.from(ex.stdout).toString(), /^6\.1\.\d+\npod-1-host\n$/, "guest kernel, and the pod's hostname (its uts namespace is shared)");
       assert.equal(Buffer.from(ex.stderr).toString(), 'err\n');
 
       await cri.stopContainer({ containerId, timeout: 5n });
@@ -274,11 +304,15 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
       await cri.stopPodSandbox({ podSandboxId });
       assert.equal((await cri.podSandboxStatus({ podSandboxId, verbose: false })).status?.state, criWire.PodSandboxState.SANDBOX_NOTREADY);
       await cri.removePodSandbox({ podSandboxId });
-      assert.deepEqual((await cri.listPodSandbox({ filter: { id: podSandboxId } } as criWire.ListPodSandboxRequest)).items, []);
+      assert.deepEqual((await cri.listPodSandbox({ filter: { id: podSandboxId } })).items, []);
       await eventually('the shim and VM to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
     } finally {
       // After a failure: the pod goes, whatever state it is in.
-      if (pod) await cri.stopPodSandbox({ podSandboxId: pod }).then(() => cri.removePodSandbox({ podSandboxId: pod })).catch(() => {});
+      if (pod)
+        await cri
+          .stopPodSandbox({ podSandboxId: pod })
+          .then(() => cri.removePodSandbox({ podSandboxId: pod }))
+          .catch(() => {});
       cri.close();
     }
   });

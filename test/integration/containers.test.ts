@@ -74,7 +74,10 @@ describe('containers inside the VM (agent API, real VMs)', () => {
     await sandbox.agent.startContainer('orph');
     await sleep(300);
     const listed = await sandbox.agent.listProcesses('orph');
-    assert.ok(listed.some((p) => p.command === 'sleep 600' && p.execId === ''), JSON.stringify(listed));
+    assert.ok(
+      listed.some((p) => p.command === 'sleep 600' && p.execId === ''),
+      JSON.stringify(listed),
+    );
     await sandbox.agent.signalProcess({ containerId: 'orph', execId: '' }, 15);
     assert.equal((await sandbox.agent.waitProcess({ containerId: 'orph', execId: '' })).exitStatus, 143);
     await sleep(2000);
@@ -145,16 +148,13 @@ describe('containers inside the VM (agent API, real VMs)', () => {
       (s.process as Record<string, unknown>).cwd = 'relative';
       s.hooks = { prestart: [{ path: '/bin/true' }] };
     });
-    await assert.rejects(
-      sandbox.createContainer({ id: 'bad', spec: bad, rootfs: 'image', stdio: { terminal: false, stdin: false } }),
-      (err: Error & { code?: string }) => {
-        assert.equal(err.code, 'ERR_INVALID_ARGUMENT');
-        assert.match(err.message, /\/hooks: is not supported/);
-        assert.match(err.message, /\/process\/args: must NOT have fewer than 1 items \(got \[\]\)/);
-        assert.match(err.message, /\/process\/cwd: must match pattern "\^\/" \(got "relative"\)/);
-        return true;
-      },
-    );
+    await assert.rejects(sandbox.createContainer({ id: 'bad', spec: bad, rootfs: 'image', stdio: { terminal: false, stdin: false } }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'ERR_INVALID_ARGUMENT');
+      assert.match(err.message, /\/hooks: is not supported/);
+      assert.match(err.message, /\/process\/args: must NOT have fewer than 1 items \(got \[\]\)/);
+      assert.match(err.message, /\/process\/cwd: must match pattern "\^\/" \(got "relative"\)/);
+      return true;
+    });
     await assert.rejects(sandbox.agent.stats('bad'), { code: 'ERR_NOT_FOUND' });
     // The same id works once the spec is right: nothing of the failed attempt was left.
     assert.equal((await runIn(sandbox, 'bad', await spec(['true']))).status, 0);

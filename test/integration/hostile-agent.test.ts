@@ -17,7 +17,10 @@ const encode = <T>(type: { encode(m: T): { finish(): Uint8Array } }, m: T): Buff
 
 /** The peak resident set of a process (VmHWM), in MiB. */
 function peakRssMib(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:')) ?? '';
+  const line =
+    readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmHWM:')) ?? '';
   return Number(/(\d+)/.exec(line)?.[1] ?? 0) / 1024;
 }
 
@@ -101,15 +104,18 @@ describe('a hostile agent cannot hurt the shim', function () {
     await task.start({ id: 'hostile-pod', execId: '' });
   });
 
-  it('OOM reports for other pods\' ids, huge and invalid ids, answered instantly: none reach containerd, and the shim does not spin', async () => {
+  it("OOM reports for other pods' ids, huge and invalid ids, answered instantly: none reach containerd, and the shim does not spin", async () => {
     const before = agent.count('GetOOMEvent');
     const ids = ['other-pods-container', 'x'.repeat(1 << 20), Buffer.from([0xff, 0xfe]).toString('latin1'), ''];
     let i = 0;
-    agent.set('GetOOMEvent', async () => encode(agentWire.OOMEvent, { containerId: ids[i++ % ids.length] as string }));
+    agent.set('GetOOMEvent', async () => encode(agentWire.OOMEvent, { containerId: ids[i++ % ids.length] }));
     await sleep(3000);
     const polls = agent.count('GetOOMEvent') - before;
     assert.ok(polls >= 3 && polls < 40, `the shim backs off from a guest answering nonsense (${polls} polls in 3 s)`);
-    assert.deepEqual(published.filter((e) => e.topic === '/tasks/oom'), []);
+    assert.deepEqual(
+      published.filter((e) => e.topic === '/tasks/oom'),
+      [],
+    );
     // Its own container's OOM is reported, but a guest repeating it cannot flood containerd.
     agent.set('GetOOMEvent', async () => encode(agentWire.OOMEvent, { containerId: 'hostile-pod' }));
     const oomEvents = () => published.filter((e) => e.topic === '/tasks/oom').length;
@@ -131,7 +137,10 @@ describe('a hostile agent cannot hurt the shim', function () {
         ],
       });
     const pids = (await task.pids({ id: 'hostile-pod' })) as taskWire.PidsResponse;
-    assert.deepEqual(pids.processes.map((p) => p.pid), [42]);
+    assert.deepEqual(
+      pids.processes.map((p) => p.pid),
+      [42],
+    );
     // Undecodable: a length that runs past the end of the message.
     agent.behaviours.StatsContainer = async () => Buffer.from([0x0a, 0xff, 0xff, 0x03, 0x01]);
     await assert.rejects(task.stats({ id: 'hostile-pod' }), (err: { code?: number; message: string }) => {
@@ -140,7 +149,10 @@ describe('a hostile agent cannot hurt the shim', function () {
     });
     // Decodable, but wire types that do not match the fields, and absurd counters.
     agent.behaviours.StatsContainer = async () =>
-      Buffer.concat([Buffer.from([0x0d, 1, 2, 3, 4]), encode(agentWire.StatsContainerResponse, agentWire.StatsContainerResponse.fromPartial({ memory: { usageBytes: Number.MAX_SAFE_INTEGER }, timestampMs: -1 }))]);
+      Buffer.concat([
+        Buffer.from([0x0d, 1, 2, 3, 4]),
+        encode(agentWire.StatsContainerResponse, agentWire.StatsContainerResponse.fromPartial({ memory: { usageBytes: Number.MAX_SAFE_INTEGER }, timestampMs: -1 })),
+      ]);
     const stats = (await task.stats({ id: 'hostile-pod' })) as taskWire.StatsResponse;
     assert.ok(stats.stats?.value && stats.stats.value.length < 4096, 'a bounded metrics reply');
     await stillServes();

@@ -23,11 +23,18 @@ describe('scripts/install-containerd (staged install, real containerd and VM)', 
     removeDirSafely(root);
   });
 
-  it('installs the shim, CLI, guest image and config, and merges the runtime into containerd\'s config once', () => {
+  it("installs the shim, CLI, guest image and config, and merges the runtime into containerd's config once", () => {
     const install = () => spawnSync(join(REPO_ROOT, 'scripts/install-containerd'), ['--root', root, '--no-setup', '--merge'], { encoding: 'utf8' });
     const first = install();
     assert.equal(first.status, 0, first.stderr);
-    for (const f of ['usr/local/bin/containerd-shim-mayu-v2', 'usr/local/bin/mayu', 'usr/local/lib/mayu/vsock.node', 'usr/share/mayu/guest-image/manifest.json', 'usr/share/mayu/guest-image/vmlinux', 'etc/mayu/configuration.toml']) {
+    for (const f of [
+      'usr/local/bin/containerd-shim-mayu-v2',
+      'usr/local/bin/mayu',
+      'usr/local/lib/mayu/vsock.node',
+      'usr/share/mayu/guest-image/manifest.json',
+      'usr/share/mayu/guest-image/vmlinux',
+      'etc/mayu/configuration.toml',
+    ]) {
       assert.ok(existsSync(join(root, f)), `${f} is installed`);
     }
     const version = spawnSync(join(root, 'usr/local/bin/containerd-shim-mayu-v2'), ['-v'], { encoding: 'utf8' });
@@ -48,7 +55,7 @@ describe('scripts/install-containerd (staged install, real containerd and VM)', 
     assert.equal(mayu?.options.ConfigPath, join(root, 'etc/mayu/configuration.toml'));
   });
 
-  it('containerd runs a container through the installed shim, without the repository\'s node_modules', async () => {
+  it("containerd runs a container through the installed shim, without the repository's node_modules", async () => {
     ctrd = await PrivateContainerd.start({ shimDir: join(root, 'usr/local/bin'), guestImageDir: join(root, 'usr/share/mayu/guest-image') });
     const started = await ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, 'inst-1', 'sleep', '600']);
     assert.equal(started.code, 0, started.stderr);

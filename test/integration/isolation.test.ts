@@ -20,7 +20,20 @@ function procStatus(pid: number): Record<string, string> {
 }
 
 /** Capability names in a CapBnd-style hex mask (the ones mayu cares about). */
-const CAP_BITS: Record<string, number> = { chown: 0, dac_override: 1, dac_read_search: 2, fowner: 3, fsetid: 4, kill: 5, setgid: 6, setuid: 7, net_admin: 12, sys_ptrace: 19, sys_admin: 21, mknod: 27 };
+const CAP_BITS: Record<string, number> = {
+  chown: 0,
+  dac_override: 1,
+  dac_read_search: 2,
+  fowner: 3,
+  fsetid: 4,
+  kill: 5,
+  setgid: 6,
+  setuid: 7,
+  net_admin: 12,
+  sys_ptrace: 19,
+  sys_admin: 21,
+  mknod: 27,
+};
 function capsIn(mask: string): string[] {
   const bits = BigInt(`0x${mask}`);
   return Object.entries(CAP_BITS)
@@ -101,7 +114,17 @@ describe('isolation: a hostile guest or image cannot touch the host (real VMs)',
   it('a container never writes into the image: its writes go to a layer of its own, bounded in size; --read-only is read-only', async () => {
     const { layout, rootfs } = await testImage();
     const config = vms().configFile('[runtime]\ncontainer_layer_size = 32');
-    const r = await runMayu(['run', '--rm', '--config', config, layout, '--', 'sh', '-c', 'echo changed > /etc/motd-new; echo x >> /bin/busybox; dd if=/dev/zero of=/fill bs=1M count=64 2>/dev/null; stat -c %s /fill']);
+    const r = await runMayu([
+      'run',
+      '--rm',
+      '--config',
+      config,
+      layout,
+      '--',
+      'sh',
+      '-c',
+      'echo changed > /etc/motd-new; echo x >> /bin/busybox; dd if=/dev/zero of=/fill bs=1M count=64 2>/dev/null; stat -c %s /fill',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const filled = Number(r.stdout.trim());
     assert.ok(filled > 16 << 20 && filled <= 32 << 20, `filling the writable layer stops at container_layer_size (wrote ${filled} bytes of 64 MiB)`);
@@ -113,7 +136,8 @@ describe('isolation: a hostile guest or image cannot touch the host (real VMs)',
 
   it('confines the container as its spec says: seccomp (a denied syscall fails), capabilities, no_new_privs, masked and read-only paths, rlimits', async () => {
     const { rootfs } = await testImage();
-    const probe = 'uname -r; echo uname=$?; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; wc -c < /proc/timer_list; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/domainname; ulimit -n';
+    const probe =
+      'uname -r; echo uname=$?; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; wc -c < /proc/timer_list; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/domainname; ulimit -n';
     const r = await runMayu(['run', '--rm', '--config', vms().configFile(), rootfs, '--', 'sh', '-c', `{ ${probe}; } 2>&1`]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^6\.1\.\d+\nuname=0\n/);
@@ -125,7 +149,11 @@ describe('isolation: a hostile guest or image cannot touch the host (real VMs)',
     // A bundle whose profile denies mkdir(2): the syscall fails inside the VM, the rest works.
     const bundle = join(vms().stateRoot, 'bundle');
     mkdirSync(bundle);
-    const spec = defaultSpec(rootfs, { entrypoint: [], cmd: [], env: [], workingDir: '', user: '' }, { args: ['sh', '-c', 'mkdir /dev/shm/d 2>&1; echo mkdir=$?; touch /dev/shm/f; echo touch=$?'], env: [], terminal: false, volumes: [], readOnlyRootfs: true, seccomp: 'unconfined' });
+    const spec = defaultSpec(
+      rootfs,
+      { entrypoint: [], cmd: [], env: [], workingDir: '', user: '' },
+      { args: ['sh', '-c', 'mkdir /dev/shm/d 2>&1; echo mkdir=$?; touch /dev/shm/f; echo touch=$?'], env: [], terminal: false, volumes: [], readOnlyRootfs: true, seccomp: 'unconfined' },
+    );
     (spec.linux as Record<string, unknown>).seccomp = {
       defaultAction: 'SCMP_ACT_ALLOW',
       architectures: ['SCMP_ARCH_X86_64'],
@@ -160,7 +188,7 @@ describe('isolation: a hostile guest or image cannot touch the host (real VMs)',
     assert.equal((await runMayu(['rm', '--config', config, 'killed'])).code, 0);
   });
 
-  it('the VM\'s QMP, console, log and agent sockets refuse any other user', async () => {
+  it("the VM's QMP, console, log and agent sockets refuse any other user", async () => {
     const config = vms().configFile();
     const r = await runMayu(['run', '-d', '--name', 'sockets', '--config', config, (await testImage()).layout, '--', 'sleep', '600']);
     assert.equal(r.code, 0, r.stderr);
@@ -168,7 +196,18 @@ describe('isolation: a hostile guest or image cannot touch the host (real VMs)',
     const sockets = readdirSync(dir).filter((f) => f.endsWith('.sock'));
     assert.deepEqual(sockets.sort(), ['agent-grpc.sock', 'agent.sock', 'console.sock', 'log.sock', 'qmp.sock']);
     for (const s of sockets) {
-      const attempt = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', `require('net').connect(${JSON.stringify(join(dir, s))}).on('connect',()=>{console.log('connected');process.exit(0)}).on('error',e=>{console.log(e.code);process.exit(1)})`], { encoding: 'utf8' });
+      const attempt = spawnSync(
+        'setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          process.execPath,
+          '-e',
+          `require('net').connect(${JSON.stringify(join(dir, s))}).on('connect',()=>{console.log('connected');process.exit(0)}).on('error',e=>{console.log(e.code);process.exit(1)})`,
+        ],
+        { encoding: 'utf8' },
+      );
       assert.equal(attempt.stdout.trim(), 'EACCES', `${s}: ${attempt.stdout}${attempt.stderr}`);
     }
     assert.equal((await runMayu(['rm', '-f', '--config', config, 'sockets'])).code, 0);

@@ -10,7 +10,7 @@ import { testImage } from '../helpers/test-image.js';
 describe('mayu run / exec / ps / kill / logs / rm (real VMs)', () => {
   const vms = useGuestFactory();
 
-  it('runs an OCI archive: stdout and stderr apart, the exit status is the container\'s, --rm leaves nothing', async () => {
+  it("runs an OCI archive: stdout and stderr apart, the exit status is the container's, --rm leaves nothing", async () => {
     const { archive } = await testImage();
     const r = await runMayu(['run', '--rm', '--config', vms().configFile(), archive, '--', 'sh', '-c', 'echo to-out; echo to-err >&2; uname -r; exit 7']);
     assert.equal(r.code, 7, r.stderr);
@@ -33,7 +33,17 @@ describe('mayu run / exec / ps / kill / logs / rm (real VMs)', () => {
   });
 
   it('forwards SIGTERM to the container', async () => {
-    const child = startMayu(['run', '--rm', '--config', vms().configFile(), (await testImage()).layout, '--', 'sh', '-c', 'trap "echo got TERM; exit 5" TERM; echo ready; while :; do sleep 0.1; done']);
+    const child = startMayu([
+      'run',
+      '--rm',
+      '--config',
+      vms().configFile(),
+      (await testImage()).layout,
+      '--',
+      'sh',
+      '-c',
+      'trap "echo got TERM; exit 5" TERM; echo ready; while :; do sleep 0.1; done',
+    ]);
     const done = finished(child);
     let out = '';
     child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
@@ -46,7 +56,23 @@ describe('mayu run / exec / ps / kill / logs / rm (real VMs)', () => {
 
   it('sets env, working directory, user and group, and a terminal', async () => {
     const config = vms().configFile();
-    const r = await runMayu(['run', '--rm', '-e', 'GREETING=hi there', '-w', '/tmp', '-u', 'nobody:65534', '--config', config, (await testImage()).layout, '--', 'sh', '-c', 'echo "$GREETING"; pwd; id -u; id -g']);
+    const r = await runMayu([
+      'run',
+      '--rm',
+      '-e',
+      'GREETING=hi there',
+      '-w',
+      '/tmp',
+      '-u',
+      'nobody:65534',
+      '--config',
+      config,
+      (await testImage()).layout,
+      '--',
+      'sh',
+      '-c',
+      'echo "$GREETING"; pwd; id -u; id -g',
+    ]);
     assert.equal(r.stdout, 'hi there\n/tmp\n65534\n65534\n', r.stderr);
     const t = await runMayu(['run', '--rm', '-t', '--config', config, (await testImage()).layout, '--', 'sh', '-c', 'tty; stty size']);
     assert.match(t.stdout, /^\/dev\/pts\/\d+\r\n24 80\r\n$/);
@@ -67,7 +93,17 @@ describe('mayu run / exec / ps / kill / logs / rm (real VMs)', () => {
 
   it('runs from a block device (erofs + overlay) as well as over 9p', async () => {
     const image = (await testImage()).layout;
-    const block = await runMayu(['run', '--rm', '--config', vms().configFile('[sandbox]\ncontainer_rootfs = "block"'), image, '--', 'sh', '-c', 'grep " / " /proc/mounts; echo w > /written && cat /written']);
+    const block = await runMayu([
+      'run',
+      '--rm',
+      '--config',
+      vms().configFile('[sandbox]\ncontainer_rootfs = "block"'),
+      image,
+      '--',
+      'sh',
+      '-c',
+      'grep " / " /proc/mounts; echo w > /written && cat /written',
+    ]);
     assert.match(block.stdout, /^overlay \/ overlay .*lowerdir=\/run\/mayu\/containers\/[^/]+\/lower.*\nw\n$/);
     const shared = await runMayu(['run', '--rm', '--config', vms().configFile(), image, '--', 'grep', ' / ', '/proc/mounts']);
     assert.match(shared.stdout, /^mayushared \/ 9p /);
@@ -79,7 +115,10 @@ describe('mayu run / exec / ps / kill / logs / rm (real VMs)', () => {
     assert.equal(d.code, 0, d.stderr);
     assert.equal(d.stdout, 'svc\n');
     const ps = JSON.parse((await runMayu(['ps', '--json', '--config', config])).stdout) as { id: string; status: string }[];
-    assert.deepEqual(ps.map((p) => [p.id, p.status]), [['svc', 'running']]);
+    assert.deepEqual(
+      ps.map((p) => [p.id, p.status]),
+      [['svc', 'running']],
+    );
     const e = await runMayu(['exec', '--config', config, 'svc', '--', 'sh', '-c', 'echo in-exec; exit 3']);
     assert.deepEqual([e.code, e.stdout], [3, 'in-exec\n']);
     const logs = await runMayu(['logs', '--config', config, 'svc']);

@@ -17,7 +17,9 @@ describe('vsock package inside the guest (loopback, CID 1)', () => {
     const consoleLog = join(sandbox.stateDir, 'console.log');
     let line: string | undefined;
     for (let waited = 0; !line && waited < 90_000; waited += 250) {
-      line = readFileSync(consoleLog, 'utf8').split('\n').find((l) => l.startsWith('mayu-selftest '));
+      line = readFileSync(consoleLog, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('mayu-selftest '));
       if (!line) await sleep(250);
     }
     assert.ok(line, 'no self-test result on the console');

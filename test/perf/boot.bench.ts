@@ -71,7 +71,9 @@ export function formatBootBench(r: BootBenchResult): string {
     `${'QEMU RSS (MiB)'.padEnd(24)} ${f(r.qemuRssMib)}`,
     `${'runc run true (host)'.padEnd(24)} ${f(r.runcRunTrueMs)}`,
     `ratio first rpc / runc run true: ${r.ratioFirstRpcToRunc.toFixed(1)}x`,
-    `image sizes: ${Object.entries(r.imageBytes).map(([k, b]) => `${k} ${(b / 1048576).toFixed(1)} MiB`).join(', ')}`,
+    `image sizes: ${Object.entries(r.imageBytes)
+      .map(([k, b]) => `${k} ${(b / 1048576).toFixed(1)} MiB`)
+      .join(', ')}`,
   ];
   return lines.join('\n');
 }

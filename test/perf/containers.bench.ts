@@ -84,7 +84,6 @@ export async function execBench(runs: number): Promise<{ cli: Comparison; api: C
   return { cli: compare(cli, runcMs), api: compare(api, runcMs) };
 }
 
-
 /** Sequential read of a 256 MiB file from the container's rootfs: over 9p, from a block device, and with runc on the host. */
 export async function readBench(runs: number): Promise<{ mibPerSec: Record<string, Summary>; percentOfHost: Record<string, number> }> {
   const vms = new GuestFactory();
@@ -99,12 +98,19 @@ export async function readBench(runs: number): Promise<{ mibPerSec: Record<strin
   const seconds = (out: string): number => Number(out.trim().split('\n').at(-1));
   try {
     for (let i = 0; i < runs; i++) {
-      for (const [name, toml] of [['virtio-9p', ''], ['block', '[sandbox]\ncontainer_rootfs = "block"']] as const) {
+      for (const [name, toml] of [
+        ['virtio-9p', ''],
+        ['block', '[sandbox]\ncontainer_rootfs = "block"'],
+      ] as const) {
         const out = mayu(['run', '--rm', '--config', vms.configFile(toml), rootfs, '--', ...cmd]).stdout;
         speeds[name]?.push(256 / seconds(out));
       }
       speeds['runc (host fs)']?.push(256 / seconds(runc.runOutput(`read-${process.pid}-${i}`)));
-      progress(`read ${i + 1}/${runs}: ${Object.entries(speeds).map(([k, v]) => `${k} ${v[i]?.toFixed(0)} MiB/s`).join(', ')}`);
+      progress(
+        `read ${i + 1}/${runs}: ${Object.entries(speeds)
+          .map(([k, v]) => `${k} ${v[i]?.toFixed(0)} MiB/s`)
+          .join(', ')}`,
+      );
     }
   } finally {
     runc.remove();

@@ -7,8 +7,7 @@ import type { Summary } from './stats.js';
 const BENCHMARKS = ['boot', 'run', 'exec', 'read', 'agent-rss', 'ctr'] as const;
 type Name = (typeof BENCHMARKS)[number];
 
-const row = (label: string, s: Summary, unit = 'ms'): string =>
-  `${label.padEnd(30)} ${s.median.toFixed(1).padStart(9)} ${s.min.toFixed(1).padStart(9)} ${s.max.toFixed(1).padStart(9)}  ${unit}`;
+const row = (label: string, s: Summary, unit = 'ms'): string => `${label.padEnd(30)} ${s.median.toFixed(1).padStart(9)} ${s.min.toFixed(1).padStart(9)} ${s.max.toFixed(1).padStart(9)}  ${unit}`;
 const header = `${''.padEnd(30)} ${'median'.padStart(9)} ${'min'.padStart(9)} ${'max'.padStart(9)}`;
 const comparison = (title: string, c: Comparison, mayuLabel = 'mayu', runcLabel = 'runc'): string =>
   [title, header, row(mayuLabel, c.mayu), row(runcLabel, c.runc), `ratio mayu / runc (medians): ${c.ratio.toFixed(2)}x`].join('\n');
@@ -40,7 +39,9 @@ async function bench(name: Name, runs: number, toml: string): Promise<{ text: st
           `sequential read of a 256 MiB file from the rootfs, ${runs} runs`,
           header,
           ...Object.entries(r.mibPerSec).map(([k, s]) => row(k, s, 'MiB/s')),
-          `percent of the host: ${Object.entries(r.percentOfHost).map(([k, p]) => `${k} ${p.toFixed(0)} %`).join(', ')}`,
+          `percent of the host: ${Object.entries(r.percentOfHost)
+            .map(([k, p]) => `${k} ${p.toFixed(0)} %`)
+            .join(', ')}`,
         ].join('\n'),
         json: r,
       };
@@ -57,7 +58,7 @@ async function bench(name: Name, runs: number, toml: string): Promise<{ text: st
       return {
         text: [
           comparison(`ctr run --rm of true through containerd, ${runs} runs each, alternating`, r, 'mayu (io.containerd.mayu.v2)', 'runc (io.containerd.runc.v2)'),
-          'where mayu\'s time goes',
+          "where mayu's time goes",
           header,
           ...phases.map(([label, k]) => row(label, r.phases[k])),
           row('shim RSS (container running)', r.shimRssMib, 'MiB'),
@@ -95,7 +96,10 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

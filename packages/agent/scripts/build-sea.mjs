@@ -99,11 +99,7 @@ execFileSync('strip', ['--strip-all', exe]);
 // postject (LIEF) warns about every note section of a stripped binary; its
 // output is shown only when it fails.
 try {
-  execFileSync(
-    join(rootDir, 'node_modules/.bin/postject'),
-    [exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
-    { stdio: 'pipe' },
-  );
+  execFileSync(join(rootDir, 'node_modules/.bin/postject'), [exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'pipe' });
 } catch (err) {
   process.stderr.write(`${err.stdout ?? ''}${err.stderr ?? ''}`);
   throw err;

@@ -18,8 +18,16 @@ describe('generated protobuf code', () => {
     try {
       execFileSync(process.execPath, [join(root, 'scripts/gen-proto.mjs'), '--out', out], { stdio: 'pipe' });
       const committed = join(root, 'packages/protocol/src/gen');
-      const want = files(out).map((f) => relative(out, f)).sort();
-      assert.deepEqual(files(committed).map((f) => relative(committed, f)).sort(), want, 'file list differs: run npm run proto:gen');
+      const want = files(out)
+        .map((f) => relative(out, f))
+        .sort();
+      assert.deepEqual(
+        files(committed)
+          .map((f) => relative(committed, f))
+          .sort(),
+        want,
+        'file list differs: run npm run proto:gen',
+      );
       for (const f of want) {
         assert.equal(readFileSync(join(committed, f), 'utf8'), readFileSync(join(out, f), 'utf8'), `${f} is stale: run npm run proto:gen`);
       }

@@ -26,7 +26,12 @@ export const SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
  * address/namespace/group under /run/containerd/s, as containerd's shims do.
  */
 export function socketPath(address: string, namespace: string, groupId: string): string {
-  return join(SHIM_SOCKET_DIR, createHash('sha256').update(join(address, namespace, groupId)).digest('hex'));
+  return join(
+    SHIM_SOCKET_DIR,
+    createHash('sha256')
+      .update(join(address, namespace, groupId))
+      .digest('hex'),
+  );
 }
 
 /**

@@ -24,7 +24,7 @@ const STRING_FLAGS: Record<string, keyof ShimFlags> = {
 export function parseFlags(argv: readonly string[]): ShimFlags {
   const flags: ShimFlags = { namespace: '', address: '', publishBinary: '', id: '', bundle: '', debug: false, version: false, info: false, action: '' };
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
+    const arg = argv[i];
     const m = /^--?([a-z-]+)(?:=(.*))?$/.exec(arg);
     if (!m) {
       flags.action = arg;

@@ -4,8 +4,7 @@ import { parseFlags } from './flags.js';
 /** Defined by scripts/bundle-host.mjs in an installed bundle. */
 declare const __MAYU_VERSION__: string | undefined;
 
-const VERSION =
-  typeof __MAYU_VERSION__ === 'string' ? __MAYU_VERSION__ : (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = typeof __MAYU_VERSION__ === 'string' ? __MAYU_VERSION__ : (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** containerd-shim-mayu-v2: `start`, `delete`, and its own `serve`. */
 async function main(): Promise<number | null> {

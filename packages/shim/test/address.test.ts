@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ensureSocketDir, groupIdOf, socketPath } from '../src/address.js';
 
 describe('shim socket and grouping', () => {
-  it('puts the socket at /run/containerd/s/sha256(address/namespace/id), as containerd\'s shims do', () => {
+  it("puts the socket at /run/containerd/s/sha256(address/namespace/id), as containerd's shims do", () => {
     const expected = createHash('sha256').update('/run/containerd/containerd.sock/k8s.io/pod').digest('hex');
     assert.equal(socketPath('/run/containerd/containerd.sock', 'k8s.io', 'pod'), `/run/containerd/s/${expected}`);
     assert.notEqual(socketPath('/a', 'default', 'pod'), socketPath('/a', 'k8s.io', 'pod'), 'namespaces do not share shims');

@@ -78,14 +78,14 @@ export class FrameReader {
   /** The first n buffered bytes (n <= buffered), left in place. */
   private peek(n: number): Buffer {
     if ((this.chunks[0]?.length ?? 0) < n) this.chunks = [Buffer.concat(this.chunks)];
-    return (this.chunks[0] as Buffer).subarray(0, n);
+    return this.chunks[0].subarray(0, n);
   }
 
   /** Removes and returns the first n buffered bytes (n <= buffered). */
   private consume(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
     const out = this.peek(n);
-    const first = this.chunks[0] as Buffer;
+    const first = this.chunks[0];
     if (first.length === n) this.chunks.shift();
     else this.chunks[0] = first.subarray(n);
     this.buffered -= n;

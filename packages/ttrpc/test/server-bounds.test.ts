@@ -174,8 +174,12 @@ describe('ttrpc server bounds', function () {
       await until('three answers', () => conn.answers.length === 3);
       conn.socket.destroy();
       assert.deepEqual(
-        conn.answers.map((a) => [a.streamId, a.code]).sort((a, b) => (a[0] as number) - (b[0] as number)),
-        [[1, Code.OK], [3, Code.OK], [5, Code.OK]],
+        conn.answers.map((a) => [a.streamId, a.code]).sort((a, b) => a[0] - b[0]),
+        [
+          [1, Code.OK],
+          [3, Code.OK],
+          [5, Code.OK],
+        ],
       );
     });
 
@@ -205,7 +209,7 @@ describe('ttrpc server bounds', function () {
 
       assert.equal(handled, 40);
       assert.equal(backlog.length, 1, 'disconnected once');
-      const pending = backlog[0] as number;
+      const pending = backlog[0];
       assert.ok(pending > DEFAULT_MAX_PENDING_WRITE_BYTES, `${pending} bytes pending`);
       assert.ok(pending <= DEFAULT_MAX_PENDING_WRITE_BYTES + MiB + 64, `${pending} bytes pending: at most one reply past the bound`);
 

@@ -105,7 +105,10 @@ describe('ttrpc server and client', () => {
   });
 
   it('answers UNIMPLEMENTED for an unknown service or method', async () => {
-    await assert.rejects(client.service(EventsDefinition).forward({ envelope: undefined }), { code: Code.UNIMPLEMENTED, message: /containerd.services.events.ttrpc.v1.Events\/Forward is not implemented/ });
+    await assert.rejects(client.service(EventsDefinition).forward({ envelope: undefined }), {
+      code: Code.UNIMPLEMENTED,
+      message: /containerd.services.events.ttrpc.v1.Events\/Forward is not implemented/,
+    });
     await assert.rejects(client.service(TaskDefinition).checkpoint({ id: 'x', path: '', options: undefined }), { code: Code.UNIMPLEMENTED });
   });
 
@@ -119,7 +122,13 @@ describe('ttrpc server and client', () => {
     header.writeUInt32BE(big.length, 0);
     const next = encodeFrame(3, MessageType.Request, request('containerd.task.v2.Task', 'Connect', taskWire.ConnectRequest.encode({ id: '1' }).finish()));
     const got = await raw(path, Buffer.concat([header, big, next]), 2);
-    assert.deepEqual(got.map((g) => [g.streamId, g.code]), [[1, Code.RESOURCE_EXHAUSTED], [3, Code.OK]]);
+    assert.deepEqual(
+      got.map((g) => [g.streamId, g.code]),
+      [
+        [1, Code.RESOURCE_EXHAUSTED],
+        [3, Code.OK],
+      ],
+    );
   });
 
   it('refuses a request over 4 MiB in the client, and answers RESOURCE_EXHAUSTED for a response over 4 MiB', async () => {
@@ -142,20 +151,23 @@ describe('ttrpc server and client', () => {
       ]),
       5,
     );
-    assert.deepEqual(got.map((g) => [g.streamId, g.code]).sort((a, b) => (a[0] as number) - (b[0] as number)), [
-      [2, Code.INVALID_ARGUMENT],
-      [3, Code.INVALID_ARGUMENT],
-      [5, Code.OK],
-      [7, Code.INVALID_ARGUMENT],
-      [9, Code.INVALID_ARGUMENT],
-    ]);
+    assert.deepEqual(
+      got.map((g) => [g.streamId, g.code]).sort((a, b) => a[0] - b[0]),
+      [
+        [2, Code.INVALID_ARGUMENT],
+        [3, Code.INVALID_ARGUMENT],
+        [5, Code.OK],
+        [7, Code.INVALID_ARGUMENT],
+        [9, Code.INVALID_ARGUMENT],
+      ],
+    );
   });
 
   it('survives random and truncated input on other connections (fuzz)', async () => {
     for (let i = 0; i < 50; i++) {
       const s = connect(path);
       await new Promise((r) => s.once('connect', r));
-      s.write(randomBytes(1 + (i * 37) % 500));
+      s.write(randomBytes(1 + ((i * 37) % 500)));
       if (i % 2) s.write(encodeFrame(1, MessageType.Request, request('a', 'b')).subarray(0, 12));
       s.destroy();
     }

@@ -56,5 +56,5 @@ export function socketFromFd(fd: number, options: FdSocketOptions = {}): Socket 
     readable: options.readable ?? true,
     writable: options.writable ?? true,
   };
-  return new Socket(options_ as unknown as ConstructorParameters<typeof Socket>[0]);
+  return new Socket(options_);
 }

@@ -17,11 +17,7 @@ export interface HybridDialOptions {
  * socket is paused, like net's pauseOnConnect: bytes that arrived after the
  * OK line wait in it until the caller pipes it or calls resume().
  */
-export function dialHybridVsock(
-  udsPath: string,
-  port: number,
-  options: HybridDialOptions = {},
-): Promise<{ socket: Socket; hostPort: number }> {
+export function dialHybridVsock(udsPath: string, port: number, options: HybridDialOptions = {}): Promise<{ socket: Socket; hostPort: number }> {
   try {
     checkU32('port', port);
   } catch (err) {
@@ -36,10 +32,7 @@ export function dialHybridVsock(
       socket.destroy();
       reject(err);
     };
-    const timer = setTimeout(
-      () => fail(hybridError('ETIMEDOUT', `no OK from ${udsPath} for port ${port} within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => fail(hybridError('ETIMEDOUT', `no OK from ${udsPath} for port ${port} within ${timeoutMs} ms`)), timeoutMs);
     const onData = (chunk: Buffer): void => {
       reply = Buffer.concat([reply, chunk]);
       const nl = reply.indexOf(0x0a);
@@ -58,8 +51,7 @@ export function dialHybridVsock(
       if (rest.length > 0) socket.unshift(rest);
       resolve({ socket, hostPort: Number(match[1]) });
     };
-    const onClose = (): void =>
-      fail(hybridError('ECONNRESET', `${udsPath} closed the connection: nothing listens on guest port ${port}`));
+    const onClose = (): void => fail(hybridError('ECONNRESET', `${udsPath} closed the connection: nothing listens on guest port ${port}`));
     const onError = (err: Error): void => fail(err);
     function cleanup(): void {
       clearTimeout(timer);

@@ -6,16 +6,7 @@
  * and Firecracker, and the helper that turns a stream fd Node refuses into a
  * net.Socket.
  */
-export {
-  native,
-  setAddonPath,
-  VMADDR_CID_ANY,
-  VMADDR_CID_HOST,
-  VMADDR_CID_LOCAL,
-  VMADDR_PORT_ANY,
-  type PeerCredentials,
-  type VsockAddress,
-} from './native.js';
+export { native, setAddonPath, VMADDR_CID_ANY, VMADDR_CID_HOST, VMADDR_CID_LOCAL, VMADDR_PORT_ANY, type PeerCredentials, type VsockAddress } from './native.js';
 export { peerCredentials } from './peer-credentials.js';
 export { VsockServer, connectVsock } from './vsock-socket.js';
 export { dialHybridVsock, type HybridDialOptions } from './hybrid-dialer.js';

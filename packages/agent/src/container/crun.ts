@@ -70,10 +70,10 @@ export function lastLogMessage(path: string): string {
   const lines = text.trim().split('\n').filter(Boolean);
   for (let i = lines.length - 1; i >= 0; i--) {
     try {
-      const msg = (JSON.parse(lines[i] as string) as { msg?: string }).msg;
+      const msg = (JSON.parse(lines[i]) as { msg?: string }).msg;
       if (msg) return msg.trim();
     } catch {
-      return (lines[i] as string).trim();
+      return lines[i].trim();
     }
   }
   return '';

@@ -47,7 +47,7 @@ export class OutputBuffer {
     const out: Buffer[] = [];
     let taken = 0;
     while (taken < limit && this.chunks.length > 0) {
-      const head = this.chunks[0] as Buffer;
+      const head = this.chunks[0];
       const part = head.subarray(0, limit - taken);
       out.push(part);
       taken += part.length;

@@ -69,9 +69,7 @@ export class ConsoleSocket {
   constructor(readonly path: string) {
     rmSync(path, { force: true });
     this.fd = sys().unixListen(path);
-    this.master = new Promise((resolve, reject) =>
-      sys().receiveFd(this.fd, (err, fd) => (err || fd === undefined ? reject(err ?? new Error('no descriptor')) : resolve(fd))),
-    );
+    this.master = new Promise((resolve, reject) => sys().receiveFd(this.fd, (err, fd) => (err || fd === undefined ? reject(err ?? new Error('no descriptor')) : resolve(fd))));
     this.master.catch(() => {});
   }
 

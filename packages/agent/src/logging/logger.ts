@@ -16,10 +16,7 @@ export function createAgentLogger(level: string, device: string): { log: Logger;
   } catch (err) {
     warning = `log device ${device} unavailable (${(err as Error).message}); logging to stderr`;
   }
-  const log = pino(
-    { name: 'mayu-agent', level, base: { pid: process.pid, version: AGENT_VERSION } },
-    pino.destination({ fd, sync: true }),
-  );
+  const log = pino({ name: 'mayu-agent', level, base: { pid: process.pid, version: AGENT_VERSION } }, pino.destination({ fd, sync: true }));
   if (warning) log.warn(warning);
   return { log, close: () => fd !== 2 && closeSync(fd) };
 }

@@ -23,29 +23,25 @@ const refused = (reason: string) => ({ not: {}, refused: reason }) as const;
  * non-empty one cannot be honoured and is refused (the host drops them
  * first only when runtime.lsm_labels = "drop").
  */
-const noLsm = (lsm: string) =>
-  ({ type: 'string', not: { pattern: '[\\s\\S]' }, refused: `the guest kernel has no ${lsm}: a container cannot be confined by it in a mayu guest` }) as const;
+const noLsm = (lsm: string) => ({ type: 'string', not: { pattern: '[\\s\\S]' }, refused: `the guest kernel has no ${lsm}: a container cannot be confined by it in a mayu guest` }) as const;
 
-const NO_SECCOMP_AGENT =
-  'seccomp notifications go to a listener socket on the host, and mayu runs no seccomp agent in the guest to receive them';
+const NO_SECCOMP_AGENT = 'seccomp notifications go to a listener socket on the host, and mayu runs no seccomp agent in the guest to receive them';
 
 /** The runtime spec's values (config-linux.md, "Seccomp"). */
+// prettier-ignore
 const SECCOMP_ACTIONS = [
   'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO',
   'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY',
 ] as const;
+// prettier-ignore
 const SECCOMP_ARCHITECTURES = [
   'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_MIPS',
   'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32',
   'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64', 'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_S390', 'SCMP_ARCH_S390X', 'SCMP_ARCH_PARISC',
   'SCMP_ARCH_PARISC64', 'SCMP_ARCH_RISCV64', 'SCMP_ARCH_LOONGARCH64', 'SCMP_ARCH_M68K', 'SCMP_ARCH_SH', 'SCMP_ARCH_SHEB',
 ] as const;
-const SECCOMP_FLAGS = [
-  'SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV',
-] as const;
-const SECCOMP_OPERATORS = [
-  'SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ',
-] as const;
+const SECCOMP_FLAGS = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] as const;
+const SECCOMP_OPERATORS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ'] as const;
 
 /** An action: one of the spec's, but not SCMP_ACT_NOTIFY. */
 const seccompAction = {
@@ -113,9 +109,7 @@ export const PROCESS_SCHEMA = {
     capabilities: {
       type: 'object',
       additionalProperties: false,
-      properties: Object.fromEntries(
-        ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'].map((k) => [k, { type: 'array', items: { type: 'string', pattern: '^CAP_[A-Z_]+$' } }]),
-      ),
+      properties: Object.fromEntries(['bounding', 'effective', 'inheritable', 'permitted', 'ambient'].map((k) => [k, { type: 'array', items: { type: 'string', pattern: '^CAP_[A-Z_]+$' } }])),
     },
     rlimits: {
       type: 'array',

@@ -56,73 +56,97 @@ async function grpcCheck(port: number): Promise<void> {
 
 export async function runVsockSelftest(agentPort: number): Promise<SelftestResult> {
   const cases: Case[] = [
-    ['listen on an ephemeral port reports it', async () => {
-      const server = new VsockServer();
-      const addr = server.listen(VMADDR_PORT_ANY);
-      server.close();
-      assert(addr.port > 0 && addr.port !== VMADDR_PORT_ANY, `port ${addr.port}`);
-    }],
-    ['1 MiB echoes intact over loopback', async () => {
-      const { server, port } = withServer(echo);
-      try {
-        const data = randomBytes(1 << 20);
-        const client = await connectVsock(VMADDR_CID_LOCAL, port);
-        const back = readAll(client);
-        client.end(data);
-        const got = await back;
-        assert(got.length === data.length && sha(got) === sha(data), `echoed ${got.length} bytes, digest differs`);
-      } finally {
+    [
+      'listen on an ephemeral port reports it',
+      async () => {
+        const server = new VsockServer();
+        const addr = server.listen(VMADDR_PORT_ANY);
         server.close();
-      }
-    }],
-    ['half-close reaches the peer as end-of-stream', async () => {
-      let received = '';
-      const done = new Promise<void>((resolve) => {
-        const { server, port } = withServer((s) => {
-          s.on('data', (c: Buffer) => (received += c.toString()));
-          s.on('end', () => {
-            s.end('bye');
-            server.close();
-            resolve();
+        assert(addr.port > 0 && addr.port !== VMADDR_PORT_ANY, `port ${addr.port}`);
+      },
+    ],
+    [
+      '1 MiB echoes intact over loopback',
+      async () => {
+        const { server, port } = withServer(echo);
+        try {
+          const data = randomBytes(1 << 20);
+          const client = await connectVsock(VMADDR_CID_LOCAL, port);
+          const back = readAll(client);
+          client.end(data);
+          const got = await back;
+          assert(got.length === data.length && sha(got) === sha(data), `echoed ${got.length} bytes, digest differs`);
+        } finally {
+          server.close();
+        }
+      },
+    ],
+    [
+      'half-close reaches the peer as end-of-stream',
+      async () => {
+        let received = '';
+        const done = new Promise<void>((resolve, reject) => {
+          const { server, port } = withServer((s) => {
+            s.on('data', (c: Buffer) => (received += c.toString()));
+            s.on('end', () => {
+              s.end('bye');
+              server.close();
+              resolve();
+            });
           });
+          // The client's failure fails this case (not the agent, as an unhandled rejection).
+          connectVsock(VMADDR_CID_LOCAL, port)
+            .then(async (c) => {
+              const reply = readAll(c);
+              c.end('hello');
+              assert((await reply).toString() === 'bye', 'no reply after half-close');
+            })
+            .catch(reject);
         });
-        void connectVsock(VMADDR_CID_LOCAL, port).then(async (c) => {
-          const reply = readAll(c);
-          c.end('hello');
-          assert((await reply).toString() === 'bye', 'no reply after half-close');
-        });
-      });
-      await done;
-      assert(received === 'hello', `server received ${JSON.stringify(received)}`);
-    }],
-    ['20 concurrent connections each get their own stream', async () => {
-      const { server, port } = withServer(echo);
-      try {
-        await Promise.all(
-          Array.from({ length: 20 }, async (_, i) => {
-            const c = await connectVsock(VMADDR_CID_LOCAL, port);
-            const back = readAll(c);
-            c.end(`conn-${i}`);
-            assert((await back).toString() === `conn-${i}`, `connection ${i} mixed up`);
-          }),
-        );
-      } finally {
+        await done;
+        assert(received === 'hello', `server received ${JSON.stringify(received)}`);
+      },
+    ],
+    [
+      '20 concurrent connections each get their own stream',
+      async () => {
+        const { server, port } = withServer(echo);
+        try {
+          await Promise.all(
+            Array.from({ length: 20 }, async (_, i) => {
+              const c = await connectVsock(VMADDR_CID_LOCAL, port);
+              const back = readAll(c);
+              c.end(`conn-${i}`);
+              assert((await back).toString() === `conn-${i}`, `connection ${i} mixed up`);
+            }),
+          );
+        } finally {
+          server.close();
+        }
+      },
+    ],
+    [
+      'connecting to a port nobody listens on fails',
+      async () => {
+        const { server, port } = withServer(echo);
         server.close();
-      }
-    }],
-    ['connecting to a port nobody listens on fails', async () => {
-      const { server, port } = withServer(echo);
-      server.close();
-      const err = await connectVsock(VMADDR_CID_LOCAL, port).then(
-        (s) => (s.destroy(), null),
-        (e: NodeJS.ErrnoException) => e,
-      );
-      assert(err && ['ECONNRESET', 'ECONNREFUSED'].includes(err.code ?? ''), `got ${err?.code ?? 'a connection'}`);
-    }],
-    ['invalid ports are rejected before any system call', async () => {
-      const err = await connectVsock(VMADDR_CID_LOCAL, 2 ** 32).then(() => null, (e: Error) => e);
-      assert(err instanceof RangeError && /port/.test(err.message), `got ${String(err)}`);
-    }],
+        const err = await connectVsock(VMADDR_CID_LOCAL, port).then(
+          (s) => (s.destroy(), null),
+          (e: NodeJS.ErrnoException) => e,
+        );
+        assert(err && ['ECONNRESET', 'ECONNREFUSED'].includes(err.code ?? ''), `got ${err?.code ?? 'a connection'}`);
+      },
+    ],
+    [
+      'invalid ports are rejected before any system call',
+      async () => {
+        const err = await connectVsock(VMADDR_CID_LOCAL, 2 ** 32).then(
+          () => null,
+          (e: Error) => e,
+        );
+        assert(err instanceof RangeError && /port/.test(err.message), `got ${String(err)}`);
+      },
+    ],
     ['gRPC Check answers over vsock', () => grpcCheck(agentPort)],
   ];
   const result: SelftestResult = { name: 'vsock', passed: [], failed: [] };

@@ -100,8 +100,7 @@ export function createAgentService(log: Logger, state: AgentState, containers: C
   for (const [name, def] of Object.entries(AgentServiceService)) {
     service[name] =
       implemented[name as keyof AgentServiceServer] ??
-      ((_call: unknown, callback: sendUnaryData<unknown>) =>
-        callback({ code: status.UNIMPLEMENTED, details: `${def.path} is not implemented by this agent` }));
+      ((_call: unknown, callback: sendUnaryData<unknown>) => callback({ code: status.UNIMPLEMENTED, details: `${def.path} is not implemented by this agent` }));
   }
   return service;
 }

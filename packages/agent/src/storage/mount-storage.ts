@@ -12,7 +12,7 @@ export function splitOptions(options: readonly string[]): { flags: number; data:
   let flags = 0;
   const data: string[] = [];
   for (const o of options) {
-    if (o in FLAG_OPTIONS) flags |= FLAG_OPTIONS[o] as number;
+    if (o in FLAG_OPTIONS) flags |= FLAG_OPTIONS[o];
     else if (o !== 'rw') data.push(o);
   }
   return { flags, data };
@@ -48,7 +48,7 @@ export function mountStorage(s: StorageSpec): () => void {
     case 'overlay':
       for (const o of data) {
         const m2 = /^(upperdir|workdir)=(.+)$/.exec(o);
-        if (m2) mkdirSync(m2[2] as string, { recursive: true });
+        if (m2) mkdirSync(m2[2], { recursive: true });
       }
       m.mount('overlay', s.mountPoint, 'overlay', flags, data.join(','));
       break;

@@ -55,7 +55,10 @@ describe('container manager (fake crun)', function () {
       await g.manager.removeContainer('c1', 5000);
       assert.equal(alive(pid), false);
       assert.deepEqual(
-        g.calls().slice(1).map((c) => c.join(' ')),
+        g
+          .calls()
+          .slice(1)
+          .map((c) => c.join(' ')),
         ['start c1', 'pause c1', 'resume c1', 'pause c1', 'resume c1', 'kill --all c1 KILL', 'delete --force c1'],
       );
       assert.equal(g.manager.count, 0);
@@ -78,7 +81,10 @@ describe('container manager (fake crun)', function () {
       await assert.rejects(g.manager.startContainer('c2'), refused('stopped', 'running'));
       await assert.rejects(g.manager.pause('c2'), refused('stopped', 'paused'));
       assert.deepEqual(
-        g.calls().filter((c) => c[0] === 'pause' || c[0] === 'start').map((c) => c.join(' ')),
+        g
+          .calls()
+          .filter((c) => c[0] === 'pause' || c[0] === 'start')
+          .map((c) => c.join(' ')),
         ['start c1', 'pause c1', 'start c2'],
         'a refused transition never reaches crun',
       );
@@ -130,7 +136,7 @@ describe('container manager (fake crun)', function () {
       assertNothingLeft(g, 'c1');
     });
 
-    it('other crun failures are ERR_INVALID_ARGUMENT with crun\'s message', async () => {
+    it("other crun failures are ERR_INVALID_ARGUMENT with crun's message", async () => {
       const annotations = { 'fake-crun/fail-create': 'mount `proc` to `/proc`: Operation not permitted' };
       await assert.rejects(g.create('c1', ['true'], { annotations }), {
         code: 'ERR_INVALID_ARGUMENT',
@@ -291,7 +297,7 @@ describe('container manager (fake crun)', function () {
   });
 
   describe('cgroup', () => {
-    it('reads stats and processes from the container\'s cgroup, and updates its resources', async () => {
+    it("reads stats and processes from the container's cgroup, and updates its resources", async () => {
       const pid = await g.run('c1', ['sleep', '30']);
       writeFileSync(join(g.cgroupDir('c1'), 'cpu.stat'), 'usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n');
       await g.manager.update('c1', { memory: { limit: 1 << 24 } });
@@ -322,18 +328,13 @@ describe('container manager (fake crun)', function () {
   });
 
   describe('shared namespaces', () => {
-    it('points the shared namespaces at the owner\'s init process', async () => {
+    it("points the shared namespaces at the owner's init process", async () => {
       await g.run('pod', ['sleep', '30']);
       const ownerPid = g.initPid('pod');
       await g.create('c1', ['sleep', '30'], { shareNamespaces: { containerId: 'pod', types: ['ipc', 'uts'] } });
       const config = g.bundleConfig('c1');
-      assert.deepEqual(config.linux.namespaces, [
-        { type: 'pid' },
-        { type: 'mount' },
-        { type: 'ipc', path: `/proc/${ownerPid}/ns/ipc` },
-        { type: 'uts', path: `/proc/${ownerPid}/ns/uts` },
-      ]);
-      assert.equal(config.hostname, undefined, 'a joined uts namespace keeps the sandbox\'s hostname');
+      assert.deepEqual(config.linux.namespaces, [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc', path: `/proc/${ownerPid}/ns/ipc` }, { type: 'uts', path: `/proc/${ownerPid}/ns/uts` }]);
+      assert.equal(config.hostname, undefined, "a joined uts namespace keeps the sandbox's hostname");
       assert.equal(config.linux.cgroupsPath, '/mayu/c1');
     });
 

@@ -71,7 +71,7 @@ const positional: string[] = [];
 {
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
+    const a = argv[i];
     const eq = a.indexOf('=');
     if (a.startsWith('--') && eq > 0) opts.set(a.slice(0, eq), a.slice(eq + 1));
     else if (VALUED.has(a)) opts.set(a, argv[++i] ?? '');
@@ -164,7 +164,12 @@ function envMap(env: readonly string[]): Record<string, string> {
 function executable(p: Process): string {
   const name = p.args[0] ?? '';
   const path = envMap(p.env ?? []).PATH ?? DEFAULT_PATH;
-  const candidates = name.includes('/') ? [resolve(p.cwd ?? '/', name)] : path.split(':').filter(Boolean).map((d) => join(d, name));
+  const candidates = name.includes('/')
+    ? [resolve(p.cwd ?? '/', name)]
+    : path
+        .split(':')
+        .filter(Boolean)
+        .map((d) => join(d, name));
   let denied: string | null = null;
   for (const c of candidates) {
     try {

@@ -158,7 +158,7 @@ export class FakeGuest {
   async logged(event: string, nth = 1): Promise<Record<string, unknown>> {
     for (;;) {
       const found = this.logs.filter((l) => l.event === event);
-      if (found.length >= nth) return found[nth - 1] as Record<string, unknown>;
+      if (found.length >= nth) return found[nth - 1];
       await new Promise<void>((resolve) => this.logWaiters.push(resolve));
     }
   }
@@ -186,12 +186,12 @@ export class FakeGuest {
     try {
       const buf = Buffer.alloc(4096);
       let text = '';
-      for (let n; (n = readSync(fd, buf, 0, buf.length, this.reportsRead + Buffer.byteLength(text))) > 0; ) text += buf.toString('utf8', 0, n);
+      for (let n; (n = readSync(fd, buf, 0, buf.length, this.reportsRead + Buffer.byteLength(text))) > 0;) text += buf.toString('utf8', 0, n);
       const complete = text.slice(0, text.lastIndexOf('\n') + 1);
       this.reportsRead += Buffer.byteLength(complete);
       for (const line of complete.split('\n').filter(Boolean)) {
         const [pid, status] = line.split(' ').map(Number);
-        this.exits.report(pid as number, status as number);
+        this.exits.report(pid, status);
       }
     } finally {
       closeSync(fd);

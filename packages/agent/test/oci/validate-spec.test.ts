@@ -56,7 +56,7 @@ describe('OCI spec validation (agent)', () => {
     assert.deepEqual(problems('not an object'), ['/: must be object (got "not an object")']);
   });
 
-  it('accepts a seccomp profile in the runtime spec\'s terms', () => {
+  it("accepts a seccomp profile in the runtime spec's terms", () => {
     const spec = good() as Record<string, unknown> & { linux: Record<string, unknown> };
     spec.linux.seccomp = {
       defaultAction: 'SCMP_ACT_ERRNO',
@@ -87,16 +87,19 @@ describe('OCI spec validation (agent)', () => {
       ],
     };
     const found = problems(spec).sort();
-    assert.deepEqual(found.map((p) => p.split(':')[0]), [
-      '/linux/seccomp/architectures/0',
-      '/linux/seccomp/syscalls/0/action',
-      '/linux/seccomp/syscalls/1/comment',
-      '/linux/seccomp/syscalls/1/names',
-      '/linux/seccomp/syscalls/2/args/0/index',
-      '/linux/seccomp/syscalls/2/args/0/op',
-      '/linux/seccomp/syscalls/2/args/0/value',
-    ]);
-    assert.match(found[1] as string, /^\/linux\/seccomp\/syscalls\/0\/action: must be one of "SCMP_ACT_KILL", .*"SCMP_ACT_ALLOW", "SCMP_ACT_LOG" \(got "SCMP_ACT_PERMIT"\)$/);
+    assert.deepEqual(
+      found.map((p) => p.split(':')[0]),
+      [
+        '/linux/seccomp/architectures/0',
+        '/linux/seccomp/syscalls/0/action',
+        '/linux/seccomp/syscalls/1/comment',
+        '/linux/seccomp/syscalls/1/names',
+        '/linux/seccomp/syscalls/2/args/0/index',
+        '/linux/seccomp/syscalls/2/args/0/op',
+        '/linux/seccomp/syscalls/2/args/0/value',
+      ],
+    );
+    assert.match(found[1], /^\/linux\/seccomp\/syscalls\/0\/action: must be one of "SCMP_ACT_KILL", .*"SCMP_ACT_ALLOW", "SCMP_ACT_LOG" \(got "SCMP_ACT_PERMIT"\)$/);
     assert.equal(found[2], '/linux/seccomp/syscalls/1/comment: is not supported in a mayu guest');
     assert.deepEqual(problems({ ...spec, linux: { seccomp: {} } }), ['/linux/seccomp/defaultAction: is required']);
   });
@@ -111,9 +114,9 @@ describe('OCI spec validation (agent)', () => {
     };
     const found = problems(spec).sort();
     assert.equal(found.length, 3);
-    assert.match(found[0] as string, /^\/linux\/seccomp\/listenerMetadata: is not supported in a mayu guest: .*no seccomp agent in the guest.* \(got "x"\)$/);
-    assert.match(found[1] as string, /^\/linux\/seccomp\/listenerPath: is not supported in a mayu guest: seccomp notifications go to a listener socket on the host, .* \(got "\/run\/seccomp-agent.sock"\)$/);
-    assert.match(found[2] as string, /^\/linux\/seccomp\/syscalls\/0\/action: SCMP_ACT_NOTIFY is not supported in a mayu guest: .* \(got "SCMP_ACT_NOTIFY"\)$/);
+    assert.match(found[0], /^\/linux\/seccomp\/listenerMetadata: is not supported in a mayu guest: .*no seccomp agent in the guest.* \(got "x"\)$/);
+    assert.match(found[1], /^\/linux\/seccomp\/listenerPath: is not supported in a mayu guest: seccomp notifications go to a listener socket on the host, .* \(got "\/run\/seccomp-agent.sock"\)$/);
+    assert.match(found[2], /^\/linux\/seccomp\/syscalls\/0\/action: SCMP_ACT_NOTIFY is not supported in a mayu guest: .* \(got "SCMP_ACT_NOTIFY"\)$/);
     const notifyByDefault = { ...spec, linux: { seccomp: { defaultAction: 'SCMP_ACT_NOTIFY' } } };
     assert.match(problems(notifyByDefault).join(), /^\/linux\/seccomp\/defaultAction: SCMP_ACT_NOTIFY is not supported/);
   });

@@ -53,7 +53,11 @@ describe('agent service (in process, over an injected connection)', () => {
   it('answers UNIMPLEMENTED, naming the method, for what it does not do', async () => {
     // Outside a guest (no mayu-init) the agent has no container manager; networking is later work.
     for (const [name, fn] of [
-      ['CreateContainer', (cb: (e: ServiceError | null, r: unknown) => void) => client.createContainer({ containerId: 'c1', execId: '', ociSpecJson: Buffer.alloc(0), storages: [], devices: [], stdio: undefined, shareNamespaces: undefined }, cb)],
+      [
+        'CreateContainer',
+        (cb: (e: ServiceError | null, r: unknown) => void) =>
+          client.createContainer({ containerId: 'c1', execId: '', ociSpecJson: Buffer.alloc(0), storages: [], devices: [], stdio: undefined, shareNamespaces: undefined }, cb),
+      ],
       ['UpdateInterface', (cb: (e: ServiceError | null, r: unknown) => void) => client.updateInterface({ interface: undefined }, cb)],
     ] as const) {
       const err = await call(fn).catch((e: ServiceError) => e);

@@ -24,7 +24,10 @@ describe('container statistics', () => {
       writeFileSync(join(dir, 'pids.current'), '3\n');
       writeFileSync(join(dir, 'pids.max'), 'max\n');
       const s = readContainerStats(dir);
-      assert.deepEqual([s.cpu.usageUsec, s.memory.usageBytes, s.memory.limitBytes, s.memory.rssBytes, s.memory.cacheBytes, s.memory.oomKills, s.pids.current, s.pids.limit], [500, 4096, 16777216, 1000, 3000, 1, 3, 0]);
+      assert.deepEqual(
+        [s.cpu.usageUsec, s.memory.usageBytes, s.memory.limitBytes, s.memory.rssBytes, s.memory.cacheBytes, s.memory.oomKills, s.pids.current, s.pids.limit],
+        [500, 4096, 16777216, 1000, 3000, 1, 3, 0],
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -33,7 +36,11 @@ describe('container statistics', () => {
   it('counts processes and zombies from /proc', () => {
     const proc = mkdtempSync(join(tmpdir(), 'mayu-proc-'));
     try {
-      for (const [pid, stat] of [['1', '1 (mayu-init) S 0'], ['20', '20 (sh (weird)) Z 1'], ['21', '21 (sleep) R 1']]) {
+      for (const [pid, stat] of [
+        ['1', '1 (mayu-init) S 0'],
+        ['20', '20 (sh (weird)) Z 1'],
+        ['21', '21 (sleep) R 1'],
+      ]) {
         mkdirSync(join(proc, pid));
         writeFileSync(join(proc, pid, 'stat'), stat);
       }

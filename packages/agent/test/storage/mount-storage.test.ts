@@ -13,7 +13,10 @@ describe('guest storage', () => {
   it('finds a disk by the serial the host gave it', () => {
     const sys = mkdtempSync(join(tmpdir(), 'mayu-block-'));
     try {
-      for (const [dev, serial] of [['vda', ''], ['vdb', 'mayu-rootfs\n']]) {
+      for (const [dev, serial] of [
+        ['vda', ''],
+        ['vdb', 'mayu-rootfs\n'],
+      ]) {
         mkdirSync(join(sys, dev));
         if (serial) writeFileSync(join(sys, dev, 'serial'), serial);
       }

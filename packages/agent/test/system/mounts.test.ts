@@ -3,11 +3,7 @@ import { mountedTargets, SYSTEM_MOUNTS } from '../../src/system/mounts.js';
 
 describe('system mounts', () => {
   it('reads mount points from mountinfo, spaces included', () => {
-    const info = [
-      '22 1 254:0 / / ro,relatime - erofs /dev/vda ro',
-      '23 22 0:5 / /dev rw,nosuid - devtmpfs devtmpfs rw',
-      '30 22 0:30 / /mnt/with\\040space rw - tmpfs tmpfs rw',
-    ].join('\n');
+    const info = ['22 1 254:0 / / ro,relatime - erofs /dev/vda ro', '23 22 0:5 / /dev rw,nosuid - devtmpfs devtmpfs rw', '30 22 0:30 / /mnt/with\\040space rw - tmpfs tmpfs rw'].join('\n');
     assert.deepEqual([...mountedTargets(info)], ['/', '/dev', '/mnt/with space']);
   });
 

@@ -22,9 +22,7 @@ function formatBoot(r: BootReport, kept: boolean, shutdownMs: number | null): st
     row('agent main', t.agentMainMs),
     row('agent listening', t.agentListeningMs),
     row('first rpc', t.firstRpcMs),
-    kept
-      ? `kept running: ${r.stateDir} (remove with: mayu rm --force ${r.stateDir.split('/').pop()})`
-      : `shut down in ${shutdownMs?.toFixed(0)} ms`,
+    kept ? `kept running: ${r.stateDir} (remove with: mayu rm --force ${r.stateDir.split('/').pop()})` : `shut down in ${shutdownMs?.toFixed(0)} ms`,
   ].join('\n');
 }
 

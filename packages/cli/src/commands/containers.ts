@@ -107,7 +107,10 @@ export async function logsCommand(args: string[]): Promise<number> {
   const [id] = positionals;
   if (!id) throw new UsageError('logs needs a container id');
   const { dir } = getRun(configFrom(values.config).runtime.stateDir, id);
-  for (const [file, out] of [['stdout.log', process.stdout], ['stderr.log', process.stderr]] as const) {
+  for (const [file, out] of [
+    ['stdout.log', process.stdout],
+    ['stderr.log', process.stderr],
+  ] as const) {
     if (existsSync(join(dir, file))) await pipeline(createReadStream(join(dir, file)), out, { end: false });
   }
   return 0;

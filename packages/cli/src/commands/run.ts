@@ -14,7 +14,6 @@ import type { RunRequest } from '../run/container-session.js';
 import { reapOrphanedRuns } from '../run/reaper.js';
 import { createRun, removeRun, type RunRecord } from '../run/run-records.js';
 
-
 /** -v SRC:DST[:ro|rw]: SRC and DST absolute. */
 export function parseVolume(text: string): { source: string; destination: string; readOnly: boolean } {
   const parts = text.split(':');

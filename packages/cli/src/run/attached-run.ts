@@ -36,7 +36,12 @@ export async function runToCompletion(o: {
   let booting: Sandbox | null = null;
   const abandon = (): void => {
     void (booting ? booting.destroy() : Promise.resolve()).finally(() => {
-      removeRun(o.dir);
+      try {
+        removeRun(o.dir);
+      } catch (err) {
+        // Still exit 130: a throw here would end the process as an unhandled rejection.
+        o.log.warn({ err }, 'cannot remove the run record');
+      }
       process.exit(130);
     });
   };
@@ -56,7 +61,10 @@ export async function runToCompletion(o: {
     updateRun(o.dir, { status: 'running', ownerPid: process.pid, sandboxDir: session.sandbox.stateDir });
     const agent = session.agent;
     const logs = { stdout: new CappedFile(join(o.dir, 'stdout.log'), RUN_LOG_MAX_BYTES), stderr: new CappedFile(join(o.dir, 'stderr.log'), RUN_LOG_MAX_BYTES) };
-    undo.push(() => logs.stdout.close(), () => logs.stderr.close());
+    undo.push(
+      () => logs.stdout.close(),
+      () => logs.stderr.close(),
+    );
     const out = pumpOutput(agent, session.ref, 'stdout', [(c) => logs.stdout.write(c), ...(o.io.stdout ? [writableSink(o.io.stdout)] : [])]);
     const err = pumpOutput(agent, session.ref, 'stderr', [(c) => logs.stderr.write(c), ...(o.io.stderr ? [writableSink(o.io.stderr)] : [])]);
     if (o.req.terminal && o.io.stdout?.isTTY) undo.push(forwardResize(agent, session.ref, o.io.stdout));

@@ -10,7 +10,10 @@ describe('mayu run options', () => {
   it('--security-opt: the default seccomp profile unless seccomp=unconfined; anything else is named', () => {
     assert.equal(seccompOption([]), 'default');
     assert.equal(seccompOption(['seccomp=unconfined']), 'unconfined');
-    assert.throws(() => seccompOption(['apparmor=unconfined']), { code: 'ERR_INVALID_ARGUMENT', message: /--security-opt: must be seccomp=default or seccomp=unconfined \(got "apparmor=unconfined"\)/ });
+    assert.throws(() => seccompOption(['apparmor=unconfined']), {
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /--security-opt: must be seccomp=default or seccomp=unconfined \(got "apparmor=unconfined"\)/,
+    });
   });
 
   it('parses -v SRC:DST[:ro|rw]', () => {
@@ -44,8 +47,18 @@ describe('run records', () => {
   afterEach(() => rmSync(state, { recursive: true, force: true }));
 
   const record = (id: string): RunRecord => ({
-    id, image: 'img', args: ['sh'], createdAt: 'now', detached: false, status: 'starting', exit: null, error: null,
-    ownerPid: process.pid, sandboxDir: null, process: null, rootfs: null,
+    id,
+    image: 'img',
+    args: ['sh'],
+    createdAt: 'now',
+    detached: false,
+    status: 'starting',
+    exit: null,
+    error: null,
+    ownerPid: process.pid,
+    sandboxDir: null,
+    process: null,
+    rootfs: null,
   });
 
   it('creates, updates, lists and removes runs; a used id is ERR_ALREADY_EXISTS', () => {
@@ -54,7 +67,10 @@ describe('run records', () => {
     assert.throws(() => createRun(state, record('../x')), { code: 'ERR_INVALID_ARGUMENT' });
     updateRun(dir, { status: 'exited', exit: { exitStatus: 3, signal: 0, exitedAtMs: 1 } });
     assert.equal(getRun(state, 'a').record.exit?.exitStatus, 3);
-    assert.deepEqual(listRuns(state).map((r) => r.id), ['a']);
+    assert.deepEqual(
+      listRuns(state).map((r) => r.id),
+      ['a'],
+    );
     assert.ok(ownerAlive(getRun(state, 'a').record), 'this process is the live owner');
     assert.ok(!ownerAlive({ ...getRun(state, 'a').record, ownerStart: 1 }), 'a reused PID is not the owner');
     removeRun(dir);

@@ -68,13 +68,7 @@ export function encodeData(session: number, data: Buffer): Buffer[] {
 
 function headerIsValid(buf: Buffer): boolean {
   const type = buf.readUInt8(4);
-  return (
-    type >= FrameType.Hello &&
-    type <= FrameType.Close &&
-    buf.readUIntBE(5, 3) === 0 &&
-    buf.readUInt32BE(12) <= MAX_FRAME_PAYLOAD &&
-    buf.readUInt32BE(16) === crc32(buf.subarray(0, 16))
-  );
+  return type >= FrameType.Hello && type <= FrameType.Close && buf.readUIntBE(5, 3) === 0 && buf.readUInt32BE(12) <= MAX_FRAME_PAYLOAD && buf.readUInt32BE(16) === crc32(buf.subarray(0, 16));
 }
 
 /**

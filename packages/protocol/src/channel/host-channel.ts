@@ -54,10 +54,7 @@ export class HostChannel extends ChannelEndpoint {
         this.send([encodeFrame(FrameType.Hello, session, hello)], (err) => {
           if (err) this.fail(session, err);
         });
-      const timer = setTimeout(
-        () => this.fail(session, new MayuError('ERR_AGENT_TIMEOUT', `no answer from the guest within ${timeoutMs} ms`, { details: { timeoutMs } })),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => this.fail(session, new MayuError('ERR_AGENT_TIMEOUT', `no answer from the guest within ${timeoutMs} ms`, { details: { timeoutMs } })), timeoutMs);
       this.pending.set(session, { resolve, reject, timer, resend: setInterval(sendHello, HELLO_RESEND_MS) });
       sendHello();
     });

@@ -8,7 +8,7 @@ export function servingStatusToWire(s: ServingStatus): WireStatus {
       return WireStatus.SERVING_STATUS_SERVING;
     case 'not-serving':
       return WireStatus.SERVING_STATUS_NOT_SERVING;
-    default:
+    case 'unknown':
       return WireStatus.SERVING_STATUS_UNSPECIFIED;
   }
 }
@@ -20,7 +20,9 @@ export function servingStatusFromWire(s: WireStatus): ServingStatus {
       return 'serving';
     case WireStatus.SERVING_STATUS_NOT_SERVING:
       return 'not-serving';
-    default:
+    case WireStatus.SERVING_STATUS_UNSPECIFIED:
+    case WireStatus.UNRECOGNIZED:
+    default: // a number off the wire that is no member
       return 'unknown';
   }
 }

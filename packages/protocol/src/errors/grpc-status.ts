@@ -74,10 +74,7 @@ function peerText(text: string): string {
  */
 export function fromServiceError(err: ServiceError, context: string): MayuError {
   const sent = err.metadata?.get(CODE_KEY)[0];
-  const code =
-    typeof sent === 'string' && (ERROR_CODES as readonly string[]).includes(sent) && PEER_CODES.has(sent as ErrorCode)
-      ? (sent as ErrorCode)
-      : codeOfStatus(err.code);
+  const code = typeof sent === 'string' && (ERROR_CODES as readonly string[]).includes(sent) && PEER_CODES.has(sent as ErrorCode) ? (sent as ErrorCode) : codeOfStatus(err.code);
   return new MayuError(code, `${context}: ${peerText(String(err.details || err.message))}`, {
     cause: err,
     details: { grpcStatus: err.code },
@@ -104,7 +101,15 @@ function codeOfStatus(code: status): ErrorCode {
       return 'ERR_RESOURCE_EXHAUSTED';
     case status.PERMISSION_DENIED:
       return 'ERR_PERMISSION_DENIED';
-    default:
+    case status.OK:
+    case status.CANCELLED:
+    case status.UNKNOWN:
+    case status.ABORTED:
+    case status.OUT_OF_RANGE:
+    case status.INTERNAL:
+    case status.DATA_LOSS:
+    case status.UNAUTHENTICATED:
+    default: // a code newer than this table
       return 'ERR_AGENT';
   }
 }

@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import {
-  encodeData,
-  encodeFrame,
-  FRAME_HEADER_SIZE,
-  FrameDecoder,
-  FrameType,
-  MAX_FRAME_PAYLOAD,
-  type Frame,
-} from '../../src/channel/frame.js';
+import { encodeData, encodeFrame, FRAME_HEADER_SIZE, FrameDecoder, FrameType, MAX_FRAME_PAYLOAD, type Frame } from '../../src/channel/frame.js';
 
 const summary = (f: Frame): [number, number, string] => [f.type, f.session, f.payload.toString('hex')];
 
@@ -27,7 +19,14 @@ describe('serial channel frames', () => {
     for (let cut = 0; cut <= wire.length; cut++) {
       const d = new FrameDecoder();
       const frames = [...d.push(wire.subarray(0, cut)), ...d.push(wire.subarray(cut))];
-      assert.deepEqual(frames.map(summary), [[FrameType.Data, 7, '616263'], [FrameType.Close, 7, '']], `cut at ${cut}`);
+      assert.deepEqual(
+        frames.map(summary),
+        [
+          [FrameType.Data, 7, '616263'],
+          [FrameType.Close, 7, ''],
+        ],
+        `cut at ${cut}`,
+      );
     }
   });
 

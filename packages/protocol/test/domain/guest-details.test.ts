@@ -44,7 +44,14 @@ describe('protocol conversions', () => {
     assert.deepEqual([d.memory.totalBytes, d.uptimeMs, d.boot.initStartMs, d.boot.agentMainMs], [0, 0, 0, LIMITS.maxNumber]);
     assert.deepEqual(
       issues.map((i) => i.field),
-      ['GetGuestDetails.kernel_release', 'GetGuestDetails.memory_total_bytes', 'GetGuestDetails.uptime_ms', 'GetGuestDetails.boot.init_start_ms', 'GetGuestDetails.boot.agent_main_ms', 'GetGuestDetails.channels'],
+      [
+        'GetGuestDetails.kernel_release',
+        'GetGuestDetails.memory_total_bytes',
+        'GetGuestDetails.uptime_ms',
+        'GetGuestDetails.boot.init_start_ms',
+        'GetGuestDetails.boot.agent_main_ms',
+        'GetGuestDetails.channels',
+      ],
     );
   });
 

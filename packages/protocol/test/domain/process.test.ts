@@ -34,7 +34,7 @@ describe('process replies from the guest', () => {
         ['WaitProcess.exited_at_ms', 'null'],
       ],
     );
-    assert.match(issues[0]!.problem, /0\.\.255: set to 255/);
+    assert.match(issues[0].problem, /0\.\.255: set to 255/);
   });
 
   it('throws ERR_AGENT_PROTOCOL for a reply that is not a message', () => {
@@ -66,8 +66,8 @@ describe('process replies from the guest', () => {
         [LIMITS.maxPid, LIMITS.maxString, LIMITS.maxString - 1],
       ],
     );
-    assert.ok(listing[1]!.execId.endsWith('…'));
-    assert.ok(listing[1]!.command.endsWith('d…'), 'a surrogate pair is not split');
+    assert.ok(listing[1].execId.endsWith('…'));
+    assert.ok(listing[1].command.endsWith('d…'), 'a surrogate pair is not split');
     assert.equal(issues.length, 5);
 
     const many = processListingFromWire({ processes: Array.from({ length: LIMITS.maxList + 1 }, (_, i) => ({ pid: 1 + (i % 1000), execId: '', command: '' })) }, report);

@@ -15,7 +15,10 @@ describe('stats replies from the guest', () => {
   it('round-trips stats within bounds, reporting nothing', () => {
     const issues: WireIssue[] = [];
     const bytes = StatsContainerResponse.encode(containerStatsToWire(stats)).finish();
-    assert.deepEqual(containerStatsFromWire(StatsContainerResponse.decode(bytes), (i) => issues.push(i)), stats);
+    assert.deepEqual(
+      containerStatsFromWire(StatsContainerResponse.decode(bytes), (i) => issues.push(i)),
+      stats,
+    );
     assert.deepEqual(issues, []);
   });
 
@@ -28,14 +31,28 @@ describe('stats replies from the guest', () => {
   it('makes negative or non-finite counters 0, rounds fractions down, clamps huge ones, and reports each', () => {
     const issues: WireIssue[] = [];
     const s = containerStatsFromWire(
-      { cpu: { usageUsec: -1, userUsec: NaN, systemUsec: 2.7, nrThrottled: 1e300, throttledUsec: Infinity }, memory: undefined, pids: { current: 5, limit: -0 }, blkio: undefined, networks: [], timestampMs: -3 },
+      {
+        cpu: { usageUsec: -1, userUsec: NaN, systemUsec: 2.7, nrThrottled: 1e300, throttledUsec: Infinity },
+        memory: undefined,
+        pids: { current: 5, limit: -0 },
+        blkio: undefined,
+        networks: [],
+        timestampMs: -3,
+      },
       (i) => issues.push(i),
     );
     assert.deepEqual(s.cpu, { usageUsec: 0, userUsec: 0, systemUsec: 2, nrThrottled: LIMITS.maxNumber, throttledUsec: 0 });
     assert.equal(s.timestampMs, 0);
     assert.deepEqual(
       issues.map((i) => i.field),
-      ['StatsContainer.cpu.usage_usec', 'StatsContainer.cpu.user_usec', 'StatsContainer.cpu.system_usec', 'StatsContainer.cpu.nr_throttled', 'StatsContainer.cpu.throttled_usec', 'StatsContainer.timestamp_ms'],
+      [
+        'StatsContainer.cpu.usage_usec',
+        'StatsContainer.cpu.user_usec',
+        'StatsContainer.cpu.system_usec',
+        'StatsContainer.cpu.nr_throttled',
+        'StatsContainer.cpu.throttled_usec',
+        'StatsContainer.timestamp_ms',
+      ],
     );
   });
 

@@ -127,7 +127,12 @@ describe('fuzz: agent replies, decoded and converted on the host', function () {
 
   it('WaitProcessResponse → ExitStatus', () => {
     fuzz('agent-replies/wait-process', (rand) => {
-      decodeAndConvert(wire.WaitProcessResponse.decode, exitStatusFromWire, replyBytes(rand, () => validExit(rand)), checkExitStatus);
+      decodeAndConvert(
+        wire.WaitProcessResponse.decode,
+        exitStatusFromWire,
+        replyBytes(rand, () => validExit(rand)),
+        checkExitStatus,
+      );
     });
   });
 
@@ -169,7 +174,11 @@ describe('fuzz: agent replies, decoded and converted on the host', function () {
     fuzz('agent-replies/list-processes', (rand) => {
       const valid = (): Uint8Array =>
         wire.ListProcessesResponse.encode({
-          processes: Array.from({ length: rand.size(30) }, () => ({ pid: rand.pick([-1, 0, 1, LIMITS.maxPid, LIMITS.maxPid + 1, 2 ** 31 - 1, rand.int(100_000)]), execId: randomString(rand), command: randomString(rand) })),
+          processes: Array.from({ length: rand.size(30) }, () => ({
+            pid: rand.pick([-1, 0, 1, LIMITS.maxPid, LIMITS.maxPid + 1, 2 ** 31 - 1, rand.int(100_000)]),
+            execId: randomString(rand),
+            command: randomString(rand),
+          })),
         }).finish();
       decodeAndConvert(wire.ListProcessesResponse.decode, processListingFromWire, replyBytes(rand, valid), checkListing);
     });
@@ -178,19 +187,39 @@ describe('fuzz: agent replies, decoded and converted on the host', function () {
   it('ReadStreamResponse, WriteStreamResponse, OOMEvent, CheckResponse', () => {
     fuzz('agent-replies/small', (rand) => {
       const maxLen = rand.pick([0, 1, 100, 1 << 20]);
-      decodeAndConvert(wire.ReadStreamResponse.decode, (w, r) => readStreamFromWire(w, maxLen, r), replyBytes(rand, () => wire.ReadStreamResponse.encode({ data: rand.bytes(rand.size(300)) }).finish()), (b) => {
-        assert.ok(Buffer.isBuffer(b) && b.length <= maxLen, `read ${b.length} bytes of at most ${maxLen}`);
-      });
+      decodeAndConvert(
+        wire.ReadStreamResponse.decode,
+        (w, r) => readStreamFromWire(w, maxLen, r),
+        replyBytes(rand, () => wire.ReadStreamResponse.encode({ data: rand.bytes(rand.size(300)) }).finish()),
+        (b) => {
+          assert.ok(Buffer.isBuffer(b) && b.length <= maxLen, `read ${b.length} bytes of at most ${maxLen}`);
+        },
+      );
       const sent = rand.size(1000);
-      decodeAndConvert(wire.WriteStreamResponse.decode, (w, r) => writeStreamFromWire(w, sent, r), replyBytes(rand, () => wire.WriteStreamResponse.encode({ len: rand.int(2 ** 32) }).finish()), (n) => {
-        assert.ok(isInt(n, 0, sent), `wrote ${n} of ${sent} bytes`);
-      });
-      decodeAndConvert(wire.OOMEvent.decode, oomEventFromWire, replyBytes(rand, () => wire.OOMEvent.encode({ containerId: randomString(rand) }).finish()), (id) => {
-        assert.ok(isBoundedString(id), 'container id out of bounds');
-      });
-      decodeAndConvert(wire.CheckResponse.decode, (w) => servingStatusFromWire(w.status), replyBytes(rand, () => wire.CheckResponse.encode({ status: rand.int(5) - 1 }).finish()), (s) => {
-        assert.ok(['serving', 'not-serving', 'unknown'].includes(s), `status ${s}`);
-      });
+      decodeAndConvert(
+        wire.WriteStreamResponse.decode,
+        (w, r) => writeStreamFromWire(w, sent, r),
+        replyBytes(rand, () => wire.WriteStreamResponse.encode({ len: rand.int(2 ** 32) }).finish()),
+        (n) => {
+          assert.ok(isInt(n, 0, sent), `wrote ${n} of ${sent} bytes`);
+        },
+      );
+      decodeAndConvert(
+        wire.OOMEvent.decode,
+        oomEventFromWire,
+        replyBytes(rand, () => wire.OOMEvent.encode({ containerId: randomString(rand) }).finish()),
+        (id) => {
+          assert.ok(isBoundedString(id), 'container id out of bounds');
+        },
+      );
+      decodeAndConvert(
+        wire.CheckResponse.decode,
+        (w) => servingStatusFromWire(w.status),
+        replyBytes(rand, () => wire.CheckResponse.encode({ status: rand.int(5) - 1 }).finish()),
+        (s) => {
+          assert.ok(['serving', 'not-serving', 'unknown'].includes(s), `status ${s}`);
+        },
+      );
     });
   });
 
@@ -198,8 +227,36 @@ describe('fuzz: agent replies, decoded and converted on the host', function () {
     const values = [undefined, null, -1, NaN, Infinity, 1e300, 2.5, 'x', '', true, {}, [], [1, 2], 10n, Symbol('s'), () => 1, 'y'.repeat(10_000), Buffer.alloc(20)];
     const odd = (rand: Rng): unknown => rand.pick(values);
     const oddObject = (rand: Rng, keys: string[], depth = 0): unknown =>
-      rand.chance(0.1) ? odd(rand) : Object.fromEntries(keys.filter(() => rand.chance(0.5)).map((k) => [k, depth < 2 && rand.chance(0.2) ? oddObject(rand, keys, depth + 1) : rand.chance(0.2) ? [odd(rand), { pid: odd(rand), execId: odd(rand) }] : odd(rand)]));
-    const keys = ['exitStatus', 'signal', 'exitedAtMs', 'kernelRelease', 'memoryTotalBytes', 'boot', 'initStartMs', 'channels', 'cpu', 'usageUsec', 'memory', 'pids', 'current', 'timestampMs', 'processes', 'pid', 'execId', 'command', 'data', 'len', 'containerId'];
+      rand.chance(0.1)
+        ? odd(rand)
+        : Object.fromEntries(
+            keys
+              .filter(() => rand.chance(0.5))
+              .map((k) => [k, depth < 2 && rand.chance(0.2) ? oddObject(rand, keys, depth + 1) : rand.chance(0.2) ? [odd(rand), { pid: odd(rand), execId: odd(rand) }] : odd(rand)]),
+          );
+    const keys = [
+      'exitStatus',
+      'signal',
+      'exitedAtMs',
+      'kernelRelease',
+      'memoryTotalBytes',
+      'boot',
+      'initStartMs',
+      'channels',
+      'cpu',
+      'usageUsec',
+      'memory',
+      'pids',
+      'current',
+      'timestampMs',
+      'processes',
+      'pid',
+      'execId',
+      'command',
+      'data',
+      'len',
+      'containerId',
+    ];
     fuzz('agent-replies/wrong-types', (rand) => {
       // One odd message, given to every conversion (they do not change it).
       const message = oddObject(rand, keys);
@@ -209,10 +266,25 @@ describe('fuzz: agent replies, decoded and converted on the host', function () {
       decodeAndConvert(id, guestDetailsFromWire, w(), checkGuestDetails);
       decodeAndConvert(id, containerStatsFromWire, w(), checkStats);
       decodeAndConvert(id, processListingFromWire, w(), checkListing);
-      decodeAndConvert(id, (x, r) => readStreamFromWire(x, 10, r), w(), (b) => assert.ok(b.length <= 10));
-      decodeAndConvert(id, (x, r) => writeStreamFromWire(x, 10, r), w(), (n) => assert.ok(isInt(n, 0, 10)));
+      decodeAndConvert(
+        id,
+        (x, r) => readStreamFromWire(x, 10, r),
+        w(),
+        (b) => assert.ok(b.length <= 10),
+      );
+      decodeAndConvert(
+        id,
+        (x, r) => writeStreamFromWire(x, 10, r),
+        w(),
+        (n) => assert.ok(isInt(n, 0, 10)),
+      );
       decodeAndConvert(id, oomEventFromWire, w(), (s) => assert.ok(isBoundedString(s)));
-      decodeAndConvert(id, (x: { status?: unknown }) => servingStatusFromWire(x?.status as never), w(), (s) => assert.ok(['serving', 'not-serving', 'unknown'].includes(s)));
+      decodeAndConvert(
+        id,
+        (x: { status?: unknown }) => servingStatusFromWire(x?.status as never),
+        w(),
+        (s) => assert.ok(['serving', 'not-serving', 'unknown'].includes(s)),
+      );
     });
   });
 });

@@ -29,7 +29,7 @@ function oversizedHeader(rand: Rng): Buffer {
 /** Splits `stream` at random boundaries: empty chunks, single bytes, and chunks larger than a frame. */
 function chunks(rand: Rng, stream: Buffer): Buffer[] {
   const out: Buffer[] = [];
-  for (let at = 0; at < stream.length; ) {
+  for (let at = 0; at < stream.length;) {
     const step = rand.pick([0, 1, 1 + rand.int(20), 1 + rand.int(300), 1 + rand.int(4 * MAX_HELD)]);
     out.push(stream.subarray(at, at + step));
     at += step;

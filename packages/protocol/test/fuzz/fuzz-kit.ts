@@ -37,7 +37,7 @@ export function prng(seed: number): Rng {
   const rng = next as Rng;
   rng.int = (n) => Math.floor(next() * n);
   rng.chance = (p) => next() < p;
-  rng.pick = (items) => items[rng.int(items.length)]!;
+  rng.pick = (items) => items[rng.int(items.length)];
   rng.bytes = (n) => {
     const b = Buffer.allocUnsafe(n);
     for (let i = 0; i < n; i += 4) {

@@ -61,7 +61,7 @@ describe('fuzz: host end of the serial channel', function () {
           opening.push(host.openSession(60_000).then(open, (err: unknown) => assert.ok(isMayuError(err), `openSession rejected with ${String(err)}`)));
         }
         const stream = Buffer.concat(guestFrames(rand, link.helloSessions()));
-        for (let at = 0; at < stream.length; ) {
+        for (let at = 0; at < stream.length;) {
           const step = 1 + rand.int(rand.chance(0.5) ? 64 : 70_000);
           link.emit('data', stream.subarray(at, at + step));
           at += step;
@@ -84,11 +84,11 @@ describe('fuzz: host end of the serial channel', function () {
     const host = new HostChannel(link);
     const opening = host.openSession(60_000);
     const [id] = link.helloSessions();
-    link.emit('data', encodeFrame(FrameType.Welcome, id!));
+    link.emit('data', encodeFrame(FrameType.Welcome, id));
     const s = await opening;
     const errors: Error[] = [];
     s.on('error', (err) => errors.push(err));
-    const chunk = Buffer.concat(encodeData(id!, Buffer.alloc(MAX_FRAME_PAYLOAD)));
+    const chunk = Buffer.concat(encodeData(id, Buffer.alloc(MAX_FRAME_PAYLOAD)));
     for (let sent = 0; sent <= MAX_SESSION_BUFFER + MAX_FRAME_PAYLOAD; sent += MAX_FRAME_PAYLOAD) link.emit('data', chunk);
     await tick();
     assert.equal(s.destroyed, true);

@@ -51,12 +51,7 @@ export interface CallOptions {
   waitForReady?: boolean;
 }
 
-type UnaryMethod<Req, Res> = (
-  req: Req,
-  metadata: Metadata,
-  options: { deadline: Date | number; waitForReady?: boolean },
-  callback: (err: ServiceError | null, res: Res) => void,
-) => unknown;
+type UnaryMethod<Req, Res> = (req: Req, metadata: Metadata, options: { deadline: Date | number; waitForReady?: boolean }, callback: (err: ServiceError | null, res: Res) => void) => unknown;
 
 /**
  * The host's client of the guest agent: every call has a deadline, replies

@@ -81,7 +81,11 @@ export function parseConfig(text: string, source: string): RuntimeConfig {
   if (problems.length > 0) {
     throw new MayuError('ERR_CONFIG_INVALID', `${source}: ${problems.join('; ')}`, { details: { source, problems } });
   }
-  return configFromRaw(doc as RawConfig, source, warnings.map((w) => `${source}: ${w}`));
+  return configFromRaw(
+    doc as RawConfig,
+    source,
+    warnings.map((w) => `${source}: ${w}`),
+  );
 }
 
 /** Loads a configuration file, or the defaults when `path` is undefined. */

@@ -54,7 +54,5 @@ export function decideAccel(requested: 'auto' | Accel, facts: KvmFacts = gatherK
   if (requested === 'tcg') return { accel: 'tcg', reason: 'configured accel = "tcg"' };
   if (requested === 'kvm') return { accel: 'kvm', reason: 'configured accel = "kvm"' };
   const verdict = kvmVerdict(facts);
-  return verdict.usable
-    ? { accel: 'kvm', reason: `auto: ${verdict.reason}` }
-    : { accel: 'tcg', reason: `auto: ${verdict.reason}; using TCG (software emulation)` };
+  return verdict.usable ? { accel: 'kvm', reason: `auto: ${verdict.reason}` } : { accel: 'tcg', reason: `auto: ${verdict.reason}; using TCG (software emulation)` };
 }

@@ -34,11 +34,7 @@ export interface GuestImage {
 export function guestImageCandidates(configured: string, env = process.env): string[] {
   if (configured) return [resolve(configured)];
   const cacheRoot = env.MAYU_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'mayu');
-  return [
-    ...(env.MAYU_GUEST_IMAGE_DIR ? [resolve(env.MAYU_GUEST_IMAGE_DIR)] : []),
-    join(cacheRoot, 'guest-image/current'),
-    '/usr/share/mayu/guest-image',
-  ];
+  return [...(env.MAYU_GUEST_IMAGE_DIR ? [resolve(env.MAYU_GUEST_IMAGE_DIR)] : []), join(cacheRoot, 'guest-image/current'), '/usr/share/mayu/guest-image'];
 }
 
 /** Finds and reads the guest image; ERR_GUEST_IMAGE says where it looked. */

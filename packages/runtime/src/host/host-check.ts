@@ -66,8 +66,18 @@ export async function checkHost(config: RuntimeConfig, agentVersion: string): Pr
     kvm.usable
       ? { name: 'kvm', status: 'ok', detail: kvm.reason }
       : clh
-        ? { name: 'kvm', status: 'fail', detail: `Cloud Hypervisor needs KVM: ${kvm.reason}`, fix: 'use a host with VT-x/AMD-V and kvm_intel/kvm_amd loaded, or sandbox.hypervisor = "qemu" (it can emulate)' }
-        : { name: 'kvm', status: 'warn', detail: kvm.reason, fix: 'VMs run under TCG (software emulation, several times slower). For production, use a host with VT-x/AMD-V and kvm_intel/kvm_amd loaded.' },
+        ? {
+            name: 'kvm',
+            status: 'fail',
+            detail: `Cloud Hypervisor needs KVM: ${kvm.reason}`,
+            fix: 'use a host with VT-x/AMD-V and kvm_intel/kvm_amd loaded, or sandbox.hypervisor = "qemu" (it can emulate)',
+          }
+        : {
+            name: 'kvm',
+            status: 'warn',
+            detail: kvm.reason,
+            fix: 'VMs run under TCG (software emulation, several times slower). For production, use a host with VT-x/AMD-V and kvm_intel/kvm_amd loaded.',
+          },
   );
   checks.push(
     hostHasVhostVsock()

@@ -44,8 +44,6 @@ export interface SharedDirSpec {
   attributes: 'host' | 'mapped';
 }
 
-
-
 export interface DiskSpec {
   id: string;
   path: string;

@@ -171,7 +171,7 @@ export class LayoutBlob {
 export function digestHex(digest: string): string {
   const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
   if (!m) throw invalidArgument('digest', digest, 'must be sha256:<64 hex digits>');
-  return m[1] as string;
+  return m[1];
 }
 
 function sizeMismatch(desc: Descriptor, size: number): MayuError {

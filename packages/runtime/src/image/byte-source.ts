@@ -39,7 +39,7 @@ export class ByteSource {
       parts.push(c);
       got += c.length;
     }
-    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, got);
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, got);
   }
 
   /** Skips `n` bytes; returns how many there were (fewer where the stream ends first). */

@@ -18,7 +18,7 @@ function strings(raw: Record<string, unknown>, key: string, where: string): stri
   const v = raw[key];
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw invalidArgument(`${where} config.${key}`, v, 'must be an array of strings');
-  return v as string[];
+  return v;
 }
 
 function string(raw: Record<string, unknown>, key: string, where: string): string {

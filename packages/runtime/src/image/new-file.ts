@@ -11,7 +11,7 @@ export async function writeNewFile(path: string, body: AsyncIterable<Buffer>, fi
   const fd = openSync(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   try {
     for await (const chunk of body) {
-      for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
+      for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off, chunk.length - off);
     }
     finish?.(fd);
   } finally {

@@ -40,7 +40,10 @@ export function numeric(block: Buffer, start: number, length: number, field: str
     }
     return Number(value);
   }
-  const digits = bytes.toString('latin1').replace(/[\0 ]+$/, '').replace(/^[ ]+/, '');
+  const digits = bytes
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^[ ]+/, '');
   if (digits === '') return 0;
   if (!/^[0-7]+$/.test(digits)) throw badTar(`header field ${field} is not an octal number (${JSON.stringify(digits)})`);
   const value = parseInt(digits, 8);
@@ -54,7 +57,7 @@ function checksumOk(block: Buffer): boolean {
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : (block[i] as number);
+    const b = i >= 148 && i < 156 ? 0x20 : block[i];
     unsigned += b;
     signed += b > 127 ? b - 256 : b;
   }
@@ -84,7 +87,7 @@ export function parseHeader(block: Buffer, offset: number): RawHeader {
     gid: numeric(block, 116, 8, 'gid'),
     size: numeric(block, 124, 12, 'size'),
     mtime: Math.max(0, mtime),
-    typeflag: String.fromCharCode(block[156] as number),
+    typeflag: String.fromCharCode(block[156]),
     linkname: text(block, 157, 100),
   };
 }

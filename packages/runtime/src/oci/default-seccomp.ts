@@ -1,12 +1,4 @@
-import {
-  AF_VSOCK,
-  ALWAYS_ALLOWED,
-  CAPABILITY_ALLOWED,
-  CLONE_NAMESPACE_FLAGS,
-  COMPAT32_ALLOWED,
-  COMPAT32_CAPABILITY_ALLOWED,
-  SAFE_PERSONALITIES,
-} from './seccomp-syscalls.js';
+import { AF_VSOCK, ALWAYS_ALLOWED, CAPABILITY_ALLOWED, CLONE_NAMESPACE_FLAGS, COMPAT32_ALLOWED, COMPAT32_CAPABILITY_ALLOWED, SAFE_PERSONALITIES } from './seccomp-syscalls.js';
 
 /** OCI runtime-spec `linux.seccomp` (the fields this profile uses). */
 export interface LinuxSeccomp {

@@ -5,6 +5,7 @@ import type { ImageConfig } from '../image/oci-image.js';
 import { defaultSeccomp } from './default-seccomp.js';
 
 /** Capabilities a container gets by default (the set Docker and containerd use). */
+// prettier-ignore
 export const DEFAULT_CAPABILITIES = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
   'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
@@ -41,7 +42,9 @@ export function resolveUser(spec: string, rootfs: string): { uid: number; gid: n
   const [u = '', g] = spec.split(':');
   const table = (file: string): string[][] => {
     try {
-      return readFileSync(join(rootfs, 'etc', file), 'utf8').split('\n').map((l) => l.split(':'));
+      return readFileSync(join(rootfs, 'etc', file), 'utf8')
+        .split('\n')
+        .map((l) => l.split(':'));
     } catch {
       return [];
     }
@@ -72,7 +75,7 @@ export function resolveUser(spec: string, rootfs: string): { uid: number; gid: n
 /** Merges environment lists; later entries override earlier ones with the same name. */
 export function mergeEnv(...lists: string[][]): string[] {
   const byName = new Map<string, string>();
-  for (const e of lists.flat()) byName.set(e.split('=')[0] as string, e);
+  for (const e of lists.flat()) byName.set(e.split('=')[0], e);
   return [...byName.values()];
 }
 

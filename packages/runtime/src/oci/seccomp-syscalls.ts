@@ -12,6 +12,7 @@
  */
 
 /** Allowed to every container, whatever its capabilities. */
+// prettier-ignore
 export const ALWAYS_ALLOWED = {
   /** Reading, writing and syncing open files, pipes and descriptors (ioctl too: device access is the device cgroup's job). */
   fileIo: [
@@ -113,6 +114,7 @@ export const ALWAYS_ALLOWED = {
  * 32-bit-uid, 64-bit-offset and 64-bit-time variants, and the socketcall
  * and ipc multiplexers with their sub-calls). None of them exists on x86_64.
  */
+// prettier-ignore
 export const COMPAT32_ALLOWED: readonly string[] = [
   '_llseek', '_newselect', 'chown32', 'fchown32', 'lchown32', 'fadvise64_64', 'fcntl64', 'fstat64', 'fstatat64',
   'fstatfs64', 'ftruncate64', 'lstat64', 'mmap2', 'sendfile64', 'stat64', 'statfs64', 'truncate64', 'ugetrlimit', 'waitpid',
@@ -130,6 +132,7 @@ export const COMPAT32_ALLOWED: readonly string[] = [
  * kernel would refuse most of these without it anyway, and refusing them
  * here takes their code out of reach of an unprivileged process.
  */
+// prettier-ignore
 export const CAPABILITY_ALLOWED: Readonly<Record<string, readonly string[]>> = {
   /**
    * Mounts, namespaces, and kernel-wide facilities: the mount API, namespace
@@ -178,6 +181,7 @@ export const CAPABILITY_ALLOWED: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** The 32-bit-only names of capability-gated calls (as in CAPABILITY_ALLOWED). */
+// prettier-ignore
 export const COMPAT32_CAPABILITY_ALLOWED: Readonly<Record<string, readonly string[]>> = {
   CAP_SYS_ADMIN: ['umount'],
   CAP_SYS_TIME: ['stime', 'clock_settime64'],
@@ -187,6 +191,7 @@ export const COMPAT32_CAPABILITY_ALLOWED: Readonly<Record<string, readonly strin
  * Never allowed, whatever the capabilities (the default action refuses
  * them; the list documents why, and tests keep it out of every allow-list).
  */
+// prettier-ignore
 export const NEVER_ALLOWED: Readonly<Record<string, readonly string[]>> = {
   /** The kernel keyring is not namespaced: keys would be shared with everything else in the VM. */
   keyring: ['keyctl', 'add_key', 'request_key'],

@@ -5,7 +5,6 @@ import { ensureMountpoints, type Mountpoint } from '../storage/mountpoints.js';
 import type { ShareArea, SharedTree } from '../storage/shared-tree.js';
 import type { WritableLayers } from '../storage/writable-layers.js';
 
-
 /** Container ids become one path component on the host: nothing else is accepted. */
 const CONTAINER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 

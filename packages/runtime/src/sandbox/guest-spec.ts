@@ -57,11 +57,15 @@ export function specForGuest(raw: unknown, o: GuestSpecOptions): Spec {
   if (typeof rootPath !== 'string' || (!isAbsolute(rootPath) && !o.bundle)) throw invalidArgument('/root/path', rootPath, 'must be an absolute path (there is no bundle to be relative to)');
   spec.root = { ...spec.root, path: isAbsolute(rootPath) ? rootPath : join(o.bundle as string, rootPath) };
   for (const [section, key, lsm] of LSM_FIELDS) {
-    const part = spec[section] as Record<string, unknown> | undefined;
+    const part = spec[section];
     const value = part?.[key];
     if (part === undefined || value === undefined || value === '') continue;
     if (o.lsmLabels === 'refuse') {
-      throw invalidArgument(`/${section}/${key}`, value, `the guest kernel has no ${lsm}, so mayu cannot confine the container with it; set runtime.lsm_labels = "drop" to run it with the VM as its boundary instead`);
+      throw invalidArgument(
+        `/${section}/${key}`,
+        value,
+        `the guest kernel has no ${lsm}, so mayu cannot confine the container with it; set runtime.lsm_labels = "drop" to run it with the VM as its boundary instead`,
+      );
     }
     o.onDropped?.(`/${section}/${key}`, value);
     delete part[key];

@@ -101,9 +101,7 @@ export class Sandbox {
     this.stateDir = stateDir;
     this.image = image;
     this.log = o.log;
-    this.fsm = new StateMachine<SandboxState>(`sandbox ${o.id}`, 'created', SANDBOX_TRANSITIONS, (from, to) =>
-      this.log.debug({ from, to }, 'sandbox state'),
-    );
+    this.fsm = new StateMachine<SandboxState>(`sandbox ${o.id}`, 'created', SANDBOX_TRANSITIONS, (from, to) => this.log.debug({ from, to }, 'sandbox state'));
   }
 
   static create(o: SandboxOptions): Sandbox {

@@ -102,7 +102,10 @@ export function planVm(o: {
         attributes: area === 'mapped' ? 'mapped' : 'host',
       })) ?? [],
   };
-  for (const [key, path] of [['kernel', spec.kernel], [s.rootfs, spec.rootfs.path]] as const) {
+  for (const [key, path] of [
+    ['kernel', spec.kernel],
+    [s.rootfs, spec.rootfs.path],
+  ] as const) {
     if (!existsSync(path)) throw new MayuError('ERR_GUEST_IMAGE', `sandbox.${key}: ${path} does not exist`, { details: { key, path } });
   }
   return { spec, sharedFs, shares };

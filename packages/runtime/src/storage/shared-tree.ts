@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { mountCommand } from './mount-command.js';
 import { bindMount, remount, unmount } from './host-mounts.js';
 
-
 export type { ShareArea };
 
 /**

@@ -32,7 +32,11 @@ export class WritableLayers {
     const fds = [lower, join(base, 'upper'), join(base, 'work'), target].map((p) => openPathFd(p, 'directory'));
     try {
       const options = `lowerdir=${passedFd(0)},upperdir=${passedFd(1)},workdir=${passedFd(2)},nosuid,nodev`;
-      await mountCommand('mount', ['-t', 'overlay', '-o', options, 'overlay', passedFd(3)], fds.map((f) => f.fd));
+      await mountCommand(
+        'mount',
+        ['-t', 'overlay', '-o', options, 'overlay', passedFd(3)],
+        fds.map((f) => f.fd),
+      );
     } catch (err) {
       rmSync(base, { recursive: true, force: true });
       await unmount(target);

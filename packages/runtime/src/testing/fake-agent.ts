@@ -141,7 +141,12 @@ export class FakeAgent {
     if (behaviour !== stall) return behaviour(request, method);
     return new Promise((resolve, reject) => {
       const list = this.stalled.get(method) ?? [];
-      list.push({ request, answer: (p) => p.then(resolve, reject) });
+      list.push({
+        request,
+        answer: (p) => {
+          p.then(resolve, reject);
+        },
+      });
       this.stalled.set(method, list);
     });
   }

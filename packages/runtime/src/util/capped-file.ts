@@ -54,7 +54,7 @@ export class CappedFile {
 
   /** Writes all of `part` (writeSync may write less than asked). */
   private writeAll(part: Buffer): void {
-    for (let off = 0; off < part.length; ) {
+    for (let off = 0; off < part.length;) {
       const n = writeSync(this.fd!, part, off);
       if (n <= 0) throw new Error(`${this.path}: write made no progress`);
       off += n;

@@ -4,5 +4,11 @@ export function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean>
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
   });
-  return Promise.race([p.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    timeout,
+  ]).finally(() => clearTimeout(timer));
 }

@@ -17,7 +17,7 @@ function fakeGuest(path: string): { server: Server; leftovers: (b: Buffer) => vo
   const grpc = new GrpcServer();
   grpc.addService(AgentServiceService, {
     check: (_c: unknown, cb: (e: null, r: unknown) => void) => cb(null, { status: servingStatusToWire('serving') }),
-  } as never);
+  });
   const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
   const guest = new GuestChannel();
   guest.on('session', (s: SessionStream) => injector.injectConnection(s));

@@ -74,18 +74,21 @@ describe('configuration', () => {
 
   it('names every bad key and its value', () => {
     const text = '[sandbox]\ndefault_memory = 64\n[hypervisor.qemu]\naccel = "fast"\nbogus = 1\n[agent]\ndial_timeout = "x"\n[runtime]\nstate_dir = "relative"';
-    assert.throws(() => parseConfig(text, 'my.toml'), (err: Error & { code: string; details: { problems: string[] } }) => {
-      assert.equal(err.code, 'ERR_CONFIG_INVALID');
-      assert.deepEqual(err.details.problems.sort(), [
-        'agent.dial_timeout: must be number (got "x")',
-        'hypervisor.qemu.accel: must be one of "auto", "kvm", "tcg" (got "fast")',
-        'hypervisor.qemu.bogus: unknown key',
-        'runtime.state_dir: must match pattern "^/" (got "relative")',
-        'sandbox.default_memory: must be >= 128 (got 64)',
-      ]);
-      assert.match(err.message, /^my\.toml: /);
-      return true;
-    });
+    assert.throws(
+      () => parseConfig(text, 'my.toml'),
+      (err: Error & { code: string; details: { problems: string[] } }) => {
+        assert.equal(err.code, 'ERR_CONFIG_INVALID');
+        assert.deepEqual(err.details.problems.sort(), [
+          'agent.dial_timeout: must be number (got "x")',
+          'hypervisor.qemu.accel: must be one of "auto", "kvm", "tcg" (got "fast")',
+          'hypervisor.qemu.bogus: unknown key',
+          'runtime.state_dir: must match pattern "^/" (got "relative")',
+          'sandbox.default_memory: must be >= 128 (got 64)',
+        ]);
+        assert.match(err.message, /^my\.toml: /);
+        return true;
+      },
+    );
   });
 
   it('rejects unknown sections and bad TOML with a position', () => {

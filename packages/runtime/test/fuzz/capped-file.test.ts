@@ -42,6 +42,7 @@ describe('fuzz: capped console log', function () {
     const f = new CappedFile(join(dir, 'full.log'), 100);
     (f as unknown as { fd: number }).fd = 2 ** 30; // a descriptor that is not open: EBADF
     assert.doesNotThrow(() => f.write(Buffer.from('lost')));
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- it adds `code` (optional), which the rule does not count
     assert.equal((f.error as NodeJS.ErrnoException | null)?.code, 'EBADF');
     assert.equal(f.dropped, 4);
     f.write(Buffer.from('more'));

@@ -56,7 +56,7 @@ describe('fuzz: guest log relay', function () {
       const relay = new GuestLogRelay(log, { ...o, now: () => now });
       const decoder = new StringDecoder('utf8');
       const input = Buffer.concat(Array.from({ length: rand.size(12) }, () => piece(rand)).map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
-      for (let at = 0; at < input.length; ) {
+      for (let at = 0; at < input.length;) {
         const step = 1 + rand.int(rand.chance(0.5) ? 16 : 4096);
         relay.push(decoder.write(input.subarray(at, at + step)));
         at += step;

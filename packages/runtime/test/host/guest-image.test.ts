@@ -32,7 +32,17 @@ describe('guest image', () => {
       writeFileSync(join(dir, file), name);
       artifacts[name] = { file, bytes: name.length, sha256: sha256(name) };
     }
-    const manifest = { schemaVersion: 1, inputsHash: 'x', variant: 'release', kernel: { release: '6.1', source: 's' }, agent: { version: '0.1.0', node: 'v20' }, ociRuntime: 'crun', rootfsImageType: 'erofs', artifacts, builtAt: 'now' };
+    const manifest = {
+      schemaVersion: 1,
+      inputsHash: 'x',
+      variant: 'release',
+      kernel: { release: '6.1', source: 's' },
+      agent: { version: '0.1.0', node: 'v20' },
+      ociRuntime: 'crun',
+      rootfsImageType: 'erofs',
+      artifacts,
+      builtAt: 'now',
+    };
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
     const image = locateGuestImage(dir);
     assert.equal(image.kernel, join(dir, 'vmlinux'));

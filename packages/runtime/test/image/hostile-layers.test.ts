@@ -41,7 +41,11 @@ describe('unpacking hostile image layers', () => {
     const manifest = JSON.parse(readFileSync(join(dir, `layout-${n}`, 'index.json'), 'utf8')).manifests[0].digest.slice(7);
     return JSON.parse(readFileSync(join(dir, `layout-${n}`, 'blobs/sha256', manifest), 'utf8')).layers[i].digest;
   };
-  const noTempLeft = (): void => assert.deepEqual(readdirSync(join(imageCacheDir(), 'v2')).filter((e) => e.startsWith('.')), []);
+  const noTempLeft = (): void =>
+    assert.deepEqual(
+      readdirSync(join(imageCacheDir(), 'v2')).filter((e) => e.startsWith('.')),
+      [],
+    );
 
   it('a symlink from one layer to a host directory, written through by the next, stays in the rootfs', async () => {
     const img = await unpack([[{ name: 'x', type: 'symlink', linkname: host }], [{ name: 'x/evil', body: 'pwned' }]]);
@@ -86,31 +90,54 @@ describe('unpacking hostile image layers', () => {
   });
 
   it('a hard link to a symlink links the symlink, not what it points to', async () => {
-    const img = await unpack([[{ name: 'l', type: 'symlink', linkname: join(host, 'shadow') }, { name: 'h', type: 'hardlink', linkname: 'l' }]]);
+    const img = await unpack([
+      [
+        { name: 'l', type: 'symlink', linkname: join(host, 'shadow') },
+        { name: 'h', type: 'hardlink', linkname: 'l' },
+      ],
+    ]);
     assert.ok(lstatSync(inRoot(img, 'h')).isSymbolicLink());
     assert.equal(statSync(join(host, 'shadow')).nlink, 1);
   });
 
   it('hard links within the image work', async () => {
-    const img = await unpack([[{ name: 'bin/busybox', body: 'elf', mode: 0o755 }, { name: 'bin/sh', type: 'hardlink', linkname: 'bin/busybox' }]]);
+    const img = await unpack([
+      [
+        { name: 'bin/busybox', body: 'elf', mode: 0o755 },
+        { name: 'bin/sh', type: 'hardlink', linkname: 'bin/busybox' },
+      ],
+    ]);
     assert.equal(statSync(inRoot(img, 'bin/sh')).ino, statSync(inRoot(img, 'bin/busybox')).ino);
     assert.equal(statSync(inRoot(img, 'bin/sh')).nlink, 2);
   });
 
   it('refuses "../" names, naming the layer digest and the entry', async () => {
     for (const name of ['../evil', 'a/../../evil', './../evil']) {
-      await assert.rejects(unpack([[{ name: 'ok', body: '' }, { name, body: 'x' }]]), (err: Error & { code?: string }) => {
-        assert.equal(err.code, 'ERR_INVALID_ARGUMENT');
-        assert.equal(err.message, `layer ${layerDigest(0)}: entry ${JSON.stringify(name)} has a ".." component`);
-        return true;
-      });
+      await assert.rejects(
+        unpack([
+          [
+            { name: 'ok', body: '' },
+            { name, body: 'x' },
+          ],
+        ]),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'ERR_INVALID_ARGUMENT');
+          assert.equal(err.message, `layer ${layerDigest(0)}: entry ${JSON.stringify(name)} has a ".." component`);
+          return true;
+        },
+      );
     }
     assert.ok(!existsSync(join(dir, 'evil')) && !existsSync(join(dir, 'cache', 'evil')));
     noTempLeft();
   });
 
   it('puts absolute names beneath the rootfs', async () => {
-    const img = await unpack([[{ name: `${host}/abs`, body: 'x' }, { name: '/etc/hostname', body: 'h' }]]);
+    const img = await unpack([
+      [
+        { name: `${host}/abs`, body: 'x' },
+        { name: '/etc/hostname', body: 'h' },
+      ],
+    ]);
     hostUntouched();
     assert.equal(readFileSync(inRoot(img, `${host}/abs`), 'utf8'), 'x');
     assert.equal(readFileSync(inRoot(img, 'etc/hostname'), 'utf8'), 'h');
@@ -128,7 +155,11 @@ describe('unpacking hostile image layers', () => {
 
   it('applies whiteouts beneath the rootfs only, never writing them', async () => {
     const img = await unpack([
-      [{ name: 'etc/motd', body: 'm' }, { name: 'x', type: 'symlink', linkname: host }, { name: 'gone/deep/file', body: 'f' }],
+      [
+        { name: 'etc/motd', body: 'm' },
+        { name: 'x', type: 'symlink', linkname: host },
+        { name: 'gone/deep/file', body: 'f' },
+      ],
       [{ name: 'etc/.wh.motd' }, { name: 'x/.wh.shadow' }, { name: '.wh.gone' }, { name: 'etc/new', body: 'n' }, { name: 'etc/.wh.new' }],
     ]);
     hostUntouched();
@@ -139,7 +170,11 @@ describe('unpacking hostile image layers', () => {
 
   it('opaque whiteouts empty a directory of the lower layers only', async () => {
     const img = await unpack([
-      [{ name: 'd/old', body: '' }, { name: 'd/sub/old2', body: '' }, { name: 'e/keep', body: '' }],
+      [
+        { name: 'd/old', body: '' },
+        { name: 'd/sub/old2', body: '' },
+        { name: 'e/keep', body: '' },
+      ],
       [{ name: 'd/', type: 'dir' }, { name: 'd/sub/new2', body: '' }, { name: 'd/.wh..wh..opq' }, { name: 'd/new', body: '' }],
     ]);
     assert.deepEqual(readdirSync(inRoot(img, 'd')).sort(), ['new', 'sub']);
@@ -148,13 +183,25 @@ describe('unpacking hostile image layers', () => {
   });
 
   it('drops device nodes and FIFOs, and counts them', async () => {
-    const img = await unpack([[{ name: 'dev/sda', type: 'block' }, { name: 'dev/mem', type: 'char' }, { name: 'pipe', type: 'fifo' }, { name: 'f', body: '' }]]);
+    const img = await unpack([
+      [
+        { name: 'dev/sda', type: 'block' },
+        { name: 'dev/mem', type: 'char' },
+        { name: 'pipe', type: 'fifo' },
+        { name: 'f', body: '' },
+      ],
+    ]);
     assert.equal(img.droppedEntries, 3);
     assert.ok(!existsSync(inRoot(img, 'dev/sda')) && !existsSync(inRoot(img, 'dev/mem')) && !existsSync(inRoot(img, 'pipe')));
   });
 
   it('keeps setuid bits and owners, inside a cache only its owner may enter', async () => {
-    const img = await unpack([[{ name: 'bin/su', body: 'elf', mode: 0o4755, uid: 0, gid: 0 }, { name: 'home/u/f', body: '', uid: 1000, gid: 1000, mode: 0o640 }]]);
+    const img = await unpack([
+      [
+        { name: 'bin/su', body: 'elf', mode: 0o4755, uid: 0, gid: 0 },
+        { name: 'home/u/f', body: '', uid: 1000, gid: 1000, mode: 0o640 },
+      ],
+    ]);
     assert.equal(statSync(inRoot(img, 'bin/su')).mode & 0o7777, 0o4755);
     assert.equal(statSync(inRoot(img, 'home/u/f')).mode & 0o7777, 0o640);
     if (asRoot) assert.equal(statSync(inRoot(img, 'home/u/f')).uid, 1000);
@@ -163,8 +210,16 @@ describe('unpacking hostile image layers', () => {
 
   it('replaces files by directories and directories by files, never through a symlink', async () => {
     const img = await unpack([
-      [{ name: 'a', body: 'file' }, { name: 'b/c', body: '' }, { name: 'l', type: 'symlink', linkname: host }],
-      [{ name: 'a/', type: 'dir' }, { name: 'b', body: 'now a file' }, { name: 'l', body: 'replaces the symlink' }],
+      [
+        { name: 'a', body: 'file' },
+        { name: 'b/c', body: '' },
+        { name: 'l', type: 'symlink', linkname: host },
+      ],
+      [
+        { name: 'a/', type: 'dir' },
+        { name: 'b', body: 'now a file' },
+        { name: 'l', body: 'replaces the symlink' },
+      ],
     ]);
     assert.ok(statSync(inRoot(img, 'a')).isDirectory());
     assert.equal(readFileSync(inRoot(img, 'b'), 'utf8'), 'now a file');
@@ -174,8 +229,15 @@ describe('unpacking hostile image layers', () => {
 
   it('sets directory modes last (a 0555 directory still gets its files) and never through a symlink', async () => {
     const img = await unpack([
-      [{ name: 'ro/', type: 'dir', mode: 0o555 }, { name: 'ro/a', body: '' }, { name: 'p/', type: 'dir', mode: 0o700 }],
-      [{ name: 'ro/b', body: '' }, { name: 'p', type: 'symlink', linkname: host }],
+      [
+        { name: 'ro/', type: 'dir', mode: 0o555 },
+        { name: 'ro/a', body: '' },
+        { name: 'p/', type: 'dir', mode: 0o700 },
+      ],
+      [
+        { name: 'ro/b', body: '' },
+        { name: 'p', type: 'symlink', linkname: host },
+      ],
     ]);
     assert.equal(statSync(inRoot(img, 'ro')).mode & 0o777, 0o555);
     assert.deepEqual(readdirSync(inRoot(img, 'ro')).sort(), ['a', 'b']);
@@ -184,7 +246,12 @@ describe('unpacking hostile image layers', () => {
 
   it('reads PAX long paths and link targets', async () => {
     const long = `${'a'.repeat(100)}/${'b'.repeat(100)}/${'c'.repeat(100)}`;
-    const img = await unpack([[{ name: 'x', body: 'deep', pax: { path: `${long}/file` } }, { name: 'l', type: 'symlink', pax: { linkpath: `${long}/file` } }]]);
+    const img = await unpack([
+      [
+        { name: 'x', body: 'deep', pax: { path: `${long}/file` } },
+        { name: 'l', type: 'symlink', pax: { linkpath: `${long}/file` } },
+      ],
+    ]);
     assert.equal(readFileSync(inRoot(img, `${long}/file`), 'utf8'), 'deep');
     assert.equal(readFileSync(inRoot(img, 'l'), 'utf8'), 'deep');
   });

@@ -37,13 +37,11 @@ describe('the image cache', () => {
     const layout = join(dir, 'concurrent');
     const digest = buildLayout(layout, { layers: manyFiles('c', 300).map((l) => layer(tarball(l))) });
     const script = `const { unpackOciLayout } = await import(${JSON.stringify(moduleUrl)}); const r = await unpackOciLayout(${JSON.stringify(layout)}); console.log(JSON.stringify({ rootfs: r.rootfs, digest: r.digest }));`;
-    const results = await Promise.all(
-      Array.from({ length: 4 }, () => run(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, MAYU_CACHE_DIR: join(dir, 'cache') } })),
-    );
+    const results = await Promise.all(Array.from({ length: 4 }, () => run(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, MAYU_CACHE_DIR: join(dir, 'cache') } })));
     const got = results.map((r) => JSON.parse(r.stdout) as { rootfs: string; digest: string });
     assert.deepEqual(new Set(got.map((g) => g.rootfs)).size, 1);
     assert.equal(got[0]?.digest, digest);
-    const rootfs = got[0]?.rootfs as string;
+    const rootfs = got[0]?.rootfs;
     assert.equal(readdirSync(join(rootfs, 'd0')).length + readdirSync(join(rootfs, 'd1')).length, 600);
     assert.equal(readFileSync(join(rootfs, 'd1/c-299'), 'utf8'), 'c 1 299\n'.repeat(50));
     assert.ok(existsSync(join(rootfs, '..', 'complete')));
@@ -55,7 +53,7 @@ describe('the image cache', () => {
     buildLayout(layout, { layers: manyFiles('p', 50).map((l) => layer(tarball(l))) });
     const all = await Promise.all([1, 2, 3, 4].map(() => unpackOciLayout(layout)));
     assert.equal(new Set(all.map((r) => r.rootfs)).size, 1);
-    const ino = statSync(all[0]?.rootfs as string).ino;
+    const ino = statSync(all[0]?.rootfs).ino;
     assert.equal(statSync((await unpackOciLayout(layout)).rootfs).ino, ino);
     assert.deepEqual(temps(), []);
   });

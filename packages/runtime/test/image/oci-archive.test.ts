@@ -35,7 +35,11 @@ describe('OCI archives', () => {
     writeFileSync(path, data);
     return path;
   };
-  const noTempLeft = (): void => assert.deepEqual(readdirSync(join(imageCacheDir(), 'v2')).filter((e) => e.startsWith('.')), []);
+  const noTempLeft = (): void =>
+    assert.deepEqual(
+      readdirSync(join(imageCacheDir(), 'v2')).filter((e) => e.startsWith('.')),
+      [],
+    );
 
   it('reads an archive, gzip-compressed or not, through a temporary layout that is removed', async () => {
     const plain = await resolveImage(archive('plain.tar', tarball([{ name: './', type: 'dir' }, ...entriesOf(layout)])));

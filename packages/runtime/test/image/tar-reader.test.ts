@@ -58,7 +58,10 @@ describe('image tar reader', () => {
     assert.deepEqual(got[0] && [got[0].name, got[0].uid, got[0].gid, got[0].mtime, got[0].content], [long, 70000, 70001, 1234.5, 'x']);
     assert.deepEqual(got[1] && [got[1].name, got[1].linkname], [long, `/${'t'.repeat(200)}`]);
     assert.equal(got[2]?.name, 'pax-wins');
-    assert.deepEqual(got.slice(3).map((e) => e.mtime), [42, 43, 42]);
+    assert.deepEqual(
+      got.slice(3).map((e) => e.mtime),
+      [42, 43, 42],
+    );
   });
 
   it('reads base-256 numbers (GNU) for size, uid and gid', async () => {
@@ -70,18 +73,32 @@ describe('image tar reader', () => {
     const body = Buffer.alloc(3 << 20, 'a');
     const sizes: number[] = [];
     for await (const e of readTar(chunked(tarball([{ name: 'big', body }]), 64 << 10))) for await (const c of e.body) sizes.push(c.length);
-    assert.equal(sizes.reduce((a, b) => a + b, 0), body.length);
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      body.length,
+    );
     assert.ok(Math.max(...sizes) <= 64 << 10, 'no chunk bigger than what the source gave');
   });
 
   it('skips a body the consumer does not read', async () => {
     const got: string[] = [];
-    for await (const e of readTar(chunked(tarball([{ name: 'a', body: 'x'.repeat(1000) }, { name: 'b', body: 'y' }])))) got.push(e.name);
+    for await (const e of readTar(
+      chunked(
+        tarball([
+          { name: 'a', body: 'x'.repeat(1000) },
+          { name: 'b', body: 'y' },
+        ]),
+      ),
+    ))
+      got.push(e.name);
     assert.deepEqual(got, ['a', 'b']);
   });
 
   it('names the entry of an archive truncated in its content', async () => {
-    const buf = tarball([{ name: 'ok', body: 'fine' }, { name: 'cut-here', body: 'z'.repeat(2000) }]);
+    const buf = tarball([
+      { name: 'ok', body: 'fine' },
+      { name: 'cut-here', body: 'z'.repeat(2000) },
+    ]);
     await assert.rejects(readAll(buf.subarray(0, 512 * 2 + 512 + 700)), { code: 'ERR_INVALID_ARGUMENT', message: /truncated in entry "cut-here" \(2000 bytes, 700 present\)/ });
     await assert.rejects(readAll(buf.subarray(0, 512 * 2 + 100)), { message: /truncated in the header after entry "ok"/ });
   });
@@ -105,7 +122,10 @@ describe('image tar reader', () => {
 
   it('ends at the end-of-archive blocks, or cleanly at the end of the stream', async () => {
     assert.deepEqual(await names([{ name: 'a' }]), ['a']);
-    assert.deepEqual((await readAll(member({ name: 'no-end-blocks' }))).map((e) => e.name), ['no-end-blocks']);
+    assert.deepEqual(
+      (await readAll(member({ name: 'no-end-blocks' }))).map((e) => e.name),
+      ['no-end-blocks'],
+    );
     assert.deepEqual(await readAll(Buffer.alloc(0)), []);
   });
 });

@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { defaultSeccomp, type LinuxSeccomp } from '../../src/oci/default-seccomp.js';
 import { DEFAULT_CAPABILITIES } from '../../src/oci/default-spec.js';
-import {
-  ALWAYS_ALLOWED,
-  CAPABILITY_ALLOWED,
-  COMPAT32_ALLOWED,
-  COMPAT32_CAPABILITY_ALLOWED,
-  NEVER_ALLOWED,
-} from '../../src/oci/seccomp-syscalls.js';
+import { ALWAYS_ALLOWED, CAPABILITY_ALLOWED, COMPAT32_ALLOWED, COMPAT32_CAPABILITY_ALLOWED, NEVER_ALLOWED } from '../../src/oci/seccomp-syscalls.js';
 import { X86_64_SYSCALLS } from './x86-64-syscalls.js';
 
 const EPERM = 1;
@@ -75,13 +69,21 @@ describe('default seccomp profile', () => {
     const rules = profile.syscalls ?? [];
     const plain = new Set(rules.filter((r) => r.action === 'SCMP_ACT_ALLOW' && !r.args).flatMap((r) => r.names));
     const refused = [...rules.filter((r) => r.action !== 'SCMP_ACT_ALLOW').flatMap((r) => r.names), ...groupNames(NEVER_ALLOWED)];
-    assert.deepEqual(refused.filter((n) => plain.has(n)), []);
+    assert.deepEqual(
+      refused.filter((n) => plain.has(n)),
+      [],
+    );
     const always = new Set([...groupNames(ALWAYS_ALLOWED), ...COMPAT32_ALLOWED]);
     const gated = [...groupNames(CAPABILITY_ALLOWED), ...groupNames(COMPAT32_CAPABILITY_ALLOWED), ...groupNames(NEVER_ALLOWED), ...FILTERED];
-    assert.deepEqual(gated.filter((n) => always.has(n)), [], 'a gated or filtered name is also always allowed');
+    assert.deepEqual(
+      gated.filter((n) => always.has(n)),
+      [],
+      'a gated or filtered name is also always allowed',
+    );
   });
 
   it('refuses what needs a capability the container lacks', () => {
+    // prettier-ignore
     const refused = [
       'keyctl', 'add_key', 'request_key', 'kexec_load', 'kexec_file_load', 'mount', 'umount2', 'unshare', 'setns', 'pivot_root',
       'bpf', 'perf_event_open', 'init_module', 'finit_module', 'delete_module', 'reboot', 'open_by_handle_at', 'swapon',
@@ -97,6 +99,7 @@ describe('default seccomp profile', () => {
   });
 
   it('allows what ordinary programs do', () => {
+    // prettier-ignore
     const allowed = [
       'read', 'write', 'openat', 'close', 'execve', 'exit_group', 'futex', 'epoll_wait', 'epoll_pwait', 'mmap', 'brk',
       'rt_sigaction', 'clock_gettime', 'getrandom', 'accept4', 'sendmsg', 'wait4', 'setuid', 'chroot', 'statx', 'prctl',
@@ -135,19 +138,33 @@ describe('default seccomp profile', () => {
   it('names only calls that exist: x86_64 ones, and 32-bit x86 ones kept apart', () => {
     const x86_64 = new Set(X86_64_SYSCALLS);
     const native = [...groupNames(ALWAYS_ALLOWED), ...groupNames(CAPABILITY_ALLOWED), ...FILTERED];
-    assert.deepEqual(native.filter((n) => !x86_64.has(n)), [], 'not x86_64 system calls');
+    assert.deepEqual(
+      native.filter((n) => !x86_64.has(n)),
+      [],
+      'not x86_64 system calls',
+    );
     const compat = [...COMPAT32_ALLOWED, ...groupNames(COMPAT32_CAPABILITY_ALLOWED)];
-    assert.deepEqual(compat.filter((n) => x86_64.has(n)), [], 'x86_64 calls among the 32-bit-only names');
+    assert.deepEqual(
+      compat.filter((n) => x86_64.has(n)),
+      [],
+      'x86_64 calls among the 32-bit-only names',
+    );
     const every = new Set([...native, ...compat]);
     const all = defaultSeccomp(Object.keys(CAPABILITY_ALLOWED));
-    assert.deepEqual(all.syscalls?.flatMap((r) => r.names).filter((n) => !every.has(n)), []);
+    assert.deepEqual(
+      all.syscalls?.flatMap((r) => r.names).filter((n) => !every.has(n)),
+      [],
+    );
   });
 
   it('the list of x86_64 calls covers the installed kernel headers', function () {
     const header = '/usr/include/x86_64-linux-gnu/asm/unistd_64.h';
     if (!existsSync(header)) this.skip();
-    const installed = [...readFileSync(header, 'utf8').matchAll(/^#define __NR_(\w+) \d+$/gm)].map((m) => m[1] as string);
+    const installed = [...readFileSync(header, 'utf8').matchAll(/^#define __NR_(\w+) \d+$/gm)].map((m) => m[1]);
     assert.ok(installed.length > 300);
-    assert.deepEqual(installed.filter((n) => !X86_64_SYSCALLS.includes(n)), []);
+    assert.deepEqual(
+      installed.filter((n) => !X86_64_SYSCALLS.includes(n)),
+      [],
+    );
   });
 });

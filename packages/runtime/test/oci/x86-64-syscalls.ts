@@ -4,6 +4,7 @@
  * From the kernel's arch/x86/entry/syscalls/syscall_64.tbl up to Linux 6.17;
  * the test also compares it with unistd_64.h where that header is installed.
  */
+// prettier-ignore
 export const X86_64_SYSCALLS: readonly string[] = [
   // 0-334
   'read', 'write', 'open', 'close', 'stat', 'fstat', 'lstat', 'poll', 'lseek', 'mmap', 'mprotect', 'munmap', 'brk',

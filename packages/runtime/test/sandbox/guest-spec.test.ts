@@ -23,7 +23,7 @@ function criContainerSpec(): Record<string, unknown> {
 const drop = { lsmLabels: 'drop' } as const;
 
 describe('the spec a guest gets', () => {
-  it('makes the rootfs absolute under the bundle, follows the task\'s terminal, and drops host security labels only when told to', () => {
+  it("makes the rootfs absolute under the bundle, follows the task's terminal, and drops host security labels only when told to", () => {
     const dropped: string[] = [];
     const spec = specForGuest(criContainerSpec(), { bundle: '/run/ctrd/bundle', terminal: true, lsmLabels: 'drop', onDropped: (f) => dropped.push(f) });
     assert.deepEqual(spec.root, { path: '/run/ctrd/bundle/rootfs' });
@@ -42,10 +42,13 @@ describe('the spec a guest gets', () => {
     });
     const plain = { ...criContainerSpec(), process: { args: ['sh'], cwd: '/' }, linux: { namespaces: [] } };
     assert.doesNotThrow(() => specForGuest(plain, { bundle: '/b', terminal: false, lsmLabels: 'refuse' }));
-    assert.doesNotThrow(() => specForGuest({ ...plain, process: { args: ['sh'], cwd: '/', apparmorProfile: '' } }, { bundle: '/b', terminal: false, lsmLabels: 'refuse' }), 'an empty label asks for nothing');
+    assert.doesNotThrow(
+      () => specForGuest({ ...plain, process: { args: ['sh'], cwd: '/', apparmorProfile: '' } }, { bundle: '/b', terminal: false, lsmLabels: 'refuse' }),
+      'an empty label asks for nothing',
+    );
   });
 
-  it('carries no host namespace path into the guest: a joined network namespace goes, pod namespaces become the agent\'s to join, the rest is refused', () => {
+  it("carries no host namespace path into the guest: a joined network namespace goes, pod namespaces become the agent's to join, the rest is refused", () => {
     const spec = specForGuest(criContainerSpec(), { bundle: '/b', terminal: false, ...drop });
     assert.deepEqual(spec.linux?.namespaces, [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }]);
     const own = specForGuest({ ...criContainerSpec(), linux: { namespaces: [{ type: 'network' }, { type: 'cgroup' }] } }, { bundle: '/b', terminal: false, ...drop });

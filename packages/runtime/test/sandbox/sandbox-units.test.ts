@@ -45,7 +45,7 @@ describe('sandbox state directory', () => {
     }
   });
 
-  it('names the directory of a long id (containerd\'s 64 hex) so its sockets fit in sun_path', () => {
+  it("names the directory of a long id (containerd's 64 hex) so its sockets fit in sun_path", () => {
     const base = join(root, 'y'.repeat(20));
     mkdirSync(base);
     const id = 'a'.repeat(63) + 'b';
@@ -77,4 +77,3 @@ describe('boot timings', () => {
     assert.deepEqual(t, { spawnMs: 100, kernelStartMs: 510, initStartMs: 1110, agentProcessStartMs: 1310, agentMainMs: 2410, agentListeningMs: 2510, firstRpcMs: 3000 });
   });
 });
-

@@ -42,7 +42,13 @@ describe('Sandbox (fake hypervisor, fake agent)', () => {
     const { sandbox, made } = make();
     assert.equal(sandbox.state, 'created');
     assert.equal(made[0]?.spec?.agentChannel, 'vsock', 'the channel the backend offers');
-    assert.deepEqual(made[0]?.spec?.sharedDirs?.map((d) => [d.tag, d.attributes]), [['mayushared', 'host'], ['mayuvolumes', 'mapped']]);
+    assert.deepEqual(
+      made[0]?.spec?.sharedDirs?.map((d) => [d.tag, d.attributes]),
+      [
+        ['mayushared', 'host'],
+        ['mayuvolumes', 'mapped'],
+      ],
+    );
     await sandbox.start();
     assert.equal(sandbox.state, 'running');
     assert.equal(agent.count('CreateSandbox'), 1);
@@ -107,12 +113,12 @@ describe('Sandbox (fake hypervisor, fake agent)', () => {
     await sandbox.destroy();
   });
 
-  it('asks the backend for capabilities instead of checking which it is', () => {
+  it('asks the backend for capabilities instead of checking which it is', async () => {
     assert.throws(() => make({ toml: 'agent_channel = "serial"' }), { code: 'ERR_CONFIG_INVALID', message: /sandbox.agent_channel: hypervisor fake has no "serial" \(it offers: vsock\)/ });
     assert.throws(() => make({ toml: 'shared_fs = "virtio-fs"' }), { code: 'ERR_CONFIG_INVALID', message: /sandbox.shared_fs: hypervisor fake has no "virtio-fs" \(it offers: virtio-9p\)/ });
     assert.ok(!existsSync(join(dir, 'state/sandboxes/sb')), 'nothing is left of a refused sandbox');
     const { sandbox, made } = make({ toml: 'shared_fs = "none"' });
     assert.deepEqual(made[0]?.spec?.sharedDirs, []);
-    void sandbox.destroy();
+    await sandbox.destroy();
   });
 });

@@ -38,7 +38,7 @@ const matching = (pattern: RegExp): string[] =>
  * one fails this test until someone has looked at it (docs/security.md).
  */
 describe('isolation guards: dangerous operations stay in the modules built for them', () => {
-  it('host mounts are made only by the storage modules (O_PATH fds, host-only tree) and the shim\'s containerd rootfs', () => {
+  it("host mounts are made only by the storage modules (O_PATH fds, host-only tree) and the shim's containerd rootfs", () => {
     assert.deepEqual(matching(/\b(execa|spawn|execFile|execFileSync|spawnSync)\(\s*'u?mount'/), ['runtime/src/storage/host-mounts.ts', 'shim/src/server/rootfs-mounts.ts']);
     assert.deepEqual(matching(/mountCommand\('mount'/), ['runtime/src/storage/host-mounts.ts', 'runtime/src/storage/shared-tree.ts', 'runtime/src/storage/writable-layers.ts']);
   });
@@ -53,7 +53,7 @@ describe('isolation guards: dangerous operations stay in the modules built for t
     assert.deepEqual(spawns, ['spawn(launch.file']);
   });
 
-  it('9p security models come only from a share\'s declared attributes', () => {
+  it("9p security models come only from a share's declared attributes", () => {
     assert.deepEqual(matching(/['`][^'`\n]*security_model=/), ['runtime/src/hypervisor/qemu/args/shared-fs.ts']);
   });
 });

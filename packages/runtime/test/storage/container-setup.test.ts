@@ -73,11 +73,21 @@ describe('container set-up on the host: the guest cannot steer host mounts', () 
     assert.deepEqual(p.spec.linux?.namespaces, [{ type: 'pid' }, { type: 'network' }]);
     assert.equal(readFileSync(exported('shared', 'c1/volumes/0/data'), 'utf8'), 'volume\n');
     // The guest writes inside writable mounts only.
-    assert.equal(guestTry(() => writeFileSync(exported('shared', 'c1/rootfs/new'), 'x')), 'ok');
-    assert.equal(guestTry(() => writeFileSync(exported('mapped', 'c1/volumes/1/new'), 'x')), 'ok');
-    assert.equal(guestTry(() => writeFileSync(exported('shared', 'c1/volumes/0/new2'), 'x')), 'EROFS', 'a read-only volume is read-only in the guest\'s copy too');
+    assert.equal(
+      guestTry(() => writeFileSync(exported('shared', 'c1/rootfs/new'), 'x')),
+      'ok',
+    );
+    assert.equal(
+      guestTry(() => writeFileSync(exported('mapped', 'c1/volumes/1/new'), 'x')),
+      'ok',
+    );
+    assert.equal(
+      guestTry(() => writeFileSync(exported('shared', 'c1/volumes/0/new2'), 'x')),
+      'EROFS',
+      "a read-only volume is read-only in the guest's copy too",
+    );
     for (const [target, options] of mountOptions(state)) {
-      if (target.endsWith('/fs') || target.includes('/export/') && !target.includes('/c1/')) continue;
+      if (target.endsWith('/fs') || (target.includes('/export/') && !target.includes('/c1/'))) continue;
       assert.ok(options.includes('nosuid') && options.includes('nodev'), `${target} is nosuid,nodev (${options.join(',')})`);
     }
     await p.release();
@@ -88,14 +98,37 @@ describe('container set-up on the host: the guest cannot steer host mounts', () 
   it('a guest cannot create, rename or swap anything in the tree the host mounts into', async () => {
     const p = await prepareContainer({ id: 'c1', spec: spec(), rootfs: { kind: 'shared-fs', path: join(dir, 'rootfs') }, shares });
     // Before the host mounts a volume for c2: plant a symlink where it will go, or swap c1's directory.
-    assert.equal(guestTry(() => mkdirSync(exported('shared', 'c2'))), 'EROFS');
-    assert.equal(guestTry(() => symlinkSync(join(dir, 'victim'), exported('shared', 'c2'))), 'EROFS');
-    assert.equal(guestTry(() => symlinkSync('/', exported('mapped', 'c1'))), 'EROFS');
-    assert.equal(guestTry(() => renameSync(exported('shared', 'c1'), exported('shared', 'c1-moved'))), 'EROFS');
-    assert.match(guestTry(() => rmdirSync(exported('shared', 'c1/rootfs'))), /^(EROFS|EBUSY)$/);
+    assert.equal(
+      guestTry(() => mkdirSync(exported('shared', 'c2'))),
+      'EROFS',
+    );
+    assert.equal(
+      guestTry(() => symlinkSync(join(dir, 'victim'), exported('shared', 'c2'))),
+      'EROFS',
+    );
+    assert.equal(
+      guestTry(() => symlinkSync('/', exported('mapped', 'c1'))),
+      'EROFS',
+    );
+    assert.equal(
+      guestTry(() => renameSync(exported('shared', 'c1'), exported('shared', 'c1-moved'))),
+      'EROFS',
+    );
+    assert.match(
+      guestTry(() => rmdirSync(exported('shared', 'c1/rootfs'))),
+      /^(EROFS|EBUSY)$/,
+    );
     // From inside its rootfs, the guest cannot reach the tree's directories either.
-    assert.equal(guestTry(() => renameSync(exported('shared', 'c1/rootfs/bin'), exported('shared', 'c1/escaped'))), 'EXDEV');
-    const p2 = await prepareContainer({ id: 'c2', spec: spec([{ destination: '/v', type: 'bind', source: join(dir, 'vol'), options: ['rw'] }]), rootfs: { kind: 'shared-fs', path: join(dir, 'rootfs') }, shares });
+    assert.equal(
+      guestTry(() => renameSync(exported('shared', 'c1/rootfs/bin'), exported('shared', 'c1/escaped'))),
+      'EXDEV',
+    );
+    const p2 = await prepareContainer({
+      id: 'c2',
+      spec: spec([{ destination: '/v', type: 'bind', source: join(dir, 'vol'), options: ['rw'] }]),
+      rootfs: { kind: 'shared-fs', path: join(dir, 'rootfs') },
+      shares,
+    });
     assert.equal(readFileSync(exported('mapped', 'c2/volumes/0/data'), 'utf8'), 'volume\n');
     assert.deepEqual(readdirSync(join(dir, 'victim')), [], 'nothing was mounted onto the victim');
     await p2.release();
@@ -113,7 +146,11 @@ describe('container set-up on the host: the guest cannot steer host mounts', () 
       /EEXIST|exists/,
     );
     assert.deepEqual(readdirSync(join(dir, 'victim')), []);
-    assert.deepEqual(mountsUnder(state).filter((m) => m.includes('c3')), [], 'the rootfs bound before the failure was undone');
+    assert.deepEqual(
+      mountsUnder(state).filter((m) => m.includes('c3')),
+      [],
+      'the rootfs bound before the failure was undone',
+    );
   });
 
   it('gives an image rootfs a writable layer of its own, bounded in size; the image is never written', async () => {
@@ -133,7 +170,11 @@ describe('container set-up on the host: the guest cannot steer host mounts', () 
     await p.release();
     assert.deepEqual(readdirSync(join(state, 'scratch')), [], 'the upper layer is gone');
     const ro = await prepareContainer({ id: 'c5', spec: spec([], { readonly: true }), rootfs: { kind: 'image', path: join(dir, 'rootfs') }, shares });
-    assert.equal(guestTry(() => writeFileSync(exported('shared', 'c5/rootfs/x'), 'x')), 'EROFS', 'root.readonly is read-only on the host side too');
+    assert.equal(
+      guestTry(() => writeFileSync(exported('shared', 'c5/rootfs/x'), 'x')),
+      'EROFS',
+      'root.readonly is read-only on the host side too',
+    );
     await ro.release();
   });
 
@@ -153,24 +194,36 @@ describe('container set-up on the host: the guest cannot steer host mounts', () 
     assert.ok(statSync(join(root, join(dir, 'victim').slice(1), 'hosts')).isFile(), 'the file mount point is made where the symlink leads inside the rootfs');
     assert.deepEqual(readdirSync(join(dir, 'victim')), [], 'never in the host directory the symlink names');
     assert.deepEqual(readdirSync(join(dir, 'rootfs')).sort(), ['bin', 'etc'], 'nor in the image');
-    assert.equal(guestTry(() => writeFileSync(join(root, 'x'), 'x')), 'EROFS');
+    assert.equal(
+      guestTry(() => writeFileSync(join(root, 'x'), 'x')),
+      'EROFS',
+    );
     await p.release();
-    assert.deepEqual(mountsUnder(state).filter((m) => m.includes('c11')), []);
+    assert.deepEqual(
+      mountsUnder(state).filter((m) => m.includes('c11')),
+      [],
+    );
     // containerd's rootfs is the container's own: its mount points are made in it, as an OCI runtime would.
     const own = join(dir, 'own-rootfs');
     mkdirSync(own);
     const q = await prepareContainer({ id: 'c12', spec: spec(mounts, { readonly: true }), rootfs: { kind: 'shared-fs', path: own }, shares });
     assert.ok(statSync(join(own, 'etc/hosts')).isFile() && statSync(join(own, 'data/deep')).isDirectory());
-    assert.equal(guestTry(() => writeFileSync(exported('shared', 'c12/rootfs/x'), 'x')), 'EROFS');
+    assert.equal(
+      guestTry(() => writeFileSync(exported('shared', 'c12/rootfs/x'), 'x')),
+      'EROFS',
+    );
     await q.release();
   });
 
   it('uses the disk for a block rootfs: a read-only erofs under a guest overlay', async () => {
     const p = await prepareContainer({ id: 'c6', spec: spec(), rootfs: { kind: 'disk', serial: 'mayu-rootfs' }, shares: null });
-    assert.deepEqual(p.storages.map((s) => [s.driver, s.source, s.mountPoint]), [
-      ['blk', 'mayu-rootfs', '/run/mayu/containers/c6/lower'],
-      ['overlay', 'overlay', '/run/mayu/containers/c6/rootfs'],
-    ]);
+    assert.deepEqual(
+      p.storages.map((s) => [s.driver, s.source, s.mountPoint]),
+      [
+        ['blk', 'mayu-rootfs', '/run/mayu/containers/c6/lower'],
+        ['overlay', 'overlay', '/run/mayu/containers/c6/rootfs'],
+      ],
+    );
     assert.equal((p.spec.root as { path: string }).path, '/run/mayu/containers/c6/rootfs');
   });
 

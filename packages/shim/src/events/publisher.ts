@@ -9,7 +9,6 @@ export interface EventType<T> {
   encode(message: T): { finish(): Uint8Array };
 }
 
-
 /**
  * Publishes task events to containerd through its ttrpc Events service
  * (TTRPC_ADDRESS), one at a time, in the order they were published.

@@ -55,7 +55,8 @@ export class OomWatcher {
 
   private accept(id: string): boolean {
     if (!this.isOurs(id)) {
-      if (this.rejected++ % 100 === 0) this.log.warn({ containerId: id.slice(0, 128), rejected: this.rejected }, 'the guest reported an OOM kill for a container that is not one of this pod\'s; ignored');
+      if (this.rejected++ % 100 === 0)
+        this.log.warn({ containerId: id.slice(0, 128), rejected: this.rejected }, "the guest reported an OOM kill for a container that is not one of this pod's; ignored");
       return false;
     }
     const now = performance.now();

@@ -15,7 +15,6 @@ import { TaskProcess } from './task-process.js';
 
 type TaskDef = typeof taskWire.TaskDefinition;
 
-
 interface TaskContainer {
   id: string;
   bundle: string;
@@ -54,7 +53,7 @@ function readSpec(bundle: string): { annotations?: Record<string, string>; root?
     throw new MayuError('ERR_INVALID_ARGUMENT', `${path}: ${(err as Error).message}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new MayuError('ERR_INVALID_ARGUMENT', `${path}: not a JSON object`);
-  return raw as { annotations?: Record<string, string> };
+  return raw;
 }
 
 /** Where containerd's rootfs mounts go: the spec's root.path, relative to the bundle. */
@@ -110,7 +109,12 @@ export class TaskService {
   private async create(r: taskWire.CreateTaskRequest): Promise<taskWire.CreateTaskResponse> {
     if (this.containers.has(r.id)) throw new MayuError('ERR_ALREADY_EXISTS', `task ${r.id} already exists`);
     // Bad stdio is refused before a VM is booted for it.
-    for (const [field, value] of [['stdin', r.stdin], ['stdout', r.stdout], ['stderr', r.stderr]] as const) parseStdio(field, value);
+    for (const [field, value] of [
+      ['stdin', r.stdin],
+      ['stdout', r.stdout],
+      ['stderr', r.stderr],
+    ] as const)
+      parseStdio(field, value);
     const raw = readSpec(r.bundle);
     const isSandbox = raw.annotations?.[CONTAINER_TYPE] !== 'container';
     // A spec the guest cannot honour is refused before a VM is booted for it.
@@ -360,7 +364,10 @@ export class TaskService {
   private async closeIo(id: string, execId: string, stdin: boolean): Promise<Record<string, never>> {
     const p = this.process(this.container(id), execId);
     // A FIFO's reader closes the process's stdin once it has read everything.
-    if (stdin && !p.exit && !p.io.closeStdin()) await this.requireSandbox().agent.closeStdin(p.ref).catch(() => {});
+    if (stdin && !p.exit && !p.io.closeStdin())
+      await this.requireSandbox()
+        .agent.closeStdin(p.ref)
+        .catch(() => {});
     return {};
   }
 

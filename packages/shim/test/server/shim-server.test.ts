@@ -44,9 +44,7 @@ function connectAsNobody(path: string): Promise<Attempt> {
     s.on('close', done);
     setTimeout(() => { r.error = 'still open after 5 s'; done(); }, 5000);`;
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, cwd: '/', timeout: 10_000 }, (err, stdout) =>
-      err ? reject(err) : resolve(JSON.parse(stdout) as Attempt),
-    ),
+    execFile(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, cwd: '/', timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as Attempt))),
   );
 }
 

@@ -120,7 +120,10 @@ describe('TaskService (fake hypervisor, fake agent)', () => {
     assert.ok(events.topics.includes('/tasks/exit'));
     await impl.delete({ id: 'pod', execId: '' });
     assert.equal(agent.count('RemoveContainer'), 0, 'no agent call to a dead VM');
-    assert.deepEqual(mountsUnder(join(dir, 'state')).filter((m) => m.includes('/shared/pod/')), []);
+    assert.deepEqual(
+      mountsUnder(join(dir, 'state')).filter((m) => m.includes('/shared/pod/')),
+      [],
+    );
   });
 
   it('refuses bad input naming the field, before a VM is booted for it', async () => {

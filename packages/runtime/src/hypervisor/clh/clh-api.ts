@@ -4,17 +4,7 @@ import { errorBodyText } from './api-error.js';
 import type { ConsoleConfig, VmConfig } from './vm-config.js';
 
 /** The endpoints mayu uses (under /api/v1/). */
-export type ClhEndpoint =
-  | 'vmm.ping'
-  | 'vmm.shutdown'
-  | 'vm.create'
-  | 'vm.boot'
-  | 'vm.info'
-  | 'vm.pause'
-  | 'vm.resume'
-  | 'vm.shutdown'
-  | 'vm.power-button'
-  | 'vm.delete';
+export type ClhEndpoint = 'vmm.ping' | 'vmm.shutdown' | 'vm.create' | 'vm.boot' | 'vm.info' | 'vm.pause' | 'vm.resume' | 'vm.shutdown' | 'vm.power-button' | 'vm.delete';
 
 export interface VmmPingResponse {
   version: string;
@@ -78,10 +68,7 @@ export class ClhApi {
         reject(err);
       };
       const req = request({ socketPath: this.socketPath, method, path: `/api/v1/${endpoint}`, headers, agent: false });
-      const timer = setTimeout(
-        () => fail(new MayuError('ERR_HYPERVISOR', `${what}: no answer within ${timeoutMs} ms`, { details: { endpoint, timeoutMs } })),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => fail(new MayuError('ERR_HYPERVISOR', `${what}: no answer within ${timeoutMs} ms`, { details: { endpoint, timeoutMs } })), timeoutMs);
       req.once('error', (err: NodeJS.ErrnoException) =>
         fail(new MayuError('ERR_HYPERVISOR', `${what}: ${err.message}`, { cause: err, details: { endpoint, socket: this.socketPath, errno: err.code } })),
       );

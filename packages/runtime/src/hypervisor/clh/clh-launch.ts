@@ -28,9 +28,7 @@ export interface ClhLaunch {
  * which would clear it).
  */
 export function clhLaunch(o: { binary: string; argv: string[]; user: VmmUser | null; dieWithParent: boolean }): ClhLaunch {
-  const user = o.user
-    ? [`--reuid=${o.user.uid}`, `--regid=${o.user.gid}`, o.user.groups.length > 0 ? `--groups=${o.user.groups.join(',')}` : '--clear-groups']
-    : [];
+  const user = o.user ? [`--reuid=${o.user.uid}`, `--regid=${o.user.gid}`, o.user.groups.length > 0 ? `--groups=${o.user.groups.join(',')}` : '--clear-groups'] : [];
   return {
     file: SETPRIV,
     args: [...user, '--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', ...(o.dieWithParent ? ['--pdeathsig=KILL'] : []), '--', o.binary, ...o.argv],

@@ -97,7 +97,12 @@ export function checkClhSpec(spec: VmSpec): void {
       details: { key: 'sandbox.shared_fs', value: ninep.kind },
     });
   }
-  if (shares.length > 1) throw invalidArgument('sharedDirs', shares.map((d) => d.id), 'Cloud Hypervisor is given one virtio-fs share (one virtiofsd)');
+  if (shares.length > 1)
+    throw invalidArgument(
+      'sharedDirs',
+      shares.map((d) => d.id),
+      'Cloud Hypervisor is given one virtio-fs share (one virtiofsd)',
+    );
   if (!Number.isInteger(spec.vcpus) || spec.vcpus < 1) throw invalidArgument('vcpus', spec.vcpus, 'must be an integer of at least 1');
   if (!Number.isInteger(spec.memoryMib) || spec.memoryMib < 64) throw invalidArgument('memoryMib', spec.memoryMib, 'must be an integer of at least 64');
   const ids = new Set<string>([ROOTFS_DISK_ID]);

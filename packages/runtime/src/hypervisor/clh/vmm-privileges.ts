@@ -97,7 +97,10 @@ export function planVmmUser(o: { runAs: string; sandboxId: string; needs: VmmNee
   // What lies in the state directory is handed over; what lies above it must be searchable.
   const above = unreachable(dirname(stateDir), X, user, stat);
   if (above) problems.push(above);
-  for (const [files, want] of [[o.needs.reads, R], [o.needs.writes, R | W]] as const) {
+  for (const [files, want] of [
+    [o.needs.reads, R],
+    [o.needs.writes, R | W],
+  ] as const) {
     for (const f of files) {
       if (inside(stateDir, f)) continue;
       const p = unreachable(f, want, user, stat);

@@ -17,7 +17,6 @@ import { virtioSerialArgs, type SerialPortSpec } from './args/virtio-serial.js';
 import { vsockArgs } from './args/vsock.js';
 import type { QemuPaths } from './qemu-paths.js';
 
-
 export interface QemuArgvInput {
   spec: VmSpec;
   config: QemuConfig;

@@ -78,7 +78,6 @@ export class QemuHypervisor implements Hypervisor {
     return this.child?.pid ?? null;
   }
 
-
   prepare(spec: VmSpec): void {
     this.spec = spec;
     this.paths = qemuPaths(spec.stateDir);

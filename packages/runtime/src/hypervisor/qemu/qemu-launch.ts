@@ -34,14 +34,6 @@ export function qemuLaunch(o: {
   servesFiles: boolean;
 }): QemuLaunch {
   const caps: string[] = [...(o.servesFiles ? FILE_SERVER_CAPS : []), ...(o.runAs ? ['setuid', 'setgid'] : [])];
-  const args = [
-    `--bounding-set=-all${caps.map((c) => `,+${c}`).join('')}`,
-    '--inh-caps=-all',
-    '--no-new-privs',
-    ...(o.dieWithParent ? ['--pdeathsig=KILL'] : []),
-    '--',
-    o.binary,
-    ...o.argv,
-  ];
+  const args = [`--bounding-set=-all${caps.map((c) => `,+${c}`).join('')}`, '--inh-caps=-all', '--no-new-privs', ...(o.dieWithParent ? ['--pdeathsig=KILL'] : []), '--', o.binary, ...o.argv];
   return { file: SETPRIV, args, capabilities: caps };
 }

@@ -49,11 +49,7 @@ export class QmpClient extends EventEmitter {
     });
     const client = new QmpClient(socket);
     try {
-      const greeting = await client.withTimeout(
-        new Promise<Record<string, unknown>>((resolve) => (client.greeting = resolve)),
-        timeoutMs,
-        'QMP greeting',
-      );
+      const greeting = await client.withTimeout(new Promise<Record<string, unknown>>((resolve) => (client.greeting = resolve)), timeoutMs, 'QMP greeting');
       const qmp = greeting.QMP as { version?: { qemu?: { major: number; minor: number; micro: number } } } | undefined;
       client.version = qmp?.version?.qemu ?? null;
       await client.execute('qmp_capabilities', undefined, timeoutMs);

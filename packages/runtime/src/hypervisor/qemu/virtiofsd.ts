@@ -31,7 +31,10 @@ function detectStyle(binary: string): 'rust' | 'legacy' {
 
 /** An external virtio-fs daemon serving the sandbox's shared directory to QEMU. */
 export class Virtiofsd {
-  private constructor(private readonly child: ChildProcess, private readonly exited: Promise<void>) {}
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly exited: Promise<void>,
+  ) {}
 
   static async start(o: VirtiofsdOptions): Promise<Virtiofsd> {
     if (!o.binary || !existsSync(o.binary)) {

@@ -35,7 +35,14 @@ describe('Cloud Hypervisor API client', () => {
 
   it('sends whole bodies with Content-Length (never chunked), and no body where none is taken', async () => {
     const api = new ClhApi(await serve((_req, res) => res.writeHead(204).end()), 1000);
-    await api.create({ payload: { kernel: '/k', cmdline: 'x' }, cpus: { boot_vcpus: 1, max_vcpus: 1 }, memory: { size: 1 }, serial: { mode: 'Null' }, console: { mode: 'Off' }, rng: { src: '/dev/urandom' } });
+    await api.create({
+      payload: { kernel: '/k', cmdline: 'x' },
+      cpus: { boot_vcpus: 1, max_vcpus: 1 },
+      memory: { size: 1 },
+      serial: { mode: 'Null' },
+      console: { mode: 'Off' },
+      rng: { src: '/dev/urandom' },
+    });
     await api.put('vm.boot');
     const [create, boot] = seen;
     assert.equal(create?.method, 'PUT');

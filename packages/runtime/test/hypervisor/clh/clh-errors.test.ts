@@ -113,7 +113,7 @@ describe('Cloud Hypervisor driver: failures', function () {
     nothingLeft(h, h.hypervisor.pid);
   });
 
-  it('passes CH\'s boot-time validation error through (a kernel it cannot read)', async () => {
+  it("passes CH's boot-time validation error through (a kernel it cannot read)", async () => {
     h = await ClhHarness.create();
     h.hypervisor.prepare(h.spec({ kernel: join(h.dir, 'missing-vmlinux') }));
     const { err } = await failedStart(h);

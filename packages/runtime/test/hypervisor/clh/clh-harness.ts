@@ -75,7 +75,9 @@ export class ClhHarness {
     const env = { FAKE_CLH_AGENT: agent.hybridSocket, FAKE_CLH_RECORD: this.record, ...o.env };
     this.binary = o.binary ?? join(dir, 'cloud-hypervisor');
     if (!o.binary) {
-      const exports = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}\n`).join('');
+      const exports = Object.entries(env)
+        .map(([k, v]) => `export ${k}=${quote(v)}\n`)
+        .join('');
       writeFileSync(this.binary, `#!/bin/sh\n${exports}exec ${quote(process.execPath)} ${quote(FAKE_CLH)} "$@"\n`, { mode: 0o755 });
     }
     const config = loadConfig();

@@ -7,9 +7,12 @@ describe('Cloud Hypervisor launch', () => {
 
   it('takes only its API socket, seccomp and log file (the VM comes through the API)', () => {
     assert.deepEqual(clhArgv({ paths, seccomp: 'true', debug: false }), [
-      '--api-socket', 'path=/run/mayu/sandboxes/sb1/clh/api.sock',
-      '--seccomp', 'true',
-      '--log-file', '/run/mayu/sandboxes/sb1/clh/clh.log',
+      '--api-socket',
+      'path=/run/mayu/sandboxes/sb1/clh/api.sock',
+      '--seccomp',
+      'true',
+      '--log-file',
+      '/run/mayu/sandboxes/sb1/clh/clh.log',
     ]);
     assert.deepEqual(clhArgv({ paths, seccomp: 'log', debug: true }).slice(3), ['log', '--log-file', '/run/mayu/sandboxes/sb1/clh/clh.log', '-v']);
   });
@@ -21,8 +24,15 @@ describe('Cloud Hypervisor launch', () => {
       args: ['--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', '--pdeathsig=KILL', '--', 'cloud-hypervisor', ...argv],
     });
     assert.deepEqual(clhLaunch({ binary: 'ch', argv, user: { uid: 2000000007, gid: 2000000007, groups: [] }, dieWithParent: false }).args, [
-      '--reuid=2000000007', '--regid=2000000007', '--clear-groups',
-      '--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', '--', 'ch', ...argv,
+      '--reuid=2000000007',
+      '--regid=2000000007',
+      '--clear-groups',
+      '--bounding-set=-all',
+      '--inh-caps=-all',
+      '--no-new-privs',
+      '--',
+      'ch',
+      ...argv,
     ]);
     assert.deepEqual(clhLaunch({ binary: 'ch', argv, user: { uid: 5, gid: 6, groups: [993] }, dieWithParent: true }).args.slice(0, 3), ['--reuid=5', '--regid=6', '--groups=993']);
   });

@@ -95,7 +95,14 @@ describe('Cloud Hypervisor driver against the fake cloud-hypervisor', function (
     await h.hypervisor.pause();
     await h.hypervisor.stop(200);
     const last = h.requests().slice(-3);
-    assert.deepEqual(last.map((r) => [r.endpoint, r.status]), [['vm.power-button', 500], ['vm.shutdown', 204], ['vmm.shutdown', 204]]);
+    assert.deepEqual(
+      last.map((r) => [r.endpoint, r.status]),
+      [
+        ['vm.power-button', 500],
+        ['vm.shutdown', 204],
+        ['vmm.shutdown', 204],
+      ],
+    );
     assert.equal(processExists(h.hypervisor.pid as number), false);
   });
 
@@ -129,9 +136,14 @@ describe('Cloud Hypervisor driver against the fake cloud-hypervisor', function (
     await h.hypervisor.start();
     assert.ok(Number(status(h.hypervisor.pid as number, 'Uid').split(/\s+/)[0]) >= VMM_UID_BASE);
     const body = h.requests().find((r) => r.endpoint === 'vm.create')?.body as { fs: { tag: string; socket: string }[]; memory: { shared?: boolean } };
-    assert.deepEqual(body.fs.map((f) => [f.tag, f.socket]), [['mayushared', join(h.stateDir, 'virtiofsd.sock')]]);
+    assert.deepEqual(
+      body.fs.map((f) => [f.tag, f.socket]),
+      [['mayushared', join(h.stateDir, 'virtiofsd.sock')]],
+    );
     assert.equal(body.memory.shared, true);
-    const virtiofsd = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && (processCmdline(Number(p)) ?? []).some((a) => a.endsWith('fake-virtiofsd.js')) && (processCmdline(Number(p)) ?? []).includes(share));
+    const virtiofsd = readdirSync('/proc').filter(
+      (p) => /^\d+$/.test(p) && (processCmdline(Number(p)) ?? []).some((a) => a.endsWith('fake-virtiofsd.js')) && (processCmdline(Number(p)) ?? []).includes(share),
+    );
     assert.equal(virtiofsd.length, 1);
     await h.hypervisor.stop(2000);
     await h.hypervisor.cleanup();

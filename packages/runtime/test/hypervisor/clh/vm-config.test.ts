@@ -49,7 +49,13 @@ describe('Cloud Hypervisor VmConfig from a VmSpec', () => {
       }),
       paths,
     );
-    assert.deepEqual(c.disks?.map((d) => [d.id, d.readonly, d.serial]), [['rootfs', true, undefined], ['ctr-rootfs-0', true, 'mayu-rootfs']]);
+    assert.deepEqual(
+      c.disks?.map((d) => [d.id, d.readonly, d.serial]),
+      [
+        ['rootfs', true, undefined],
+        ['ctr-rootfs-0', true, 'mayu-rootfs'],
+      ],
+    );
     assert.deepEqual(c.fs, [{ tag: 'mayushared', socket: `${STATE}/virtiofsd.sock`, num_queues: 1, queue_size: 1024, id: 'fs-shared' }]);
     assert.equal(c.memory.shared, true);
   });
@@ -70,12 +76,24 @@ describe('Cloud Hypervisor VmConfig from a VmSpec', () => {
 
   it('refuses what CH cannot do, naming the configuration key', () => {
     assert.throws(() => vmConfig(spec({ agentChannel: 'serial' }), paths), { code: 'ERR_CONFIG_INVALID', message: /^sandbox\.agent_channel: .*hybrid vsock only/ });
-    assert.throws(
-      () => vmConfig(spec({ sharedDirs: [{ id: 'shared', path: '/s', tag: 't', kind: 'virtio-9p', attributes: 'host' }] }), paths),
-      { code: 'ERR_CONFIG_INVALID', message: /^sandbox\.shared_fs: Cloud Hypervisor has no 9p/ },
-    );
+    assert.throws(() => vmConfig(spec({ sharedDirs: [{ id: 'shared', path: '/s', tag: 't', kind: 'virtio-9p', attributes: 'host' }] }), paths), {
+      code: 'ERR_CONFIG_INVALID',
+      message: /^sandbox\.shared_fs: Cloud Hypervisor has no 9p/,
+    });
     const share = { path: '/s', tag: 't', kind: 'virtio-fs', attributes: 'host' } as const;
-    assert.throws(() => vmConfig(spec({ sharedDirs: [{ id: 'a', ...share }, { id: 'b', ...share }] }), paths), { code: 'ERR_INVALID_ARGUMENT' });
+    assert.throws(
+      () =>
+        vmConfig(
+          spec({
+            sharedDirs: [
+              { id: 'a', ...share },
+              { id: 'b', ...share },
+            ],
+          }),
+          paths,
+        ),
+      { code: 'ERR_INVALID_ARGUMENT' },
+    );
     for (const id of ['__disk', 'rootfs', '']) {
       assert.throws(() => vmConfig(spec({ disks: [{ id, path: '/d', readOnly: true, serial: 's' }] }), paths), { code: 'ERR_INVALID_ARGUMENT', message: /disk id/ }, id);
     }

@@ -21,7 +21,10 @@ const needs: VmmNeeds = {
   connects: ['/run/mayu/sandboxes/sb1/virtiofsd.sock'],
   kvm: '/dev/kvm',
 };
-const files = { '/img/vmlinux': [0, 0, 0o644], '/img/rootfs.erofs': [0, 0, 0o644], '/dev/kvm': [0, 0, 0o666], '/run/mayu/sandboxes/sb1/rootfs-0.erofs': [0, 0, 0o600] } as Record<string, [number, number, number]>;
+const files = { '/img/vmlinux': [0, 0, 0o644], '/img/rootfs.erofs': [0, 0, 0o644], '/dev/kvm': [0, 0, 0o666], '/run/mayu/sandboxes/sb1/rootfs-0.erofs': [0, 0, 0o600] } as Record<
+  string,
+  [number, number, number]
+>;
 
 describe('who Cloud Hypervisor runs as', () => {
   it('run_as = "root": root (setpriv still takes every capability)', () => {

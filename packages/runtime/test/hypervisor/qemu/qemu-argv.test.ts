@@ -36,13 +36,23 @@ describe('QEMU command line', () => {
       'virtio-blk-device,drive=rootfs,id=rootfs-dev',
       'virtio-rng-device,rng=rng0',
     ]);
-    assert.deepEqual(values(argv, '-chardev').map((c) => c.split(',')[1]), ['id=console', 'id=log', 'id=agent']);
+    assert.deepEqual(
+      values(argv, '-chardev').map((c) => c.split(',')[1]),
+      ['id=console', 'id=log', 'id=agent'],
+    );
     assert.ok(argv.includes('-S') && argv.includes('-sandbox'));
     assert.ok(!argv.includes('-initrd'));
   });
 
   it('q35, KVM, initrd, agent on vsock', () => {
-    const argv = qemuArgv({ spec: spec({ rootfs: { kind: 'initrd', path: '/img/initrd.img' }, agentChannel: 'vsock' }), config: { ...config, machineType: 'q35' }, accel: 'kvm', tscKhz: 2445434, paths, vsockCid: 77 });
+    const argv = qemuArgv({
+      spec: spec({ rootfs: { kind: 'initrd', path: '/img/initrd.img' }, agentChannel: 'vsock' }),
+      config: { ...config, machineType: 'q35' },
+      accel: 'kvm',
+      tscKhz: 2445434,
+      paths,
+      vsockCid: 77,
+    });
     assert.equal(values(argv, '-initrd')[0], '/img/initrd.img');
     assert.equal(values(argv, '-append')[0], 'console=ttyS0 panic=-1 reboot=t quiet');
     assert.ok(values(argv, '-device').includes('vhost-vsock-pci,guest-cid=77'));

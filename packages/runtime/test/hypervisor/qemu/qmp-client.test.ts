@@ -54,7 +54,10 @@ describe('QMP client', () => {
     const events: QmpEvent[] = [];
     client.on('event', (e: QmpEvent) => events.push(e));
     assert.deepEqual(await client.execute('query-status'), { running: true, singlestep: false, status: 'running' });
-    assert.deepEqual(events.map((e) => e.event), ['RESUME']);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['RESUME'],
+    );
   });
 
   it('rejects on an error reply with its class, and on silence', async () => {

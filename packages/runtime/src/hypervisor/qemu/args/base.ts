@@ -6,9 +6,5 @@ import { optionValue } from './option-value.js';
  * runtime has attached to the console and log sockets and sends `cont`.
  */
 export function baseArgs(opts: { name: string; pidFile: string }): string[] {
-  return [
-    '-name', optionValue('name', opts.name),
-    '-nodefaults', '-no-user-config', '-nographic', '-no-reboot', '-S',
-    '-pidfile', opts.pidFile,
-  ];
+  return ['-name', optionValue('name', opts.name), '-nodefaults', '-no-user-config', '-nographic', '-no-reboot', '-S', '-pidfile', opts.pidFile];
 }

@@ -12,8 +12,11 @@ export function blockDeviceArgs(opts: { id: string; path: string; readOnly: bool
   }
   const serial = opts.serial ? `,serial=${opts.serial}` : '';
   return [
-    '-blockdev', `driver=file,node-name=${opts.id}-file,filename=${optionValue('block path', opts.path)},read-only=${ro}`,
-    '-blockdev', `driver=raw,node-name=${opts.id},file=${opts.id}-file,read-only=${ro}`,
-    '-device', `${virtioDevice('virtio-blk', opts.transport)},drive=${opts.id},id=${opts.id}-dev${serial}`,
+    '-blockdev',
+    `driver=file,node-name=${opts.id}-file,filename=${optionValue('block path', opts.path)},read-only=${ro}`,
+    '-blockdev',
+    `driver=raw,node-name=${opts.id},file=${opts.id}-file,read-only=${ro}`,
+    '-device',
+    `${virtioDevice('virtio-blk', opts.transport)},drive=${opts.id},id=${opts.id}-dev${serial}`,
   ];
 }

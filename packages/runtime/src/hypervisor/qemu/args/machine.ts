@@ -7,9 +7,6 @@ export type Accel = 'kvm' | 'tcg';
  * console, ACPI for virtio-mmio discovery and the power button.
  */
 export function machineArgs(opts: { type: MachineType; accel: Accel }): string[] {
-  const machine =
-    opts.type === 'microvm'
-      ? 'microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on'
-      : 'q35,acpi=on';
+  const machine = opts.type === 'microvm' ? 'microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on' : 'q35,acpi=on';
   return ['-M', machine, '-accel', opts.accel];
 }

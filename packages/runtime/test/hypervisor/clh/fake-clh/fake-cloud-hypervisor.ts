@@ -37,7 +37,7 @@ function usage(message: string): never {
 function parseArgs(argv: string[]): { api: string | null; logFile: string | null; seccomp: string } {
   const o = { api: null as string | null, logFile: null as string | null, seccomp: 'true' };
   for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = (argv[i] as string).startsWith('--') && (argv[i] as string).includes('=') ? [(argv[i] as string).split('=', 1)[0] as string, (argv[i] as string).slice((argv[i] as string).indexOf('=') + 1)] : [argv[i] as string, undefined];
+    const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? [argv[i].split('=', 1)[0], argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
     const value = (): string => inline ?? argv[++i] ?? usage(`a value is required for '${flag}'`);
     if (flag === '-V' || flag === '--version') {
       process.stdout.write(`cloud-hypervisor ${VERSION}\n`);
@@ -69,7 +69,12 @@ function log(line: string): void {
 
 const guestPorts = new Map<number, string>(env.FAKE_CLH_AGENT ? [[1024, env.FAKE_CLH_AGENT]] : []);
 const vm = new FakeVm({ major: MAJOR, guestPorts, log });
-const failures = new Map((env.FAKE_CLH_FAIL ?? '').split(',').filter(Boolean).map((f) => [f.split(':')[0], Number(f.split(':')[1])] as const));
+const failures = new Map(
+  (env.FAKE_CLH_FAIL ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((f) => [f.split(':')[0], Number(f.split(':')[1])] as const),
+);
 
 function exitNow(code: number, why: string): never {
   log(why);
@@ -187,6 +192,11 @@ const server = createServer((req, res) => {
           appendFileSync(env.FAKE_CLH_RECORD, `${JSON.stringify({ method: req.method, endpoint, body, status: a.status })}\n`);
         }
         send(res, a);
+      })
+      .catch((err: unknown) => {
+        // The fake must say why it could not answer, not die of an unhandled rejection.
+        log(`cannot answer ${endpoint}: ${String(err)}`);
+        res.destroy();
       });
   });
 });

@@ -35,7 +35,7 @@ export class FakePty {
         // Keep draining: the slave's echo comes back out of the master.
         child.stdout?.off('data', onData);
         child.stdout?.resume();
-        resolve(new FakePty(m[1] as string, child, exited));
+        resolve(new FakePty(m[1], child, exited));
       };
       child.stdout?.on('data', onData);
       child.once('error', (err) => {

@@ -24,15 +24,11 @@ describe('QEMU argv pieces', () => {
   });
 
   it('base: no defaults, no reboot, vCPUs stopped until cont', () => {
-    assert.deepEqual(baseArgs({ name: 'mayu-x', pidFile: '/s/qemu.pid' }), [
-      '-name', 'mayu-x', '-nodefaults', '-no-user-config', '-nographic', '-no-reboot', '-S', '-pidfile', '/s/qemu.pid',
-    ]);
+    assert.deepEqual(baseArgs({ name: 'mayu-x', pidFile: '/s/qemu.pid' }), ['-name', 'mayu-x', '-nodefaults', '-no-user-config', '-nographic', '-no-reboot', '-S', '-pidfile', '/s/qemu.pid']);
   });
 
   it('machine: microvm without legacy devices, or q35', () => {
-    assert.deepEqual(machineArgs({ type: 'microvm', accel: 'tcg' }), [
-      '-M', 'microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on', '-accel', 'tcg',
-    ]);
+    assert.deepEqual(machineArgs({ type: 'microvm', accel: 'tcg' }), ['-M', 'microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on', '-accel', 'tcg']);
     assert.deepEqual(machineArgs({ type: 'q35', accel: 'kvm' }), ['-M', 'q35,acpi=on', '-accel', 'kvm']);
   });
 
@@ -44,9 +40,7 @@ describe('QEMU argv pieces', () => {
 
   it('memory: plain or shared through a memfd', () => {
     assert.deepEqual(memoryArgs({ mib: 512 }), ['-m', '512M']);
-    assert.deepEqual(memoryArgs({ mib: 256, shared: true }), [
-      '-m', '256M', '-object', 'memory-backend-memfd,id=mem,size=256M,share=on', '-machine', 'memory-backend=mem',
-    ]);
+    assert.deepEqual(memoryArgs({ mib: 256, shared: true }), ['-m', '256M', '-object', 'memory-backend-memfd,id=mem,size=256M,share=on', '-machine', 'memory-backend=mem']);
     assert.throws(() => memoryArgs({ mib: 1.5 }), { code: 'ERR_INVALID_ARGUMENT' });
   });
 
@@ -68,19 +62,18 @@ describe('QEMU argv pieces', () => {
         { kind: 'console', name: 'agent.log.0', chardev: 'log' },
         { kind: 'port', name: 'agent.channel.0', chardev: 'agent' },
       ]),
-      [
-        '-device', 'virtio-serial-device,id=vser0',
-        '-device', 'virtconsole,chardev=log,name=agent.log.0',
-        '-device', 'virtserialport,chardev=agent,name=agent.channel.0',
-      ],
+      ['-device', 'virtio-serial-device,id=vser0', '-device', 'virtconsole,chardev=log,name=agent.log.0', '-device', 'virtserialport,chardev=agent,name=agent.channel.0'],
     );
   });
 
   it('block: a raw file node, read-only when asked', () => {
     assert.deepEqual(blockDeviceArgs({ id: 'rootfs', path: '/img', readOnly: true, transport: 'pci' }), [
-      '-blockdev', 'driver=file,node-name=rootfs-file,filename=/img,read-only=on',
-      '-blockdev', 'driver=raw,node-name=rootfs,file=rootfs-file,read-only=on',
-      '-device', 'virtio-blk-pci,drive=rootfs,id=rootfs-dev',
+      '-blockdev',
+      'driver=file,node-name=rootfs-file,filename=/img,read-only=on',
+      '-blockdev',
+      'driver=raw,node-name=rootfs,file=rootfs-file,read-only=on',
+      '-device',
+      'virtio-blk-pci,drive=rootfs,id=rootfs-dev',
     ]);
   });
 
