@@ -2,7 +2,9 @@
  * The few Linux system calls the guest agent needs and Node lacks: mount,
  * umount2, sethostname, sync; a Unix socket that receives one file
  * descriptor (the OCI runtime's --console-socket hands over a pty master that
- * way); and TIOCSWINSZ. Each throws an Error with `code` (the errno name),
+ * way); TIOCSWINSZ; and one rtnetlink request at a time (the messages are
+ * built in TypeScript: network/rtnetlink.ts), to configure the pod's network
+ * without an `ip` binary. Each throws an Error with `code` (the errno name),
  * `errno` and `syscall` on failure, like Node's own errors.
  */
 #define _GNU_SOURCE
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -279,6 +282,56 @@ static napi_value js_close_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * rtnetlink(message): sends one NETLINK_ROUTE request (a whole nlmsghdr with
+ * NLM_F_REQUEST|NLM_F_ACK, built by the caller) and waits for its ack; a
+ * negative ack is thrown as that errno. The socket lives for this call only.
+ */
+static napi_value js_rtnetlink(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data;
+  size_t len;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || len < sizeof(struct nlmsghdr)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a Buffer holding a netlink message");
+    return NULL;
+  }
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return throw_errno(env, errno, "socket", "netlink");
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  struct nlmsghdr *req = data;
+  int err = 0;
+  if (sendto(fd, data, len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+    err = errno;
+  } else {
+    char reply[8192];
+    for (;;) {
+      ssize_t n = recv(fd, reply, sizeof reply, 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        err = errno;
+        break;
+      }
+      struct nlmsghdr *h = (struct nlmsghdr *)reply;
+      int done = 0;
+      for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+        if (h->nlmsg_seq != req->nlmsg_seq) continue;
+        if (h->nlmsg_type == NLMSG_ERROR) {
+          struct nlmsgerr *e = NLMSG_DATA(h);
+          err = -e->error;
+          done = 1;
+          break;
+        }
+      }
+      if (done) break;
+    }
+  }
+  close(fd);
+  if (err != 0) return throw_errno(env, err, "rtnetlink", "request");
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -290,6 +343,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rtnetlink", NULL, js_rtnetlink, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

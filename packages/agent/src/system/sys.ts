@@ -15,6 +15,8 @@ export interface SysNative {
   closeFd(fd: number): void;
   /** A pipe: [readFd, writeFd], both close-on-exec. */
   pipe(): [number, number];
+  /** Sends one rtnetlink request (network/rtnetlink.ts builds them) and waits for its ack; a negative ack is thrown as its errno. */
+  rtnetlink(message: Buffer): void;
 }
 
 /** umount2(2) flags. */

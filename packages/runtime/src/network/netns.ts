@@ -1,0 +1,29 @@
+import { execa } from 'execa';
+import { MayuError } from '@mayu/protocol';
+
+/** How long one command in a pod's network namespace may take. */
+const NETNS_COMMAND_TIMEOUT_MS = 10_000;
+
+/**
+ * Runs a command (iproute2's ip or tc) inside a network namespace given by
+ * its path (/var/run/netns/..., /proc/PID/ns/net), through nsenter.
+ * Failures are ERR_INTERNAL naming the command and what it said.
+ */
+export async function inNetns(netns: string, command: string, args: readonly string[]): Promise<string> {
+  try {
+    const r = await execa('nsenter', [`--net=${netns}`, '--', command, ...args], { timeout: NETNS_COMMAND_TIMEOUT_MS });
+    return r.stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; shortMessage?: string };
+    throw new MayuError('ERR_INTERNAL', `in network namespace ${netns}: ${command} ${args.join(' ')}: ${e.stderr?.trim() || e.shortMessage || String(err)}`, {
+      cause: err,
+      details: { netns, command, args },
+    });
+  }
+}
+
+/** JSON output of `ip -j ...` in the namespace. */
+export async function ipJson<T>(netns: string, args: readonly string[]): Promise<T[]> {
+  const out = await inNetns(netns, 'ip', ['-j', ...args]);
+  return out.trim() ? (JSON.parse(out) as T[]) : [];
+}
