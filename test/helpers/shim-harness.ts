@@ -15,7 +15,7 @@
 import { Readable } from 'node:stream';
 import { taskWire } from '@mayu/protocol';
 import { loadConfig, Sandbox } from '@mayu/runtime';
-import { EventPublisher, TaskService } from '@mayu/shim';
+import { EventPublisher, shimServerOptions, TaskService } from '@mayu/shim';
 import { TtrpcServer } from '@mayu/ttrpc';
 import pino from 'pino';
 import { fakeHypervisors } from '@mayu/runtime/testing';
@@ -58,7 +58,8 @@ const tasks = new TaskService({
       },
     }),
 });
-const server = new TtrpcServer();
+// The shim's own server options: its status mapping (MayuError codes), peer check and bounds.
+const server = new TtrpcServer(shimServerOptions(log));
 server.addService(taskWire.TaskDefinition, tasks.implementation());
 await server.listen(env('HARNESS_SOCKET'));
 process.on('SIGTERM', () => void tasks.close().finally(() => process.exit(0)));

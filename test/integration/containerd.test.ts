@@ -251,6 +251,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
         labels: {},
         // Passed on by containerd (pod_annotations = ["io.mayu.*"]): sizes the pod's VM.
         annotations: { 'io.mayu.memory_mib': '768' },
+        dnsConfig: undefined,
         linux: undefined,
       };
       const { podSandboxId } = await cri.runPodSandbox({ config: sandboxConfig, runtimeHandler: 'mayu' });

@@ -39,8 +39,8 @@ describe('scripts/install-containerd (staged install, real containerd and VM)', 
     }
     const version = spawnSync(join(root, 'usr/local/bin/containerd-shim-mayu-v2'), ['-v'], { encoding: 'utf8' });
     assert.match(version.stdout, /Runtime: io\.containerd\.mayu\.v2/);
-    const config = parseToml(readFileSync(join(root, 'etc/mayu/configuration.toml'), 'utf8')) as { runtime: { guest_image_dir: string } };
-    assert.equal(config.runtime.guest_image_dir, join(root, 'usr/share/mayu/guest-image'));
+    const config = parseToml(readFileSync(join(root, 'etc/mayu/configuration.toml'), 'utf8')) as { sandbox: { guest_image_dir: string } };
+    assert.equal(config.sandbox.guest_image_dir, join(root, 'usr/share/mayu/guest-image'));
 
     const second = install();
     assert.equal(second.status, 0, second.stderr);

@@ -12,6 +12,7 @@ import { watchPowerButton } from './system/power-button.js';
 import { setUpCgroups } from './system/cgroups.js';
 import { ContainerManager } from './container/container-manager.js';
 import { ExitReports } from './container/exit-reports.js';
+import { NetworkManager } from './network/network-manager.js';
 import { sys } from './system/sys.js';
 
 /** How long in-flight calls may run once a shutdown begins. */
@@ -60,7 +61,13 @@ export async function agentMain(args: string[], agentMainMs: number): Promise<vo
   };
   const exits = new ExitReports();
   const containers = inGuest() && exits.attachInitPipe() ? new ContainerManager(log.child({ subsystem: 'containers' }), exits) : null;
-  const server = new AgentServer(log, state, containers);
+  const network = inGuest() ? new NetworkManager(log.child({ subsystem: 'network' })) : null;
+  try {
+    network?.loopbackUp();
+  } catch (err) {
+    log.warn({ err }, 'cannot bring the loopback interface up');
+  }
+  const server = new AgentServer(log, state, containers, network);
   const stops: (() => void)[] = [];
 
   const device = findSerialPort(options.serialPort);

@@ -11,11 +11,15 @@ commands:
         report what this host offers (KVM, vhost-vsock, QEMU, guest image)
   run [--rm] [-d] [-i] [-t] [-e K=V]... [-v SRC:DST[:ro]]... [-w DIR] [-u UID[:GID]]
       [--name ID] [--read-only] [--security-opt seccomp=unconfined]
+      [--network none|ns:PATH|cni:NAME] [-p HOSTPORT:CTRPORT[/tcp|udp]]...
       [--config FILE] IMAGE [--] [CMD...]
         run a container in its own micro-VM; IMAGE is an OCI image layout
         directory, an OCI archive (.tar) or a root filesystem directory; the
         exit status is the container's. It gets a default seccomp profile
-        (Docker's, in effect) unless --security-opt seccomp=unconfined
+        (Docker's, in effect) unless --security-opt seccomp=unconfined.
+        --network: none (default: lo only), an existing network namespace,
+        or a CNI network from /etc/cni/net.d ($MAYU_CNI_CONF_DIR) whose
+        namespace mayu makes and removes with the container
   run --bundle DIR [-d] [-i] [-t] ID
         run an OCI bundle (DIR/config.json and its rootfs), as runc does
   exec [-i] [-t] [-e K=V]... [-w DIR] [-u USER] ID -- CMD...

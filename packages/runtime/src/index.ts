@@ -33,3 +33,5 @@ export { NO_DEADLINE } from './agent/agent-client.js';
 export { pumpInput, pumpOutput, writableSink, type OutputSink } from './agent/process-stdio.js';
 export { CappedFile } from './util/capped-file.js';
 export { vmSizeFromSpec, VCPUS_ANNOTATION, MEMORY_ANNOTATION } from './sandbox/vm-size.js';
+export { parseRunNetwork, setUpRunNetwork, tearDownRunNetwork, type RunNetwork, type RunNetworkRecord } from './network/run-network.js';
+export { scanPodNetwork, type PodNetwork } from './network/scan.js';

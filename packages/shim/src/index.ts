@@ -4,3 +4,4 @@ export { socketPath, groupIdOf } from './address.js';
 export { parseStdio } from './io/stdio.js';
 export { TaskService, type TaskServiceOptions } from './server/task-service.js';
 export { EventPublisher } from './events/publisher.js';
+export { shimServerOptions } from './server/shim-server.js';

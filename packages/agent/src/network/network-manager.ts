@@ -41,6 +41,14 @@ export class NetworkManager {
     this.sys = system ?? defaultSystem();
   }
 
+  /**
+   * Brings the guest's loopback up (at start: containers that share the
+   * guest's network namespace, a pod's, expect 127.0.0.1 to work).
+   */
+  loopbackUp(): void {
+    this.request('set lo up', setLink(this.ifindex('lo'), { up: true }));
+  }
+
   /** Configures the NIC with `i.hwAddr` as `i` says; returns what it now is. */
   updateInterface(i: NetInterface): NetInterface {
     const current = this.linkByMac(i.hwAddr);

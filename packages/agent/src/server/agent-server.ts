@@ -3,6 +3,7 @@ import { AgentServiceService } from '@mayu/protocol';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ContainerManager } from '../container/container-manager.js';
+import type { NetworkManager } from '../network/network-manager.js';
 import { createAgentService, type AgentState } from '../service/agent-service.js';
 
 /** Bounds on what one host message may cost the agent. */
@@ -16,7 +17,7 @@ export class AgentServer {
   private readonly server: Server;
   private readonly injector: ConnectionInjector;
 
-  constructor(log: Logger, state: AgentState, containers: ContainerManager | null = null) {
+  constructor(log: Logger, state: AgentState, containers: ContainerManager | null = null, network: NetworkManager | null = null) {
     this.server = new Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -24,7 +25,7 @@ export class AgentServer {
       'grpc.enable_channelz': 0,
       'grpc.http2.min_ping_interval_without_data_ms': 1000,
     });
-    this.server.addService(AgentServiceService, createAgentService(log.child({ subsystem: 'rpc' }), state, containers));
+    this.server.addService(AgentServiceService, createAgentService(log.child({ subsystem: 'rpc' }), state, containers, network));
     this.injector = this.server.createConnectionInjector(ServerCredentials.createInsecure());
   }
 

@@ -8,6 +8,11 @@ import {
   execProcessFromWire,
   exitStatusToWire,
   guestDetailsToWire,
+  interfaceFromWire,
+  interfaceToWire,
+  neighborFromWire,
+  routeFromWire,
+  routeToWire,
   MayuError,
   servingStatusToWire,
   toServiceError,
@@ -17,6 +22,7 @@ import {
 import type { Logger } from 'pino';
 import { uptimeMs } from '../boot/uptime.js';
 import type { ContainerManager } from '../container/container-manager.js';
+import type { NetworkManager } from '../network/network-manager.js';
 import { guestMetrics } from '../stats/metrics.js';
 import { collectGuestDetails } from './guest-details.js';
 
@@ -87,15 +93,31 @@ function containerMethods(log: Logger, c: ContainerManager): Partial<AgentServic
   };
 }
 
-/** The agent API over the container manager; methods not listed answer UNIMPLEMENTED. */
-export function createAgentService(log: Logger, state: AgentState, containers: ContainerManager | null): UntypedServiceImplementation {
+/** The network half of the API: the pod's interfaces, routes and neighbours, checked field by field. */
+function networkMethods(log: Logger, n: NetworkManager): Partial<AgentServiceServer> {
+  return {
+    updateInterface: unary(log, 'UpdateInterface', (r: agentWire.UpdateInterfaceRequest) => {
+      if (!r.interface) throw new MayuError('ERR_INVALID_ARGUMENT', 'interface: missing');
+      return interfaceToWire(n.updateInterface(interfaceFromWire(r.interface)));
+    }),
+    updateRoutes: unary(log, 'UpdateRoutes', (r: agentWire.UpdateRoutesRequest) => ({
+      routes: n.updateRoutes((r.routes?.routes ?? []).map((x, i) => routeFromWire(x, `routes[${i}]`))).map(routeToWire),
+    })),
+    addArpNeighbors: unary(log, 'AddARPNeighbors', (r: agentWire.AddARPNeighborsRequest) => (n.addNeighbors(r.neighbors.map((x, i) => neighborFromWire(x, `neighbors[${i}]`))), EMPTY)),
+    listInterfaces: unary(log, 'ListInterfaces', () => ({ interfaces: n.listInterfaces().map(interfaceToWire) })),
+    listRoutes: unary(log, 'ListRoutes', () => ({ routes: n.listRoutes().map(routeToWire) })),
+  };
+}
+
+/** The agent API over the container and network managers; methods not listed answer UNIMPLEMENTED. */
+export function createAgentService(log: Logger, state: AgentState, containers: ContainerManager | null, network: NetworkManager | null = null): UntypedServiceImplementation {
   const health: Partial<AgentServiceServer> = {
     check: unary(log, 'Check', () => ({ status: servingStatusToWire(state.shuttingDown ? 'not-serving' : 'serving') })),
     getGuestDetails: unary(log, 'GetGuestDetails', () => guestDetailsToWire(collectGuestDetails(state.boot, state.channels))),
     getMetrics: unary(log, 'GetMetrics', () => ({ text: guestMetrics(containers?.count ?? 0) })),
   };
   const containerApi = containers ? containerMethods(log, containers) : {};
-  const implemented: Partial<AgentServiceServer> = { ...health, ...containerApi };
+  const implemented: Partial<AgentServiceServer> = { ...health, ...containerApi, ...(network ? networkMethods(log, network) : {}) };
   const service: UntypedServiceImplementation = {};
   for (const [name, def] of Object.entries(AgentServiceService)) {
     service[name] =

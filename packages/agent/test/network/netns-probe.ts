@@ -10,10 +10,10 @@ import pino from 'pino';
 import { NetworkManager } from '../../src/network/network-manager.js';
 
 const ip = (...args: string[]): unknown => JSON.parse(execFileSync('ip', ['-j', ...args], { encoding: 'utf8' }) || '[]');
-execFileSync('ip', ['link', 'set', 'lo', 'up']);
 execFileSync('ip', ['tuntap', 'add', 'dev', 'nic0', 'mode', 'tap']);
 const mac = readFileSync('/sys/class/net/nic0/address', 'utf8').trim();
 const net = new NetworkManager(pino({ level: 'silent' }));
+net.loopbackUp();
 const configured = net.updateInterface({
   name: 'eth0',
   hwAddr: mac,
@@ -45,6 +45,7 @@ process.stdout.write(
     route4: ip('route', 'show'),
     route6: ip('-6', 'route', 'show'),
     neigh: ip('neigh', 'show', 'dev', 'eth0'),
+    lo: ip('link', 'show', 'dev', 'lo'),
     error,
   }),
 );

@@ -35,7 +35,7 @@ describe('the guest side of the pod network (rtnetlink, no ip binary)', () => {
     assert.deepEqual(ipv6Routes(v6), [{ destination: 'fd00:99::/64', gateway: '', device: 'eth0', source: '', scope: 253, family: 6 }]);
   });
 
-  it('configures a NIC found by MAC: name, MTU, addresses, routes, neighbours (in a network namespace of its own)', function () {
+  it('brings lo up, and configures a NIC found by MAC: name, MTU, addresses, routes, neighbours (in a network namespace of its own)', function () {
     if (process.getuid?.() !== 0 || spawnSync('unshare', ['--version']).status !== 0) this.skip();
     // A network namespace (and a mount namespace, for a /sys that shows it) of the test's own: nothing reaches the host's network.
     const out = execFileSync('unshare', ['--net', '--mount', 'sh', '-c', 'mount -t sysfs sysfs /sys && exec "$0" "$1"', process.execPath, probe], { encoding: 'utf8', timeout: 20_000 });
@@ -47,8 +47,10 @@ describe('the guest side of the pod network (rtnetlink, no ip binary)', () => {
       route6: { dst: string; gateway?: string }[];
       neigh: { dst: string; lladdr: string; state: string[] }[];
       listed: { name: string }[];
+      lo: { flags: string[] }[];
       error: string;
     };
+    assert.ok(r.lo[0]?.flags.includes('UP'), 'the loopback is brought up');
     const eth0 = r.addr[0];
     assert.equal(eth0?.ifname, 'eth0', "renamed after the pod's veth");
     assert.equal(eth0?.address, r.mac);

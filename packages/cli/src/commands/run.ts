@@ -4,7 +4,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ERROR_CODES, invalidArgument, MayuError, type ErrorCode } from '@mayu/protocol';
-import { defaultSpec, resolveImage } from '@mayu/runtime';
+import { defaultSpec, parseRunNetwork, resolveImage } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import { UsageError } from '../usage.js';
 import { configFrom } from './common.js';
@@ -35,6 +35,12 @@ export function seccompOption(opts: string[]): 'default' | 'unconfined' {
   return mode;
 }
 
+/** Drops the spec's own network namespace: the container then shares the guest's, which has the pod's NICs. */
+function withoutNetworkNamespace(spec: Record<string, unknown>): void {
+  const linux = spec.linux as { namespaces?: { type: string }[] } | undefined;
+  if (linux?.namespaces) linux.namespaces = linux.namespaces.filter((ns) => ns.type !== 'network');
+}
+
 /** -e K=V, or -e K to take K from this environment. */
 export function parseEnv(text: string): string {
   if (/^[^=]+=/.test(text)) return text;
@@ -62,6 +68,8 @@ function parseRunArgs(args: string[]) {
       bundle: { type: 'string' },
       'read-only': { type: 'boolean', default: false },
       'security-opt': { type: 'string', multiple: true, default: [] },
+      network: { type: 'string' },
+      publish: { type: 'string', short: 'p', multiple: true, default: [] },
       config: { type: 'string' },
     },
   });
@@ -138,6 +146,9 @@ export async function runCommand(args: string[], log: Logger): Promise<number> {
     req = await imageRequest(image, cmd, values.name ?? `run-${randomBytes(4).toString('hex')}`, values, log);
   }
   if (values.detach && (values.interactive || values.tty)) throw new UsageError('-d cannot be combined with -i or -t: attach with mayu exec instead');
+  req.network = parseRunNetwork(values.network, values.publish);
+  // With a network, the container lives in the VM's own network namespace (where the NIC is); without, in a new empty one (lo only), as with runc.
+  if (req.network.kind !== 'none') withoutNetworkNamespace(req.spec);
   await reapOrphanedRuns(config, log);
   const dir = createRun(config.runtime.stateDir, newRecord(req, values.detach));
   if (values.detach) return detach(dir, req, values.config);

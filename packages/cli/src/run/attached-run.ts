@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ExitStatus } from '@mayu/protocol';
-import { CappedFile, pumpInput, pumpOutput, type RuntimeConfig, type Sandbox, writableSink } from '@mayu/runtime';
+import { CappedFile, pumpInput, pumpOutput, tearDownRunNetwork, type RunNetworkRecord, type RuntimeConfig, type Sandbox, writableSink } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import { DEFAULT_TTY, forwardResize, forwardSignals } from './attach.js';
 import { ContainerSession, type RunRequest } from './container-session.js';
@@ -34,21 +34,33 @@ export async function runToCompletion(o: {
   let session: ContainerSession;
   // Until the container runs, Ctrl-C or SIGTERM abandon the run: the VM is destroyed, nothing is left.
   let booting: Sandbox | null = null;
+  let network: RunNetworkRecord | null = null;
   const abandon = (): void => {
-    void (booting ? booting.destroy() : Promise.resolve()).finally(() => {
-      try {
-        removeRun(o.dir);
-      } catch (err) {
-        // Still exit 130: a throw here would end the process as an unhandled rejection.
-        o.log.warn({ err }, 'cannot remove the run record');
-      }
-      process.exit(130);
-    });
+    void (booting ? booting.destroy() : Promise.resolve())
+      .then(() => tearDownRunNetwork(network))
+      .finally(() => {
+        try {
+          removeRun(o.dir);
+        } catch (err) {
+          // Still exit 130: a throw here would end the process as an unhandled rejection.
+          o.log.warn({ err }, 'cannot remove the run record');
+        }
+        process.exit(130);
+      });
   };
   process.on('SIGINT', abandon);
   process.on('SIGTERM', abandon);
   try {
-    session = await ContainerSession.create(o.req, o.config, o.log, (s) => (booting = s));
+    session = await ContainerSession.create(
+      o.req,
+      o.config,
+      o.log,
+      (s) => (booting = s),
+      (n) => {
+        network = n;
+        updateRun(o.dir, { network: n });
+      },
+    );
   } catch (err) {
     updateRun(o.dir, { status: 'failed', error: (err as Error).message, ownerPid: null });
     throw err;

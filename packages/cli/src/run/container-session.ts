@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ExitStatus, ProcessRef } from '@mayu/protocol';
-import { Sandbox, vmSizeFromSpec, type AgentClient, type RuntimeConfig } from '@mayu/runtime';
+import { Sandbox, setUpRunNetwork, tearDownRunNetwork, vmSizeFromSpec, type AgentClient, type RunNetwork, type RunNetworkRecord, type RuntimeConfig } from '@mayu/runtime';
 import type { Logger } from 'pino';
 
 /** What a run needs once its image is resolved: a rootfs and a spec with host paths. */
@@ -11,6 +11,8 @@ export interface RunRequest {
   rootfsKind: 'image' | 'bundle';
   /** The OCI bundle's directory (a relative root.path is relative to it). */
   bundle?: string;
+  /** --network: none (lo only, as runc), an existing namespace, or a CNI network. */
+  network?: RunNetwork;
   spec: Record<string, unknown>;
   terminal: boolean;
   stdin: boolean;
@@ -28,15 +30,28 @@ export class ContainerSession {
   private constructor(
     readonly sandbox: Sandbox,
     readonly id: string,
+    private readonly network: RunNetworkRecord | null,
   ) {
     this.ref = { containerId: id, execId: '' };
   }
 
-  /** `onSandbox` receives the sandbox as soon as it exists (to destroy it if the user gives up). */
-  static async create(req: RunRequest, config: RuntimeConfig, log: Logger, onSandbox?: (s: Sandbox) => void): Promise<ContainerSession> {
+  /**
+   * `onSandbox` receives the sandbox as soon as it exists (to destroy it if
+   * the user gives up); `onNetwork` what the network set-up made (to record
+   * it with the run before anything else can fail).
+   */
+  static async create(req: RunRequest, config: RuntimeConfig, log: Logger, onSandbox?: (s: Sandbox) => void, onNetwork?: (n: RunNetworkRecord) => void): Promise<ContainerSession> {
     // A spec the guest cannot honour is refused before a VM boots for it.
     Sandbox.checkContainerSpec(config, req.spec, { bundle: req.bundle, terminal: req.terminal });
-    const sandbox = Sandbox.create({ id: req.id, config, log, ...vmSizeFromSpec(req.spec, config.sandbox) });
+    const network = await setUpRunNetwork(req.id, req.network ?? { kind: 'none' });
+    if (network) onNetwork?.(network);
+    let sandbox: Sandbox;
+    try {
+      sandbox = Sandbox.create({ id: req.id, config, log, ...vmSizeFromSpec(req.spec, config.sandbox), ...(network ? { network: { netns: network.netns } } : {}) });
+    } catch (err) {
+      await tearDownRunNetwork(network);
+      throw err;
+    }
     onSandbox?.(sandbox);
     try {
       await sandbox.offerRootfs(req.id, req.rootfs);
@@ -48,9 +63,10 @@ export class ContainerSession {
         rootfs: req.rootfsKind === 'bundle' ? 'own' : 'image',
         stdio: { terminal: req.terminal, stdin: req.stdin },
       });
-      return new ContainerSession(sandbox, req.id);
+      return new ContainerSession(sandbox, req.id, network);
     } catch (err) {
       await sandbox.destroy();
+      await tearDownRunNetwork(network);
       throw err;
     }
   }
@@ -79,9 +95,11 @@ export class ContainerSession {
       // the VM goes anyway
     }
     await this.sandbox.stop();
+    await tearDownRunNetwork(this.network);
   }
 
   async abort(): Promise<void> {
     await this.sandbox.destroy();
+    await tearDownRunNetwork(this.network);
   }
 }

@@ -1,5 +1,5 @@
 import { isMayuError } from '@mayu/protocol';
-import { removeSandbox, type RuntimeConfig } from '@mayu/runtime';
+import { removeSandbox, tearDownRunNetwork, type RuntimeConfig } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import { listRuns, ownerAlive, runDir, updateRun, type RunRecord } from './run-records.js';
 
@@ -11,8 +11,8 @@ export function isOrphaned(r: RunRecord): boolean {
 /**
  * Cleans up after runs whose owner was killed (SIGKILL leaves no chance to
  * clean up). Their VM is already gone — QEMU gets SIGKILL when its parent
- * dies — but the sandbox's host mounts and state directory are left: they
- * are removed here (killing the VM first if it is somehow still there), and
+ * dies — but the sandbox's host mounts, state directory and network (taps,
+ * a CNI attachment, a network namespace) are left: they are removed here (killing the VM first if it is somehow still there), and
  * the run is recorded as failed, so that `mayu ps -a` tells what happened.
  * Runs at the start of `mayu run` and `mayu ps`; returns the ids it reaped.
  */
@@ -27,6 +27,7 @@ export async function reapOrphanedRuns(config: RuntimeConfig, log: Logger): Prom
         continue;
       }
     }
+    await tearDownRunNetwork(r.network);
     updateRun(runDir(config.runtime.stateDir, r.id), {
       status: 'failed',
       error: `its owner (pid ${r.ownerPid ?? '?'}) died before the container ended; its VM and host mounts were removed`,

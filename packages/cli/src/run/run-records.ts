@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MayuError, type ExitStatus } from '@mayu/protocol';
-import { processStartTime, removeDirSafely, validateSandboxId } from '@mayu/runtime';
+import { processStartTime, removeDirSafely, validateSandboxId, type RunNetworkRecord } from '@mayu/runtime';
 
 export type RunStatus = 'starting' | 'running' | 'exited' | 'failed';
 
@@ -24,6 +24,8 @@ export interface RunRecord {
   process: { env: string[]; cwd: string; user: { uid: number; gid: number } } | null;
   /** The container's root filesystem on the host (user names for exec are looked up in it). */
   rootfs: string | null;
+  /** What its --network made (a namespace, a CNI attachment): undone with it, or by the reaper after a crash. */
+  network?: RunNetworkRecord | null;
 }
 
 export function runsRoot(stateDir: string): string {

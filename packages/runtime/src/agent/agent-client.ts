@@ -10,6 +10,12 @@ import {
   fromServiceError,
   guestDetailsFromWire,
   processListingFromWire,
+  interfaceToWire,
+  routeToWire,
+  neighborToWire,
+  type NetInterface,
+  type NetRoute,
+  type NetNeighbor,
   oomEventFromWire,
   writeStreamFromWire,
   type WireIssueSink,
@@ -200,6 +206,19 @@ export class AgentClient {
   async nextOomEvent(): Promise<string> {
     const res = await this.unary<agentWire.GetOOMEventRequest, agentWire.OOMEvent>('GetOOMEvent', this.grpc.getOomEvent, {}, { timeoutMs: NO_DEADLINE });
     return oomEventFromWire(res, this.issues);
+  }
+
+  /** Configures the guest NIC with this interface's MAC (name, MTU, addresses). */
+  async updateInterface(i: NetInterface): Promise<void> {
+    await this.unary('UpdateInterface', this.grpc.updateInterface, { interface: interfaceToWire(i) }, {});
+  }
+
+  async updateRoutes(routes: readonly NetRoute[]): Promise<void> {
+    await this.unary('UpdateRoutes', this.grpc.updateRoutes, { routes: { routes: routes.map(routeToWire) } }, {});
+  }
+
+  async addArpNeighbors(neighbors: readonly NetNeighbor[]): Promise<void> {
+    await this.unary('AddARPNeighbors', this.grpc.addArpNeighbors, { neighbors: neighbors.map(neighborToWire) }, {});
   }
 
   async metrics(): Promise<string> {

@@ -24,6 +24,12 @@ export interface VmSpec {
   /** Extra disks (container root filesystems), attached at boot. */
   disks?: DiskSpec[];
   /**
+   * The pod's network namespace: the hypervisor runs in it, and each NIC is
+   * a tap there (wired to the pod's veth). Absent: no network (lo only).
+   */
+  netns?: string;
+  nics?: NicSpec[];
+  /**
    * Kill the VM when the process that owns it dies (parent-death signal).
    * False only for a VM meant to outlive its creator (mayu boot --keep).
    */
@@ -42,6 +48,14 @@ export interface SharedDirSpec {
    * kept in extended attributes and never becomes real on the host.
    */
   attributes: 'host' | 'mapped';
+}
+
+/** A guest NIC on a tap of the pod's network namespace. */
+export interface NicSpec {
+  tap: string;
+  /** The guest NIC's MAC: the pod veth's, so that neighbours and CNI's view stay true. */
+  mac: string;
+  mtu: number;
 }
 
 export interface DiskSpec {
@@ -84,6 +98,8 @@ export interface HypervisorCapabilities {
   mappedAttributes: boolean;
   /** The agent channels this backend offers on this host. */
   agentChannels: readonly AgentChannel[];
+  /** It can give the guest NICs on taps in a network namespace (VmSpec.netns, nics). */
+  tapNetworking: boolean;
 }
 
 /** What a hypervisor driver is made from. */

@@ -27,3 +27,21 @@ export async function ipJson<T>(netns: string, args: readonly string[]): Promise
   const out = await inNetns(netns, 'ip', ['-j', ...args]);
   return out.trim() ? (JSON.parse(out) as T[]) : [];
 }
+
+/** Where `ip netns` keeps named network namespaces. */
+export const NAMED_NETNS_DIR = '/run/netns';
+
+/** Creates a named network namespace (for a `mayu run --network cni:` container); returns its path. */
+export async function createNamedNetns(name: string): Promise<string> {
+  try {
+    await execa('ip', ['netns', 'add', name], { timeout: NETNS_COMMAND_TIMEOUT_MS });
+  } catch (err) {
+    throw new MayuError('ERR_INTERNAL', `cannot create network namespace ${name}: ${(err as { stderr?: string }).stderr?.trim() ?? String(err)}`, { cause: err });
+  }
+  return `${NAMED_NETNS_DIR}/${name}`;
+}
+
+/** Deletes a named network namespace; never throws. */
+export async function deleteNamedNetns(name: string): Promise<void> {
+  await execa('ip', ['netns', 'del', name], { timeout: NETNS_COMMAND_TIMEOUT_MS }).catch(() => {});
+}

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { MayuError } from '@mayu/protocol';
 import type { RuntimeConfig } from '../config/runtime-config.js';
 import { removeDirSafely } from '../storage/host-mounts.js';
+import { detachPodNetwork } from '../network/pod-network.js';
 import { terminate } from '../util/process.js';
 import { readRecord, recordProcessAlive, sandboxDir, validateSandboxId, type SandboxRecord } from './state-dir.js';
 
@@ -39,5 +40,6 @@ export async function removeSandbox(config: RuntimeConfig, id: string, force: bo
     if (!force) throw new MayuError('ERR_INVALID_STATE', `sandbox ${id} is running (pid ${record.pid}); use --force`, { details: { id } });
     await terminate(record.pid as number, 2000);
   }
+  if (record.network) await detachPodNetwork(record.network);
   removeDirSafely(dir);
 }

@@ -16,6 +16,7 @@ import { GuestLogRelay } from './guest-log-relay.js';
 import { SANDBOX_TRANSITIONS, type SandboxState } from './sandbox-state.js';
 import { createStateDir, writeRecord } from './state-dir.js';
 import { planVm } from './vm-plan.js';
+import { PodNetworking } from '../network/pod-network.js';
 
 export interface SandboxOptions {
   id: string;
@@ -32,6 +33,11 @@ export interface SandboxOptions {
   dieWithParent?: boolean;
   /** Makes the hypervisor driver (default: the backend named by sandbox.hypervisor); tests give a fake. */
   hypervisor?: HypervisorFactory;
+  /**
+   * The pod's network namespace (CNI has run in it): its interfaces are
+   * brought into the VM. Absent: the guest has no network (lo only).
+   */
+  network?: { netns: string };
 }
 
 export interface SandboxContainerOptions {
@@ -84,6 +90,9 @@ export class Sandbox {
   private readonly bootDisks = new Map<string, string>();
   /** Set once the hypervisor process has exited (killed, crashed or powered off). */
   private vmExited = false;
+  /** The pod network wired to the VM, once started. */
+  private networking: PodNetworking | null = null;
+  private readonly createdAt = new Date().toISOString();
 
   private constructor(
     o: SandboxOptions,
@@ -96,6 +105,7 @@ export class Sandbox {
     private readonly shares: ContainerShares | null,
     private readonly hostname: string,
     private readonly vmSpec: VmSpec,
+    private readonly network: { netns: string } | null,
   ) {
     this.id = o.id;
     this.stateDir = stateDir;
@@ -114,8 +124,13 @@ export class Sandbox {
       const relay = new GuestLogRelay(log.child({ subsystem: 'guest' }));
       const hypervisor = factory({ config: o.config, log: log.child({ subsystem: 'hypervisor', hypervisor: backend }), onGuestLog: (stream) => relay.attach(stream) });
       const plan = planVm({ ...o, stateDir, image, caps: hypervisor.capabilities, backend: hypervisor.kind });
+      if (o.network && !hypervisor.capabilities.tapNetworking) {
+        throw new MayuError('ERR_HOST_CAPABILITY', `hypervisor ${hypervisor.kind} cannot bring a pod network into its VM yet (network namespace ${o.network.netns})`, {
+          details: { netns: o.network.netns },
+        });
+      }
       hypervisor.prepare(plan.spec);
-      return new Sandbox({ ...o, log }, stateDir, image, hypervisor, o.config, plan.sharedFs, plan.shares, o.hostname ?? 'mayu', plan.spec);
+      return new Sandbox({ ...o, log }, stateDir, image, hypervisor, o.config, plan.sharedFs, plan.shares, o.hostname ?? 'mayu', plan.spec, o.network ?? null);
     } catch (err) {
       removeDirSafely(stateDir);
       throw err;
@@ -214,17 +229,34 @@ export class Sandbox {
     this.hypervisor.disconnect();
   }
 
-  private async boot(): Promise<BootReport> {
-    await this.shares?.tree.setUp();
-    const started = await this.hypervisor.start();
+  private record(pid: number | null): void {
     writeRecord({
       id: this.id,
       stateDir: this.stateDir,
       hypervisor: this.hypervisor.kind,
-      pid: started.pid,
-      createdAt: new Date().toISOString(),
+      pid,
+      createdAt: this.createdAt,
       agentEndpoint: this.hypervisor.agentEndpoint(),
+      ...(this.networking ? { network: this.networking.record } : {}),
     });
+  }
+
+  /** Wires the pod's network to taps for the VM's NICs (recorded at once: a crash must not leave them unknown). */
+  private async attachNetwork(): Promise<void> {
+    if (!this.network) return;
+    // The VMM opens its taps while it still has its start-up uid: root.
+    this.networking = await PodNetworking.attach(this.network.netns, { uid: 0, gid: 0 }, this.log.child({ subsystem: 'network' }));
+    this.record(null);
+    this.vmSpec.netns = this.network.netns;
+    this.vmSpec.nics = this.networking.nics();
+    this.hypervisor.prepare(this.vmSpec);
+  }
+
+  private async boot(): Promise<BootReport> {
+    await this.shares?.tree.setUp();
+    await this.attachNetwork();
+    const started = await this.hypervisor.start();
+    this.record(started.pid);
     const agent = await AgentClient.open({
       endpoint: this.hypervisor.agentEndpoint(),
       bridgeSocket: join(this.stateDir, 'agent-grpc.sock'),
@@ -249,6 +281,8 @@ export class Sandbox {
     const detailsSentAt = performance.now();
     const guest = await agent.guestDetails();
     const detailsReceivedAt = performance.now();
+    // The pod's network is the guest's before its first container.
+    await this.networking?.configureGuest(agent);
     await agent.createSandbox({
       sandboxId: this.id,
       hostname: this.hostname,
@@ -318,6 +352,8 @@ export class Sandbox {
   private async release(): Promise<void> {
     this.agentClient = null;
     await this.hypervisor.cleanup();
+    await this.networking?.detach();
+    this.networking = null;
     for (const release of this.containerReleases.values()) await release().catch(() => {});
     this.containerReleases.clear();
     removeDirSafely(this.stateDir);

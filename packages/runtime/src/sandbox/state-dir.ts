@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { invalidArgument, MayuError } from '@mayu/protocol';
 import { removeDirSafely } from '../storage/host-mounts.js';
+import type { PodNetworkRecord } from '../network/pod-network.js';
 import { processCmdline } from '../util/process.js';
 
 /** Sandbox ids: what containerd and Kubernetes use, and safe as a file name. */
@@ -26,6 +27,8 @@ export interface SandboxRecord {
   pid: number | null;
   createdAt: string;
   agentEndpoint: string;
+  /** The pod network wired to the VM (taps in the pod's namespace), to undo after a crash. */
+  network?: PodNetworkRecord;
 }
 
 /**

@@ -11,7 +11,7 @@ import type { Hypervisor, HypervisorCapabilities, HypervisorFactory, VmExit, VmS
  */
 export class FakeHypervisor implements Hypervisor {
   readonly kind = 'fake';
-  readonly capabilities: HypervisorCapabilities = { hotplug: false, pause: true, snapshot: false, sharedFs: ['virtio-9p'], mappedAttributes: true, agentChannels: ['vsock'] };
+  readonly capabilities: HypervisorCapabilities = { hotplug: false, pause: true, snapshot: false, sharedFs: ['virtio-9p'], mappedAttributes: true, agentChannels: ['vsock'], tapNetworking: true };
   readonly accel: AccelDecision = { accel: 'tcg', reason: 'a fake hypervisor runs nothing' };
   /** Calls made, in order (for tests of the sandbox lifecycle). */
   readonly calls: string[] = [];

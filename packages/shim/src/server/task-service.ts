@@ -56,6 +56,13 @@ function readSpec(bundle: string): { annotations?: Record<string, string>; root?
   return raw;
 }
 
+/** The network namespace the sandbox's spec joins (the pod's, made by CRI and CNI), if any. */
+function podNetns(spec: unknown): string | undefined {
+  const namespaces = (spec as { linux?: { namespaces?: { type?: string; path?: string }[] } }).linux?.namespaces;
+  const path = Array.isArray(namespaces) ? namespaces.find((ns) => ns.type === 'network')?.path : undefined;
+  return typeof path === 'string' && path !== '' ? path : undefined;
+}
+
 /** Where containerd's rootfs mounts go: the spec's root.path, relative to the bundle. */
 function rootfsOf(spec: { root?: { path?: unknown } }, bundle: string): string {
   const path = typeof spec.root?.path === 'string' ? spec.root.path : 'rootfs';
@@ -178,7 +185,15 @@ export class TaskService {
 
   private async boot(spec: unknown): Promise<Sandbox> {
     const create = this.o.createSandbox ?? ((o: SandboxOptions) => Sandbox.create(o));
-    const sandbox = create({ id: this.o.groupId, config: this.o.config, log: this.o.vmLog, ...vmSizeFromSpec(spec, this.o.config.sandbox) });
+    const netns = podNetns(spec);
+    const sandbox = create({
+      id: this.o.groupId,
+      config: this.o.config,
+      log: this.o.vmLog,
+      ...vmSizeFromSpec(spec, this.o.config.sandbox),
+      // CNI has run in the pod's network namespace (containerd 1.6 runs it before the sandbox task): it becomes the VM's.
+      ...(netns ? { network: { netns } } : {}),
+    });
     // For `delete`, should this server die: there is a VM to clean up, and where.
     writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.o.configPath ?? '' }));
     try {

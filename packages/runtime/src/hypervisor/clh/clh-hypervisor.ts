@@ -65,6 +65,8 @@ export class CloudHypervisor implements Hypervisor {
     sharedFs: ['virtio-fs'],
     mappedAttributes: false,
     agentChannels: ['vsock'],
+    // TODO(networking): virtio-net on a tap (VmConfig.net) is not wired for Cloud Hypervisor yet.
+    tapNetworking: false,
   };
   readonly accel: AccelDecision;
   private readonly kvm: { usable: boolean; reason: string };

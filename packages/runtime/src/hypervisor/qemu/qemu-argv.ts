@@ -10,6 +10,7 @@ import { cpuArgs } from './args/cpu.js';
 import { machineArgs, type Accel } from './args/machine.js';
 import { memoryArgs } from './args/memory.js';
 import type { DeviceTransport } from './args/option-value.js';
+import { nicArgs } from './args/net.js';
 import { rngArgs } from './args/rng.js';
 import { runAsArgs, sandboxArgs } from './args/sandbox.js';
 import { ninePArgs, virtioFsArgs } from './args/shared-fs.js';
@@ -67,6 +68,7 @@ export function qemuArgv(input: QemuArgvInput): string[] {
     ...(spec.rootfs.kind === 'image' ? blockDeviceArgs({ id: 'rootfs', path: spec.rootfs.path, readOnly: true, transport }) : []),
     ...(spec.disks ?? []).flatMap((d) => blockDeviceArgs({ id: d.id, path: d.path, readOnly: d.readOnly, transport, serial: d.serial })),
     ...sharedDirArgs(spec, paths, transport),
+    ...(spec.nics ?? []).flatMap((nic, n) => nicArgs(nic, n, transport, accel === 'kvm')),
     ...(spec.agentChannel === 'vsock' ? vsockArgs({ cid: input.vsockCid ?? 0, transport }) : []),
     ...rngArgs(transport),
     ...sandboxArgs(config.sandbox, (input.runAs ?? null) !== null),

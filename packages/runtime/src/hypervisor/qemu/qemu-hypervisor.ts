@@ -71,6 +71,7 @@ export class QemuHypervisor implements Hypervisor {
       sharedFs: ['virtio-9p', 'virtio-fs'],
       mappedAttributes: true,
       agentChannels: hostHasVhostVsock() ? ['vsock', 'serial'] : ['serial'],
+      tapNetworking: true,
     };
   }
 
@@ -209,6 +210,7 @@ export class QemuHypervisor implements Hypervisor {
         runAs: this.runAs,
         dieWithParent: spec.dieWithParent,
         servesFiles: servesFiles(spec),
+        netns: spec.netns,
       });
       this.o.log.debug({ capabilities: launch.capabilities, runAs: this.runAs }, 'QEMU privileges');
       child = spawn(launch.file, launch.args, { detached: true, stdio: ['ignore', 'ignore', stderr] });

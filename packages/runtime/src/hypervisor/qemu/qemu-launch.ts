@@ -23,7 +23,9 @@ export interface QemuLaunch {
  * needs (FILE_SERVER_CAPS when it serves 9p files, SETUID/SETGID to drop to
  * an unprivileged user with -runas, else nothing at all), no inheritable
  * capabilities, no_new_privs, and SIGKILL when its parent (the process that
- * owns the sandbox) dies. setpriv execs QEMU: the PID is QEMU's.
+ * owns the sandbox) dies. setpriv execs QEMU: the PID is QEMU's. With a
+ * pod network, nsenter enters its namespace first and execs setpriv (no fork
+ * for a network namespace: still QEMU's PID).
  */
 export function qemuLaunch(o: {
   binary: string;
@@ -32,8 +34,11 @@ export function qemuLaunch(o: {
   runAs: { uid: number; gid: number } | null;
   dieWithParent: boolean;
   servesFiles: boolean;
+  /** The pod's network namespace to run in (its taps are there), entered with nsenter before privileges drop. */
+  netns?: string;
 }): QemuLaunch {
   const caps: string[] = [...(o.servesFiles ? FILE_SERVER_CAPS : []), ...(o.runAs ? ['setuid', 'setgid'] : [])];
   const args = [`--bounding-set=-all${caps.map((c) => `,+${c}`).join('')}`, '--inh-caps=-all', '--no-new-privs', ...(o.dieWithParent ? ['--pdeathsig=KILL'] : []), '--', o.binary, ...o.argv];
+  if (o.netns) return { file: 'nsenter', args: [`--net=${o.netns}`, '--', SETPRIV, ...args], capabilities: caps };
   return { file: SETPRIV, args, capabilities: caps };
 }

@@ -86,10 +86,17 @@ export interface LinuxPodSandboxConfig {
   securityContext: LinuxSandboxSecurityContext | undefined;
 }
 
+export interface DNSConfig {
+  servers: string[];
+  searches: string[];
+  options: string[];
+}
+
 export interface PodSandboxConfig {
   metadata: PodSandboxMetadata | undefined;
   hostname: string;
   logDirectory: string;
+  dnsConfig: DNSConfig | undefined;
   labels: { [key: string]: string };
   annotations: { [key: string]: string };
   linux: LinuxPodSandboxConfig | undefined;
@@ -796,8 +803,95 @@ export const LinuxPodSandboxConfig: MessageFns<LinuxPodSandboxConfig> = {
   },
 };
 
+function createBaseDNSConfig(): DNSConfig {
+  return { servers: [], searches: [], options: [] };
+}
+
+export const DNSConfig: MessageFns<DNSConfig> = {
+  encode(message: DNSConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.servers) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.searches) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.options) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DNSConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDNSConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.servers.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.searches.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.options.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<DNSConfig>, I>>(base?: I): DNSConfig {
+    return DNSConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DNSConfig>, I>>(object: I): DNSConfig {
+    const message = createBaseDNSConfig();
+    message.servers = object.servers?.map((e) => e) || [];
+    message.searches = object.searches?.map((e) => e) || [];
+    message.options = object.options?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBasePodSandboxConfig(): PodSandboxConfig {
-  return { metadata: undefined, hostname: "", logDirectory: "", labels: {}, annotations: {}, linux: undefined };
+  return {
+    metadata: undefined,
+    hostname: "",
+    logDirectory: "",
+    dnsConfig: undefined,
+    labels: {},
+    annotations: {},
+    linux: undefined,
+  };
 }
 
 export const PodSandboxConfig: MessageFns<PodSandboxConfig> = {
@@ -810,6 +904,9 @@ export const PodSandboxConfig: MessageFns<PodSandboxConfig> = {
     }
     if (message.logDirectory !== "") {
       writer.uint32(26).string(message.logDirectory);
+    }
+    if (message.dnsConfig !== undefined) {
+      DNSConfig.encode(message.dnsConfig, writer.uint32(34).fork()).join();
     }
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       PodSandboxConfig_LabelsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
@@ -858,6 +955,14 @@ export const PodSandboxConfig: MessageFns<PodSandboxConfig> = {
             }
 
             message.logDirectory = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.dnsConfig = DNSConfig.decode(reader, reader.uint32());
             continue;
           }
           case 6: {
@@ -912,6 +1017,9 @@ export const PodSandboxConfig: MessageFns<PodSandboxConfig> = {
       : undefined;
     message.hostname = object.hostname ?? "";
     message.logDirectory = object.logDirectory ?? "";
+    message.dnsConfig = (object.dnsConfig !== undefined && object.dnsConfig !== null)
+      ? DNSConfig.fromPartial(object.dnsConfig)
+      : undefined;
     message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
         if (value !== undefined) {

@@ -1,0 +1,251 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { criWire } from '@mayu/protocol';
+import { removeDirSafely } from '@mayu/runtime';
+import { EXAMPLE_IMAGE, PrivateContainerd } from '../helpers/containerd.js';
+import { CriClient } from '../helpers/cri-client.js';
+import { GuestFactory } from '../helpers/guest-factory.js';
+import { entriesOf } from '../helpers/leftovers.js';
+import { runMayu } from '../helpers/run-cli.js';
+import { testImage } from '../helpers/test-image.js';
+
+/** A command in a pod's container, its stdout (the exit status must be 0). */
+async function inPod(cri: CriClient, containerId: string, script: string): Promise<string> {
+  const r = await cri.execSync({ containerId, cmd: ['sh', '-c', script], timeout: 60n });
+  assert.equal(r.exitCode, 0, `${script}: ${Buffer.from(r.stderr).toString()}${Buffer.from(r.stdout).toString()}`);
+  return Buffer.from(r.stdout).toString();
+}
+
+/** A page served by busybox httpd on port 8080, saying `text`. */
+const serve = (text: string): string[] => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 8080 -h /www`];
+/**
+ * Fetches a page, bounded (at most 20 requests of 10 s, half a second apart,
+ * while the server comes up): an HTTP/1.0 GET through busybox nc
+ * (busybox-static's wget crashes in glibc's static resolver), printing the
+ * body's last line.
+ */
+const fetch = (ip: string): string => `for i in $(seq 20); do out=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 ${ip} 8080 | tail -n 1); [ -n "$out" ] && break; sleep 0.5; done; echo "$out"`;
+
+/**
+ * Pod networking on real parts: a private containerd with a CNI bridge of
+ * its own (no gateway, no masquerade: no route out), real CNI plugins, real
+ * VMs. Traffic only between namespaces these tests made, bounded.
+ */
+describe("pod networking: the pod's CNI network inside its VM (real containerd, CNI, VMs)", function () {
+  let ctrd: PrivateContainerd;
+  let cri: CriClient;
+  let failed: string | undefined;
+  const pods: string[] = [];
+
+  before(async () => {
+    ctrd = await PrivateContainerd.start();
+    cri = new CriClient(ctrd.address);
+  });
+  // A failed test's pods go before the run-wide guard looks for VMs left running.
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') failed ??= this.currentTest.fullTitle();
+    for (const p of pods.splice(0))
+      await cri
+        .stopPodSandbox({ podSandboxId: p })
+        .then(() => cri.removePodSandbox({ podSandboxId: p }))
+        .catch(() => {});
+    await ctrd.settle();
+  });
+  after(async () => {
+    cri?.close();
+    await ctrd?.stop(failed);
+  });
+
+  const dns = { servers: ['10.233.0.53'], searches: ['pods.test'], options: ['ndots:2'] };
+  async function pod(name: string, handler: string): Promise<{ id: string; ip: string; config: criWire.PodSandboxConfig }> {
+    const config: criWire.PodSandboxConfig = {
+      metadata: { name, uid: `uid-${name}-${randomBytes(3).toString('hex')}`, namespace: 'default', attempt: 0 },
+      hostname: name,
+      logDirectory: `${ctrd.dir}/pod-logs`,
+      dnsConfig: dns,
+      labels: {},
+      annotations: {},
+      linux: undefined,
+    };
+    const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: handler });
+    pods.push(podSandboxId);
+    const ip = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status?.network?.ip ?? '';
+    assert.match(ip, /^10\.233\.\d+\.\d+$/);
+    return { id: podSandboxId, ip, config };
+  }
+  async function container(p: { id: string; config: criWire.PodSandboxConfig }, name: string, command: string[]): Promise<string> {
+    const { containerId } = await cri.createContainer({
+      podSandboxId: p.id,
+      config: { metadata: { name, attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command, args: [], workingDir: '', envs: [], labels: {}, annotations: {}, logPath: `${name}.log` },
+      sandboxConfig: p.config,
+    });
+    await cri.startContainer({ containerId });
+    return containerId;
+  }
+  /** The MTU of the pod's veth on the host side (its network namespace, from the sandbox's bundle). */
+  function vethMtu(podId: string): number {
+    const spec = JSON.parse(readFileSync(join(ctrd.dir, 'state/io.containerd.runtime.v2.task/k8s.io', podId, 'config.json'), 'utf8')) as { linux: { namespaces: { type: string; path?: string }[] } };
+    const netns = spec.linux.namespaces.find((n) => n.type === 'network')?.path ?? '';
+    // Through ip, not /sys: a sysfs mounted on the host shows the host's interfaces, whatever the network namespace.
+    const links = JSON.parse(spawnSync('nsenter', [`--net=${netns}`, 'ip', '-j', 'link', 'show', 'eth0'], { encoding: 'utf8' }).stdout || '[]') as { mtu: number }[];
+    return links[0]?.mtu ?? 0;
+  }
+
+  /** Stops and removes every pod the test made; then nothing of their network may be left. */
+  async function removePods(): Promise<void> {
+    for (const p of pods.splice(0)) {
+      await cri.stopPodSandbox({ podSandboxId: p });
+      await cri.removePodSandbox({ podSandboxId: p });
+    }
+    await ctrd.settle();
+    const onBridge = spawnSync('ip', ['-o', 'link', 'show', 'master', ctrd.bridge], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(onBridge, '', "no veth is left on the pods' bridge");
+    const taps = spawnSync('sh', ['-c', 'ip -all netns exec ip -o link show 2>/dev/null | grep _mayu || true'], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(taps, '', 'no tap is left in any network namespace');
+    // ctrd.stop() (after all) also asserts that no pod network namespace, process or mount is left.
+  }
+
+  it("a mayu pod's IP is its VM's: eth0 has RunPodSandbox's address and the veth's MTU, resolv.conf is CRI's; a replaced container keeps it all; teardown leaves nothing", async () => {
+    const a = await pod('net-a', 'mayu');
+    const server = await container(a, 'server', serve('from-mayu-a'));
+    const addr = await inPod(cri, server, 'ip -4 -o addr show dev eth0; cat /sys/class/net/eth0/mtu; cat /etc/resolv.conf');
+    assert.match(addr, new RegExp(`inet ${a.ip.replace(/\./g, '\\.')}/\\d+ `), addr);
+    const mtu = vethMtu(a.id);
+    assert.ok(mtu >= 68 && addr.includes(`\n${mtu}\n`), `the guest NIC has the veth's MTU (${mtu}): ${addr}`);
+    assert.match(addr, /nameserver 10\.233\.0\.53/);
+    assert.match(addr, /search pods\.test/);
+    assert.match(addr, /options ndots:2/);
+    await cri.stopContainer({ containerId: server, timeout: 5n });
+    await cri.removeContainer({ containerId: server });
+    const again = await container(a, 'server2', serve('from-mayu-a-again'));
+    const out = await inPod(cri, again, `ip -4 -o addr show dev eth0; ${fetch('127.0.0.1')}`);
+    assert.match(out, new RegExp(`inet ${a.ip.replace(/\./g, '\\.')}/`));
+    assert.match(out, /from-mayu-a-again/);
+    await removePods();
+  });
+
+  it('two mayu pods reach each other by pod IP, and a mayu pod and a runc pod both ways; teardown leaves nothing', async () => {
+    const a = await pod('net-a', 'mayu');
+    await container(a, 'server', serve('from-mayu-a'));
+    const b = await pod('net-b', 'mayu');
+    const bClient = await container(b, 'client', ['sleep', '3600']);
+    assert.equal((await inPod(cri, bClient, fetch(a.ip))).trim(), 'from-mayu-a');
+    const r = await pod('net-r', '');
+    const rServer = await container(r, 'server', serve('from-runc-r'));
+    assert.equal((await inPod(cri, bClient, fetch(r.ip))).trim(), 'from-runc-r', 'mayu → runc');
+    assert.equal((await inPod(cri, rServer, fetch(a.ip))).trim(), 'from-mayu-a', 'runc → mayu');
+    await removePods();
+  });
+});
+
+/**
+ * `mayu run --network`: a test bridge and a server namespace of the test's
+ * own (no gateway, no masquerade, no route out), a CNI network on it, and a
+ * namespace made by hand.
+ */
+describe('mayu run --network cni:NAME and ns:PATH (real CNI plugins, real VMs)', function () {
+  const tag = randomBytes(3).toString('hex');
+  const bridge = `mayu-r${tag}`;
+  const subnet = `10.233.${180 + ((randomBytes(1)[0] ?? 0) % 60)}`;
+  const serverNs = `mayu-srv-${tag}`;
+  const handNs = `mayu-hand-${tag}`;
+  let dir: string;
+  let server: ChildProcess;
+  let vms: GuestFactory;
+  const sh = (cmd: string): void => {
+    const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
+  };
+  /** A veth from namespace `ns` onto the test bridge, with `ip`. */
+  const plug = (ns: string, n: number, ip: string): void =>
+    sh(
+      `ip link add mayu-h${n}${tag} type veth peer name eth0 netns ${ns} && ip link set mayu-h${n}${tag} master ${bridge} up && ip -n ${ns} link set eth0 up && ip -n ${ns} addr add ${ip}/24 dev eth0 && ip -n ${ns} link set lo up`,
+    );
+
+  before(async () => {
+    dir = mkdtempSync('/run/mayu-test-net-');
+    vms = new GuestFactory();
+    sh(`ip link add ${bridge} type bridge && ip link set ${bridge} up`);
+    sh(`ip netns add ${serverNs} && ip netns add ${handNs}`);
+    plug(serverNs, 1, `${subnet}.2`);
+    plug(handNs, 2, `${subnet}.3`);
+    mkdirSync(join(dir, 'www'));
+    writeFileSync(join(dir, 'www/index.html'), 'from-the-test-server\n');
+    server = spawn('ip', ['netns', 'exec', serverNs, 'busybox', 'httpd', '-f', '-p', '8080', '-h', join(dir, 'www')], { stdio: 'ignore' });
+    mkdirSync(join(dir, 'cni'));
+    writeFileSync(
+      join(dir, 'cni/50-run.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: `run-${tag}`,
+        plugins: [
+          {
+            type: 'bridge',
+            bridge,
+            isGateway: false,
+            ipMasq: false,
+            ipam: { type: 'host-local', ranges: [[{ subnet: `${subnet}.0/24`, rangeStart: `${subnet}.100`, rangeEnd: `${subnet}.150` }]], dataDir: join(dir, 'ipam') },
+          },
+        ],
+      }),
+    );
+  });
+  after(async () => {
+    server?.kill('SIGKILL');
+    spawnSync('ip', ['netns', 'del', serverNs]);
+    spawnSync('ip', ['netns', 'del', handNs]);
+    spawnSync('ip', ['link', 'del', bridge]);
+    await vms?.cleanup();
+    removeDirSafely(dir);
+  });
+
+  it("--network cni:NAME: CNI configures a namespace of the container's own, the VM reaches a server in another; all of it goes with the container", async () => {
+    const netnsBefore = entriesOf('/run/netns');
+    const r = await runMayu(
+      ['run', '--rm', '--network', `cni:run-${tag}`, '--config', vms.configFile(), (await testImage()).layout, '--', 'sh', '-c', `ip -4 -o addr show dev eth0; ${fetch(`${subnet}.2`)}`],
+      {
+        env: { MAYU_CNI_CONF_DIR: join(dir, 'cni') },
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`inet ${subnet.replace(/\./g, '\\.')}\\.1[0-5]\\d/24`));
+    assert.match(r.stdout, /from-the-test-server/);
+    assert.deepEqual(entriesOf('/run/netns'), netnsBefore, 'its network namespace is gone');
+    assert.equal(spawnSync('ip', ['-o', 'link', 'show', 'master', bridge], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).length, 2, "only the test's own two veths are left on the bridge");
+    assert.deepEqual(
+      entriesOf(join(dir, 'ipam', `run-${tag}`)).filter((f) => /^\d/.test(f)),
+      [],
+      'its address was released',
+    );
+  });
+
+  it("--network ns:PATH joins an existing namespace (its address is the VM's) and leaves it as it was", async () => {
+    const r = await runMayu([
+      'run',
+      '--rm',
+      '--network',
+      `ns:/run/netns/${handNs}`,
+      '--config',
+      vms.configFile(),
+      (await testImage()).layout,
+      '--',
+      'sh',
+      '-c',
+      `ip -4 -o addr show dev eth0; ${fetch(`${subnet}.2`)}`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`inet ${subnet.replace(/\./g, '\\.')}\\.3/24`));
+    assert.match(r.stdout, /from-the-test-server/);
+    const left = spawnSync('ip', ['-n', handNs, '-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
+    assert.doesNotMatch(left, /_mayu/, 'no tap is left');
+    assert.equal(spawnSync('tc', ['-n', handNs, 'qdisc', 'show', 'dev', 'eth0', 'ingress'], { encoding: 'utf8' }).stdout.trim(), '', 'no ingress qdisc is left');
+  });
+
+  it('without --network, a container has only lo, as with runc', async () => {
+    const r = await runMayu(['run', '--rm', '--config', vms.configFile(), (await testImage()).layout, '--', 'sh', '-c', 'ls /sys/class/net']);
+    assert.equal(r.stdout.trim(), 'lo');
+  });
+});
