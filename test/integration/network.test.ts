@@ -7,7 +7,7 @@ import { criWire } from '@mayu/protocol';
 import { removeDirSafely } from '@mayu/runtime';
 import { EXAMPLE_IMAGE, PrivateContainerd } from '../helpers/containerd.js';
 import { CriClient } from '../helpers/cri-client.js';
-import { GuestFactory } from '../helpers/guest-factory.js';
+import { GuestFactory, REPO_ROOT } from '../helpers/guest-factory.js';
 import { entriesOf } from '../helpers/leftovers.js';
 import { runMayu } from '../helpers/run-cli.js';
 import { testImage } from '../helpers/test-image.js';
@@ -155,6 +155,7 @@ describe('mayu run --network cni:NAME and ns:PATH (real CNI plugins, real VMs)',
   let dir: string;
   let server: ChildProcess;
   let vms: GuestFactory;
+  let natBefore = '';
   const sh = (cmd: string): void => {
     const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
     assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
@@ -176,6 +177,25 @@ describe('mayu run --network cni:NAME and ns:PATH (real CNI plugins, real VMs)',
     writeFileSync(join(dir, 'www/index.html'), 'from-the-test-server\n');
     server = spawn('ip', ['netns', 'exec', serverNs, 'busybox', 'httpd', '-f', '-p', '8080', '-h', join(dir, 'www')], { stdio: 'ignore' });
     mkdirSync(join(dir, 'cni'));
+    natBefore = spawnSync('iptables', ['-t', 'nat', '-S'], { encoding: 'utf8' }).stdout;
+    writeFileSync(
+      join(dir, 'cni/60-portmap.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: `pm-${tag}`,
+        plugins: [
+          {
+            type: 'bridge',
+            bridge,
+            isGateway: false,
+            ipMasq: false,
+            ipam: { type: 'host-local', ranges: [[{ subnet: `${subnet}.0/24`, rangeStart: `${subnet}.160`, rangeEnd: `${subnet}.170` }]], dataDir: join(dir, 'ipam') },
+          },
+          // No SNAT: nothing masqueraded; the host reaches the port on its own address on the test bridge.
+          { type: 'portmap', capabilities: { portMappings: true }, snat: false },
+        ],
+      }),
+    );
     writeFileSync(
       join(dir, 'cni/50-run.conflist'),
       JSON.stringify({
@@ -194,6 +214,11 @@ describe('mayu run --network cni:NAME and ns:PATH (real CNI plugins, real VMs)',
     );
   });
   after(async () => {
+    // portmap keeps its shared chain and the jumps to it: gone again if they were not there before.
+    if (!natBefore.includes('CNI-HOSTPORT-DNAT')) {
+      for (const chain of ['PREROUTING', 'OUTPUT']) spawnSync('iptables', ['-t', 'nat', '-D', chain, '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'CNI-HOSTPORT-DNAT']);
+      spawnSync('iptables', ['-t', 'nat', '-X', 'CNI-HOSTPORT-DNAT']);
+    }
     server?.kill('SIGKILL');
     spawnSync('ip', ['netns', 'del', serverNs]);
     spawnSync('ip', ['netns', 'del', handNs]);
@@ -242,6 +267,42 @@ describe('mayu run --network cni:NAME and ns:PATH (real CNI plugins, real VMs)',
     const left = spawnSync('ip', ['-n', handNs, '-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
     assert.doesNotMatch(left, /_mayu/, 'no tap is left');
     assert.equal(spawnSync('tc', ['-n', handNs, 'qdisc', 'show', 'dev', 'eth0', 'ingress'], { encoding: 'utf8' }).stdout.trim(), '', 'no ingress qdisc is left');
+  });
+
+  it('-p HOSTPORT:CTRPORT publishes a port through the portmap plugin, and its rules go with the container', async function () {
+    if (spawnSync('iptables', ['-t', 'nat', '-S']).status !== 0) this.skip();
+    // The host's own address on the test bridge (a route to the test subnet only).
+    sh(`ip addr add ${subnet}.1/24 dev ${bridge}`);
+    const hostPort = 20000 + (randomBytes(2).readUInt16BE(0) % 20000);
+    const run = spawn(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'node_modules/.bin/mayu'),
+        'run',
+        '--rm',
+        '--network',
+        `cni:pm-${tag}`,
+        '-p',
+        `${hostPort}:8080`,
+        '--config',
+        vms.configFile(),
+        (await testImage()).layout,
+        '--',
+        'sh',
+        '-c',
+        `mkdir -p /www; echo via-portmap > /www/index.html; httpd -f -p 8080 -h /www & sleep 15`,
+      ],
+      { env: { ...process.env, MAYU_CNI_CONF_DIR: join(dir, 'cni') }, stdio: 'ignore' },
+    );
+    const done = new Promise((r) => run.once('exit', r));
+    let got = '';
+    for (let i = 0; i < 40 && !got.includes('via-portmap'); i++) {
+      got = spawnSync('sh', ['-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 ${subnet}.1 ${hostPort} 2>/dev/null | tail -n 1`], { encoding: 'utf8', timeout: 5000 }).stdout;
+      if (!got.includes('via-portmap')) await new Promise((r) => setTimeout(r, 500));
+    }
+    await done;
+    assert.match(got, /via-portmap/, 'the published port reaches the container in its VM');
+    assert.doesNotMatch(spawnSync('iptables', ['-t', 'nat', '-S'], { encoding: 'utf8' }).stdout, new RegExp(`dport ${hostPort}`), 'its DNAT rule is gone with it');
   });
 
   it('without --network, a container has only lo, as with runc', async () => {

@@ -2,9 +2,10 @@ import { parseArgs } from 'node:util';
 import { bootBench, formatBootBench } from './boot.bench.js';
 import { agentRssBench, execBench, readBench, runTrueBench, type Comparison } from './containers.bench.js';
 import { ctrRunBench } from './ctr.bench.js';
+import { netBench } from './net.bench.js';
 import type { Summary } from './stats.js';
 
-const BENCHMARKS = ['boot', 'run', 'exec', 'read', 'agent-rss', 'ctr'] as const;
+const BENCHMARKS = ['boot', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'net'] as const;
 type Name = (typeof BENCHMARKS)[number];
 
 const row = (label: string, s: Summary, unit = 'ms'): string => `${label.padEnd(30)} ${s.median.toFixed(1).padStart(9)} ${s.min.toFixed(1).padStart(9)} ${s.max.toFixed(1).padStart(9)}  ${unit}`;
@@ -63,6 +64,25 @@ async function bench(name: Name, runs: number, toml: string): Promise<{ text: st
           ...phases.map(([label, k]) => row(label, r.phases[k])),
           row('shim RSS (container running)', r.shimRssMib, 'MiB'),
           row('QEMU RSS (container running)', r.qemuRssMib, 'MiB'),
+        ].join('\n'),
+        json: r,
+      };
+    }
+    case 'net': {
+      const r = await netBench(runs);
+      return {
+        text: [
+          `pod to pod on one CNI bridge, ${runs} rounds`,
+          header,
+          row('mayu: HTTP request round trip', r.rtt.mayu),
+          row('runc: HTTP request round trip', r.rtt.runc),
+          `ratio mayu / runc (medians): ${r.rtt.ratio.toFixed(2)}x`,
+          row('mayu: 32 MiB over TCP', r.throughput.mayu, 'MiB/s'),
+          row('runc: 32 MiB over TCP', r.throughput.runc, 'MiB/s'),
+          `ratio mayu / runc (medians): ${r.throughput.ratio.toFixed(2)}x`,
+          "what networking adds to a mayu pod's start",
+          row('  host: scan, taps, tc filters', r.start.attach),
+          row('  guest: interfaces, routes', r.start.configure),
         ].join('\n'),
         json: r,
       };

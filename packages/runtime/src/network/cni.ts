@@ -40,6 +40,8 @@ export interface PortMapping {
 export interface CniAttachment {
   network: string;
   file: string;
+  /** The configuration as ADD ran it: DEL runs the same, even if the file changed or went. */
+  conf: NetworkConfList;
   containerId: string;
   netns: string;
   ifName: string;
@@ -83,15 +85,16 @@ async function runPlugin(
   command: 'ADD' | 'DEL',
   plugin: PluginConf,
   conf: NetworkConfList,
-  a: Omit<CniAttachment, 'result' | 'file' | 'network'>,
+  a: Omit<CniAttachment, 'result' | 'file' | 'network' | 'conf'>,
   prevResult: unknown,
   dirs: string[],
 ): Promise<unknown> {
   const stdin: Record<string, unknown> = { ...plugin, cniVersion: conf.cniVersion, name: conf.name };
   if (prevResult !== undefined) stdin.prevResult = prevResult;
   if (plugin.capabilities?.portMappings && a.portMappings.length > 0) stdin.runtimeConfig = { portMappings: a.portMappings };
+  const path = pluginPath(plugin.type, dirs);
   try {
-    const r = await execa(pluginPath(plugin.type, dirs), [], {
+    const r = await execa(path, [], {
       input: JSON.stringify(stdin),
       timeout: PLUGIN_TIMEOUT_MS,
       env: { CNI_COMMAND: command, CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netns, CNI_IFNAME: a.ifName, CNI_PATH: dirs.join(delimiter) },
@@ -128,17 +131,10 @@ export async function cniAdd(conf: NetworkConfList, a: { containerId: string; ne
     for (const plugin of done.reverse()) await runPlugin('DEL', plugin, conf, args, result, dirs).catch(() => {});
     throw err;
   }
-  return { ...args, network: conf.name, file: conf.file, result };
+  return { ...args, network: conf.name, file: conf.file, conf, result };
 }
 
-/** DEL in reverse order; never throws (a container's teardown goes on). */
+/** DEL in reverse order, with the configuration ADD ran; never throws (a container's teardown goes on). */
 export async function cniDel(a: CniAttachment, dirs = cniPluginDirs()): Promise<void> {
-  let conf: NetworkConfList;
-  try {
-    const doc = JSON.parse(readFileSync(a.file, 'utf8')) as Record<string, unknown>;
-    conf = { cniVersion: String(doc.cniVersion ?? '1.0.0'), name: a.network, plugins: Array.isArray(doc.plugins) ? (doc.plugins as PluginConf[]) : [doc as unknown as PluginConf], file: a.file };
-  } catch {
-    return;
-  }
-  for (const plugin of [...conf.plugins].reverse()) await runPlugin('DEL', plugin, conf, a, a.result, dirs).catch(() => {});
+  for (const plugin of [...a.conf.plugins].reverse()) await runPlugin('DEL', plugin, a.conf, a, a.result, dirs).catch(() => {});
 }

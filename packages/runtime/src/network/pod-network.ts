@@ -27,12 +27,16 @@ export class PodNetworking {
 
   /** Scans `netns` and wires its interfaces to taps the VMM (uid `owner`) may open. */
   static async attach(netns: string, owner: { uid: number; gid: number }, log: Logger): Promise<PodNetworking> {
+    const startedAt = performance.now();
     const network = await scanPodNetwork(netns);
     if (network.interfaces.length === 0) {
       throw new MayuError('ERR_INVALID_ARGUMENT', `network namespace ${netns} has no Ethernet interface to bring into the VM (did CNI run?)`, { details: { netns } });
     }
     const links = await connectTaps(netns, network.interfaces, owner);
-    log.info({ event: 'network.attached', netns, interfaces: network.interfaces.map((i) => `${i.name} ${i.hwAddr} mtu ${i.mtu}`) }, 'pod network wired to the VM');
+    log.info(
+      { event: 'network.attached', netns, interfaces: network.interfaces.map((i) => `${i.name} ${i.hwAddr} mtu ${i.mtu}`), attachMs: performance.now() - startedAt },
+      'pod network wired to the VM',
+    );
     return new PodNetworking(network, links, log);
   }
 
@@ -47,10 +51,14 @@ export class PodNetworking {
 
   /** Gives the guest the pod's interfaces, then its routes and neighbours (before the first container). */
   async configureGuest(agent: AgentClient): Promise<void> {
+    const startedAt = performance.now();
     for (const i of this.network.interfaces) await agent.updateInterface({ name: i.name, hwAddr: i.hwAddr, mtu: i.mtu, addresses: i.addresses });
     if (this.network.routes.length > 0) await agent.updateRoutes(this.network.routes);
     if (this.network.neighbors.length > 0) await agent.addArpNeighbors(this.network.neighbors);
-    this.log.info({ event: 'network.configured', routes: this.network.routes.length, neighbors: this.network.neighbors.length }, 'guest network configured');
+    this.log.info(
+      { event: 'network.configured', routes: this.network.routes.length, neighbors: this.network.neighbors.length, configureMs: performance.now() - startedAt },
+      'guest network configured',
+    );
   }
 
   async detach(): Promise<void> {

@@ -3,6 +3,7 @@ import { loadConfig } from '../../../src/config/load-config.js';
 import type { VmSpec } from '../../../src/hypervisor/hypervisor.js';
 import { kernelCmdline } from '../../../src/hypervisor/kernel-cmdline.js';
 import { qemuArgv } from '../../../src/hypervisor/qemu/qemu-argv.js';
+import { qemuLaunch } from '../../../src/hypervisor/qemu/qemu-launch.js';
 import { qemuPaths } from '../../../src/hypervisor/qemu/qemu-paths.js';
 
 const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
@@ -63,5 +64,21 @@ describe('QEMU command line', () => {
   it('kernel command line: debug and extra parameters come last', () => {
     const line = kernelCmdline({ machine: 'microvm', accel: 'kvm', tscKhz: null, rootfs: { kind: 'initrd' }, debug: true, extra: ' agent.selftest=vsock  foo=1 ' });
     assert.equal(line, 'console=ttyS0 panic=-1 reboot=t loglevel=7 pci=off agent.log=debug agent.selftest=vsock foo=1');
+  });
+
+  it("a NIC per pod interface on its tap, with the veth's MAC and MTU; QEMU enters the pod's network namespace before dropping privileges", () => {
+    const argv = qemuArgv({ spec: spec({ netns: '/run/netns/pod', nics: [{ tap: 'tap0_mayu', mac: '0e:68:a1:fa:e2:cb', mtu: 1450 }] }), config, accel: 'tcg', tscKhz: null, paths });
+    assert.deepEqual(values(argv, '-netdev'), ['tap,id=net0,ifname=tap0_mayu,script=no,downscript=no']);
+    assert.ok(values(argv, '-device').includes('virtio-net-device,netdev=net0,mac=0e:68:a1:fa:e2:cb,host_mtu=1450'));
+    assert.ok(
+      qemuArgv({ spec: spec({ nics: [{ tap: 'tap0_mayu', mac: '0e:68:a1:fa:e2:cb', mtu: 1500 }] }), config: { ...config, machineType: 'q35' }, accel: 'kvm', tscKhz: null, paths }).includes(
+        'tap,id=net0,ifname=tap0_mayu,script=no,downscript=no,vhost=on',
+      ),
+    );
+    assert.throws(() => qemuArgv({ spec: spec({ nics: [{ tap: 'tap0,x=1', mac: '0e:68:a1:fa:e2:cb', mtu: 1500 }] }), config, accel: 'tcg', tscKhz: null, paths }), /tap: must be an interface name/);
+    const launch = qemuLaunch({ binary: 'qemu-system-x86_64', argv: ['-S'], runAs: null, dieWithParent: true, servesFiles: true, netns: '/run/netns/pod' });
+    assert.equal(launch.file, 'nsenter');
+    assert.deepEqual(launch.args.slice(0, 3), ['--net=/run/netns/pod', '--', 'setpriv']);
+    assert.ok(launch.args.includes('--pdeathsig=KILL') && launch.args.at(-1) === '-S');
   });
 });
