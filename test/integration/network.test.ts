@@ -85,10 +85,14 @@ describe("pod networking: the pod's CNI network inside its VM (real containerd, 
     await cri.startContainer({ containerId });
     return containerId;
   }
-  /** The MTU of the pod's veth on the host side (its network namespace, from the sandbox's bundle). */
-  function vethMtu(podId: string): number {
+  /** The pod's network namespace (from its sandbox's bundle). */
+  function podNetns(podId: string): string {
     const spec = JSON.parse(readFileSync(join(ctrd.dir, 'state/io.containerd.runtime.v2.task/k8s.io', podId, 'config.json'), 'utf8')) as { linux: { namespaces: { type: string; path?: string }[] } };
-    const netns = spec.linux.namespaces.find((n) => n.type === 'network')?.path ?? '';
+    return spec.linux.namespaces.find((n) => n.type === 'network')?.path ?? '';
+  }
+  /** The MTU of the pod's veth on the host side. */
+  function vethMtu(podId: string): number {
+    const netns = podNetns(podId);
     // Through ip, not /sys: a sysfs mounted on the host shows the host's interfaces, whatever the network namespace.
     const links = JSON.parse(spawnSync('nsenter', [`--net=${netns}`, 'ip', '-j', 'link', 'show', 'eth0'], { encoding: 'utf8' }).stdout || '[]') as { mtu: number }[];
     return links[0]?.mtu ?? 0;
@@ -124,6 +128,22 @@ describe("pod networking: the pod's CNI network inside its VM (real containerd, 
     const out = await inPod(cri, again, `ip -4 -o addr show dev eth0; ${fetch('127.0.0.1')}`);
     assert.match(out, new RegExp(`inet ${a.ip.replace(/\./g, '\\.')}/`));
     assert.match(out, /from-mayu-a-again/);
+    await removePods();
+  });
+
+  it("a pod whose shim is killed: its VM goes with it, and containerd's `delete` removes the taps and qdiscs from the pod's namespace", async () => {
+    const a = await pod('net-crash', 'mayu');
+    await container(a, 'c', ['sleep', '3600']);
+    const netns = podNetns(a.id);
+    const inNs = (args: string[]): string => spawnSync('nsenter', [`--net=${netns}`, ...args], { encoding: 'utf8' }).stdout;
+    assert.match(inNs(['ip', '-o', 'link', 'show']), /tap0_mayu/);
+    const [shim] = ctrd.shims();
+    assert.ok(shim, 'the pod has a shim');
+    process.kill(shim, 'SIGKILL');
+    for (let i = 0; i < 100 && (ctrd.vms().length > 0 || /tap0_mayu/.test(inNs(['ip', '-o', 'link', 'show']))); i++) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(ctrd.vms().length, 0, 'the VM died with its shim');
+    assert.doesNotMatch(inNs(['ip', '-o', 'link', 'show']), /tap0_mayu/, 'delete removed the tap');
+    assert.equal(inNs(['tc', 'qdisc', 'show', 'dev', 'eth0', 'ingress']).trim(), '', 'and the ingress qdisc');
     await removePods();
   });
 
