@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { formatValue, MayuError } from '@mayu/protocol';
 import { HYPERVISOR_CONFIGS_DIR } from '../util/repo-paths.js';
+import { qemuConfigProblems } from '../hypervisor/qemu/qemu-check.js';
 import { migrateDeprecatedKeys } from './deprecated-keys.js';
 import { configFromRaw, type RawConfig, type RuntimeConfig } from './runtime-config.js';
 
@@ -51,10 +52,7 @@ function crossCheck(raw: RawConfig): string[] {
   const problems: string[] = [];
   if (s.default_vcpus > s.max_vcpus) problems.push(`sandbox.default_vcpus: must be at most max_vcpus (${s.max_vcpus}) (got ${s.default_vcpus})`);
   if (s.default_memory > s.max_memory) problems.push(`sandbox.default_memory: must be at most max_memory (${s.max_memory}) (got ${s.default_memory})`);
-  const nineP = s.shared_fs === 'virtio-9p' || (s.shared_fs === 'auto' && s.hypervisor === 'qemu');
-  if (/^\d+:\d+$/.test(raw.hypervisor.qemu.run_as) && s.hypervisor === 'qemu' && nineP) {
-    problems.push(`hypervisor.qemu.run_as: QEMU serves the 9p share itself and must stay root with shared_fs = "virtio-9p" (got ${JSON.stringify(raw.hypervisor.qemu.run_as)})`);
-  }
+  problems.push(...qemuConfigProblems(raw));
   return problems;
 }
 

@@ -2,21 +2,15 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { RuntimeConfig } from '../config/runtime-config.js';
-import { gatherKvmFacts, kvmVerdict, decideAccel } from './accel.js';
+import { gatherKvmFacts, kvmVerdict } from './accel.js';
+import { qemuAccel, qemuCheck } from '../hypervisor/qemu/qemu-check.js';
 import { locateGuestImage, type GuestImage } from './guest-image.js';
 import { SETPRIV } from '../hypervisor/qemu/qemu-launch.js';
 import { CLH_KNOWN_VERSIONS, clhVersion, unsupportedVersion } from '../hypervisor/clh/version.js';
 import { hostHasVhostVsock } from './vhost-vsock.js';
 
-export type CheckStatus = 'ok' | 'warn' | 'fail';
-
-export interface HostCheck {
-  name: string;
-  status: CheckStatus;
-  detail: string;
-  /** What to do about a warning or failure. */
-  fix?: string;
-}
+export type { CheckStatus, HostCheck } from './check-types.js';
+import type { CheckStatus, HostCheck } from './check-types.js';
 
 export interface HostReport {
   checks: HostCheck[];
@@ -25,16 +19,6 @@ export interface HostReport {
   /** One line for humans. */
   verdict: string;
   accel: string;
-}
-
-/** QEMU's version, e.g. "7.2.22", or null when it cannot be run. */
-export function qemuVersion(path: string): string | null {
-  try {
-    const out = execFileSync(path, ['--version'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
-    return /version (\d+\.\d+\.\d+)/.exec(out)?.[1] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 async function sha256(path: string): Promise<string> {
@@ -84,23 +68,12 @@ export async function checkHost(config: RuntimeConfig, agentVersion: string): Pr
       ? { name: 'vhost-vsock', status: 'ok', detail: '/dev/vhost-vsock is available: the agent is reached over vsock' }
       : { name: 'vhost-vsock', status: 'warn', detail: '/dev/vhost-vsock is missing: the agent is reached over virtio-serial', fix: 'modprobe vhost_vsock (optional)' },
   );
-  const qemuPath = config.hypervisor.qemu.path;
-  const version = qemuVersion(qemuPath);
-  const major = version ? Number(version.split('.')[0]) : 0;
-  // QEMU is only needed when it is the configured backend.
-  const qemuMissing: CheckStatus = clh ? 'warn' : 'fail';
-  checks.push(
-    !version
-      ? { name: 'qemu', status: qemuMissing, detail: `${qemuPath} cannot be run`, fix: 'apt-get install qemu-system-x86 (or set hypervisor.qemu.path)' }
-      : major < 7
-        ? { name: 'qemu', status: qemuMissing, detail: `QEMU ${version} is too old (microvm PVH boot needs 7.0 or later)`, fix: 'install QEMU 7.2 or later' }
-        : { name: 'qemu', status: 'ok', detail: `QEMU ${version} (${qemuPath})` },
-  );
+  checks.push(qemuCheck(config.hypervisor.qemu, clh));
   checks.push(cloudHypervisorCheck(config));
   checks.push(confinementCheck());
   checks.push(await imageCheck(config, agentVersion));
   const failed = checks.filter((c) => c.status === 'fail');
-  const accel = clh ? { accel: 'kvm' } : decideAccel(config.hypervisor.qemu.accel);
+  const accel = clh ? { accel: 'kvm' } : qemuAccel(config.hypervisor.qemu);
   const canRun = failed.length === 0;
   const verdict = canRun
     ? `ready: sandboxes boot with ${accel.accel.toUpperCase()}${accel.accel === 'tcg' ? ' (software emulation)' : ''}`
