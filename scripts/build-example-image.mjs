@@ -1,30 +1,34 @@
 #!/usr/bin/env node
 // Builds a small OCI image locally from Debian's busybox-static: no registry.
-// usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--whiteout] [--name REF] [--pause]
+// usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--whiteout] [--name REF] [--pause] [--net-tools]
 //   OUT_DIR         an OCI image layout (oci-layout, index.json, blobs/sha256/...)
 //   --archive F     also write it as an OCI archive (a tar of the layout)
 //   --whiteout      add a second layer that deletes /etc/motd (an OCI whiteout)
 //   --name REF      the image's reference name (default mayu-example:latest);
 //                   `ctr images import` names the image after it
 //   --pause         a pod sandbox ("pause") image: it waits, and exits on TERM
+//   --net-tools     add a layer with this host's iproute2 `ip` and iptables
+//                   (nft backend, with its extensions), and the libraries they
+//                   load: for tests of network tooling inside a pod
 // The image runs `sh` by default, has /etc/passwd with root and nobody, and
 // /etc/motd saying which image it is.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const args = process.argv.slice(2);
 const out = resolve(args[0] ?? '');
 if (!args[0]) {
-  console.error('usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--whiteout] [--name REF] [--pause]');
+  console.error('usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--whiteout] [--name REF] [--pause] [--net-tools]');
   process.exit(2);
 }
 const archive = args.includes('--archive') ? resolve(args[args.indexOf('--archive') + 1]) : null;
 const whiteout = args.includes('--whiteout');
 const name = args.includes('--name') ? args[args.indexOf('--name') + 1] : 'mayu-example:latest';
 const pause = args.includes('--pause');
+const netTools = args.includes('--net-tools');
 const cmd = pause ? ['/bin/sh', '-c', "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"] : ['sh'];
 const work = mkdtempSync(join(tmpdir(), 'mayu-image-'));
 
@@ -41,6 +45,35 @@ function layer(dir, name) {
   const raw = readFileSync(tar);
   const gz = execFileSync('gzip', ['-n', '-c', tar], { maxBuffer: 64 << 20 });
   return { desc: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...blob(gz) }, diffId: `sha256:${sha256(raw)}` };
+}
+
+/** Copies `from` (a host file, symlinks resolved) to the same path under `root`. */
+function copyHostFile(root, from, to = from) {
+  const dest = join(root, to);
+  mkdirSync(dirname(dest), { recursive: true });
+  copyFileSync(realpathSync(from), dest);
+}
+
+/** A layer with the host's `ip` and iptables (nft) and every library they and iptables' extensions load. */
+function netToolsLayer() {
+  const top = join(work, 'net-tools');
+  const ip = execFileSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).trim();
+  const xtables = '/usr/sbin/xtables-nft-multi';
+  const extensions = execFileSync('sh', ['-c', 'ls -d /usr/lib/*/xtables'], { encoding: 'utf8' }).trim();
+  copyHostFile(top, ip, 'usr/sbin/ip');
+  copyHostFile(top, xtables);
+  for (const name of ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables']) symlinkSync('xtables-nft-multi', join(top, 'usr/sbin', name));
+  const plugins = readdirSync(extensions).map((f) => join(extensions, f));
+  for (const p of plugins) copyHostFile(top, p);
+  const libs = new Set();
+  for (const file of [ip, xtables, ...plugins]) {
+    for (const line of execFileSync('ldd', [file], { encoding: 'utf8' }).split('\n')) {
+      const path = /(\/\S+) \(0x/.exec(line)?.[1];
+      if (path) libs.add(path);
+    }
+  }
+  for (const lib of libs) copyHostFile(top, lib);
+  return layer(top, 'net-tools');
 }
 
 try {
@@ -62,6 +95,7 @@ try {
     writeFileSync(join(top, 'etc/layer2'), 'from the second layer\n');
     layers.push(layer(top, 'top'));
   }
+  if (netTools) layers.push(netToolsLayer());
   const config = Buffer.from(
     JSON.stringify({
       architecture: 'amd64',

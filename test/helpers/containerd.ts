@@ -17,6 +17,8 @@ const NETNS_DIR = '/var/run/netns';
 /** The images the harness imports, built locally (no registry is reachable). */
 export const EXAMPLE_IMAGE = 'mayu.local/example:1';
 export const PAUSE_IMAGE = 'mayu.local/pause:1';
+/** The example image plus the host's iproute2 and iptables (CRI namespace only): network tooling in a pod. */
+export const NET_TOOLS_IMAGE = 'mayu.local/net-tools:1';
 export const MAYU_RUNTIME = 'io.containerd.mayu.v2';
 
 export interface ContainerdOptions {
@@ -106,6 +108,7 @@ export class PrivateContainerd {
         `[${cri}.containerd.runtimes.mayu]`,
         `  runtime_type = "${MAYU_RUNTIME}"`,
         '  pod_annotations = ["io.mayu.*"]',
+        '  privileged_without_host_devices = true',
         `[${cri}.containerd.runtimes.mayu.options]`,
         `  ConfigPath = "${this.mayuConfig}"`,
         `[${cri}.cni]`,
@@ -141,16 +144,17 @@ export class PrivateContainerd {
   private async importImages(): Promise<void> {
     const dir = join(ARTIFACTS, 'containerd-images');
     mkdirSync(dir, { recursive: true });
-    for (const [name, extra] of [
-      [EXAMPLE_IMAGE, []],
-      [PAUSE_IMAGE, ['--pause']],
+    for (const [name, extra, namespaces] of [
+      [EXAMPLE_IMAGE, [], ['default', 'k8s.io']],
+      [PAUSE_IMAGE, ['--pause'], ['default', 'k8s.io']],
+      [NET_TOOLS_IMAGE, ['--net-tools'], ['k8s.io']],
     ] as const) {
       const archive = join(dir, `${name.replace(/[^a-z0-9]+/g, '-')}.tar`);
       if (!existsSync(archive)) {
         const built = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build-example-image.mjs'), join(dir, 'layout'), '--archive', archive, '--name', name, ...extra], { encoding: 'utf8' });
         assert.equal(built.status, 0, built.stderr);
       }
-      for (const ns of ['default', 'k8s.io']) {
+      for (const ns of namespaces) {
         const r = await this.ctr(['images', 'import', '--base-name', name.split(':')[0] ?? name, archive], { namespace: ns });
         assert.equal(r.code, 0, `ctr images import ${name}: ${r.stderr}`);
       }
@@ -201,7 +205,7 @@ export class PrivateContainerd {
   /** Stops containerd by PID, keeps its log when asked, and checks that nothing of it is left. */
   async stop(keepLogAs?: string): Promise<void> {
     if (keepLogAs && existsSync(join(this.dir, 'containerd.log'))) {
-      const dest = join(ARTIFACTS, 'failed', keepLogAs.replace(/[^A-Za-z0-9_.-]+/g, '_'));
+      const dest = join(ARTIFACTS, 'failed', keepLogAs.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 120));
       mkdirSync(dest, { recursive: true });
       copyFileSync(join(this.dir, 'containerd.log'), join(dest, 'containerd.log'));
     }

@@ -1,4 +1,5 @@
 import type { StdioOptions } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import {
 import type { Logger } from 'pino';
 import { uptimeMs } from '../boot/uptime.js';
 import { validateProcess, validateSpec } from '../oci/validate-spec.js';
+import { guestDevices } from './guest-devices.js';
 import type { OciSpec } from '../oci/types.js';
 import { CGROUP_ROOT, cgroupPids, CONTAINER_CGROUP_PARENT, containerCgroup, readContainerStats } from '../stats/cgroup-stats.js';
 import { mountAll, unmountAll } from '../storage/mount-storage.js';
@@ -46,7 +48,12 @@ export interface GuestStorage {
 }
 
 /** What the manager reaches outside itself: the guest's own by default, fakes in tests. */
+/** Where terminals are handed over (short socket names: see consoleSocketPath). */
+export const CONSOLES_DIR = '/run/mayu/consoles';
+
 export interface ContainerManagerOptions {
+  /** Where console sockets go (default CONSOLES_DIR). */
+  consolesDir?: string;
   /** Where bundles are written (`<dir>/<id>/config.json`, `crun.log`, `*.pid`). Default: CONTAINERS_DIR. */
   containersDir?: string;
   /** The cgroup v2 root under which containers' cgroups are read (stats, processes, OOM events). Default: CGROUP_ROOT. */
@@ -74,6 +81,7 @@ export class ContainerManager {
   private readonly oomQueue: string[] = [];
   private readonly oomWaiters: ((id: string) => void)[] = [];
   private readonly containersDir: string;
+  private readonly consolesDir: string;
   private readonly cgroupRoot: string;
   private readonly storage: GuestStorage;
   private readonly sethostname: (name: string) => void;
@@ -85,6 +93,7 @@ export class ContainerManager {
     options: ContainerManagerOptions = {},
   ) {
     this.containersDir = options.containersDir ?? CONTAINERS_DIR;
+    this.consolesDir = options.consolesDir ?? CONSOLES_DIR;
     this.cgroupRoot = options.cgroupRoot ?? CGROUP_ROOT;
     this.storage = options.storage ?? GUEST_STORAGE;
     this.sethostname = options.sethostname ?? ((name) => sys().sethostname(name));
@@ -280,10 +289,17 @@ export class ContainerManager {
 
   /** The spec crun gets: the container's own cgroup, and a terminal only if the host asked for one. */
   private guestSpec(spec: OciSpec, id: string, stdio: StdioSpec): OciSpec {
+    const { devices, rules, dropped } = guestDevices(spec);
+    if (dropped.length > 0) this.log.info({ containerId: id, dropped }, 'devices the guest does not have were left out (host devices never reach a VM)');
     return {
       ...spec,
       process: { ...spec.process, terminal: stdio.terminal },
-      linux: { ...spec.linux, cgroupsPath: `/${CONTAINER_CGROUP_PARENT}/${id}` },
+      linux: {
+        ...spec.linux,
+        cgroupsPath: `/${CONTAINER_CGROUP_PARENT}/${id}`,
+        ...(devices.length > 0 || spec.linux?.devices ? { devices } : {}),
+        ...(rules ? { resources: { ...spec.linux?.resources, devices: rules } } : {}),
+      },
     };
   }
 
@@ -298,7 +314,7 @@ export class ContainerManager {
     const tag = `exec-${execId}`;
     const pidFile = join(bundle, `${tag}.pid`);
     const logFile = join(bundle, 'crun.log');
-    const console = stdio.terminal ? new ConsoleSocket(join(bundle, `${tag}.console.sock`)) : null;
+    const console = stdio.terminal ? new ConsoleSocket(consoleSocketPath(this.consolesDir, id, execId)) : null;
     const stdin = !console && stdio.stdin ? new StdinPipe() : null;
     const streams: StdioOptions = console ? 'ignore' : [stdin ? stdin.readFd : 'ignore', 'pipe', 'pipe'];
     try {
@@ -328,7 +344,7 @@ export class ContainerManager {
   private async start(id: string, bundle: string, execId: string, args: string[], stdio: StdioSpec): Promise<ContainerProcess> {
     const tag = execId ? `exec-${execId}` : 'init';
     const pidFile = join(bundle, `${tag}.pid`);
-    const console = stdio.terminal ? new ConsoleSocket(join(bundle, `${tag}.console.sock`)) : null;
+    const console = stdio.terminal ? new ConsoleSocket(consoleSocketPath(this.consolesDir, id, execId)) : null;
     const stdin = !console && stdio.stdin ? new StdinPipe() : null;
     const streams: StdioOptions = console ? 'ignore' : [stdin ? stdin.readFd : 'ignore', 'pipe', 'pipe'];
     try {
@@ -352,6 +368,16 @@ export class ContainerManager {
       console?.close();
     }
   }
+}
+
+/**
+ * Where the OCI runtime hands a process's terminal over: a short name of
+ * its own (a hash of the container and exec ids) in one directory, so that
+ * the socket path fits sun_path (108 bytes) whatever the ids' lengths —
+ * containerd's are 64 characters each.
+ */
+export function consoleSocketPath(dir: string, containerId: string, execId: string): string {
+  return join(dir, `${createHash('sha256').update(`${containerId}\0${execId}`).digest('hex').slice(0, 16)}.sock`);
 }
 
 /** A move the OCI runtime is about to make is allowed only from `from` (start from created, resume from paused...). */

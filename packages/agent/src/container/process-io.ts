@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { MayuError } from '@mayu/protocol';
@@ -67,6 +68,7 @@ export class ConsoleSocket {
   readonly master: Promise<number>;
 
   constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     rmSync(path, { force: true });
     this.fd = sys().unixListen(path);
     this.master = new Promise((resolve, reject) => sys().receiveFd(this.fd, (err, fd) => (err || fd === undefined ? reject(err ?? new Error('no descriptor')) : resolve(fd))));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MayuError } from '@mayu/protocol';
+import { CONSOLES_DIR, consoleSocketPath } from '../../src/container/container-manager.js';
 import { alive, FakeGuest, procState, rootfsOf, rootfsStorage, spec } from './fake-guest.js';
 
 const init = (containerId: string) => ({ containerId, execId: '' });
@@ -22,6 +23,17 @@ function assertNothingLeft(g: FakeGuest, id: string): void {
   assert.deepEqual(g.calls().at(-1), ['delete', '--force', id], 'crun delete --force called last');
   assert.equal(g.crunStatus(id), null, 'no crun state left');
 }
+
+describe('console sockets', () => {
+  it('have short names whatever the ids (containerd gives 64 characters each): they fit sun_path', () => {
+    const id = 'a'.repeat(64);
+    const exec = 'b'.repeat(64);
+    const path = consoleSocketPath(CONSOLES_DIR, id, exec);
+    assert.ok(Buffer.byteLength(path) <= 107, path);
+    assert.notEqual(path, consoleSocketPath(CONSOLES_DIR, id, ''), 'the init and an exec have their own');
+    assert.notEqual(path, consoleSocketPath(CONSOLES_DIR, `${id}b`, exec.slice(1)), 'ids are not simply concatenated');
+  });
+});
 
 describe('container manager (fake crun)', function () {
   this.slow(1000);
