@@ -55,7 +55,15 @@ describe('a hostile agent cannot hurt the shim', function () {
     await eventsServer.listen(join(dir, 'events.sock'));
     const bundle = join(dir, 'bundle');
     mkdirSync(join(bundle, 'rootfs/bin'), { recursive: true });
-    writeFileSync(join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['sh'], cwd: '/' }, root: { path: 'rootfs' }, linux: { namespaces: [{ type: 'pid' }] } }));
+    writeFileSync(
+      join(bundle, 'config.json'),
+      JSON.stringify({
+        ociVersion: '1.0.2',
+        process: { args: ['sh'], cwd: '/' },
+        root: { path: 'rootfs' },
+        linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }] },
+      }),
+    );
     writeFileSync(join(dir, 'config.toml'), `[runtime]\nstate_dir = "${stateRoot}"\nguest_image_dir = "${fakeGuestImage()}"\n[agent]\ncall_timeout = 1\ndial_timeout = 5\n`);
     harness = fork(new URL('../helpers/shim-harness.js', import.meta.url), [], {
       env: {

@@ -79,7 +79,7 @@ describe("pod networking: the pod's CNI network inside its VM (real containerd, 
   async function container(p: { id: string; config: criWire.PodSandboxConfig }, name: string, command: string[]): Promise<string> {
     const { containerId } = await cri.createContainer({
       podSandboxId: p.id,
-      config: { metadata: { name, attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command, args: [], workingDir: '', envs: [], labels: {}, annotations: {}, logPath: `${name}.log` },
+      config: criWire.ContainerConfig.fromPartial({ metadata: { name, attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command, logPath: `${name}.log` }),
       sandboxConfig: p.config,
     });
     await cri.startContainer({ containerId });
@@ -145,6 +145,27 @@ describe("pod networking: the pod's CNI network inside its VM (real containerd, 
     assert.doesNotMatch(inNs(['ip', '-o', 'link', 'show']), /tap0_mayu/, 'delete removed the tap');
     assert.equal(inNs(['tc', 'qdisc', 'show', 'dev', 'eth0', 'ingress']).trim(), '', 'and the ingress qdisc');
     await removePods();
+  });
+
+  it("a pod asking for the host's network, IPC or PID namespace is refused under the mayu handler, naming the field, and nothing is left", async () => {
+    for (const [field, option] of [
+      ['hostNetwork', { network: criWire.NamespaceMode.NODE }],
+      ['hostIPC', { ipc: criWire.NamespaceMode.NODE }],
+      ['hostPID', { pid: criWire.NamespaceMode.NODE }],
+    ] as const) {
+      const config: criWire.PodSandboxConfig = {
+        metadata: { name: `host-${field.toLowerCase()}`, uid: `uid-${randomBytes(3).toString('hex')}`, namespace: 'default', attempt: 0 },
+        hostname: 'h',
+        logDirectory: `${ctrd.dir}/pod-logs`,
+        dnsConfig: undefined,
+        labels: {},
+        annotations: {},
+        linux: { cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial(option), privileged: false } },
+      };
+      await assert.rejects(cri.runPodSandbox({ config, runtimeHandler: 'mayu' }), new RegExp(`Kubernetes ${field}`), field);
+      assert.equal(ctrd.vms().length, 0, `no VM was booted for a ${field} pod`);
+    }
+    await ctrd.settle();
   });
 
   it('two mayu pods reach each other by pod IP, and a mayu pod and a runc pod both ways; teardown leaves nothing', async () => {

@@ -147,7 +147,16 @@ describe('mayu run / exec / ps / kill / logs / rm (real VMs)', () => {
   it('a malformed OCI bundle is rejected naming each field, and nothing is left', async () => {
     const bundle = join(vms().stateRoot, 'bundle');
     mkdirSync(bundle);
-    writeFileSync(join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: [], cwd: 'x' }, root: { path: (await testImage()).rootfs }, windows: {} }));
+    writeFileSync(
+      join(bundle, 'config.json'),
+      JSON.stringify({
+        ociVersion: '1.0.2',
+        process: { args: [], cwd: 'x' },
+        root: { path: (await testImage()).rootfs },
+        windows: {},
+        linux: { namespaces: ['pid', 'ipc', 'uts', 'mount', 'network'].map((type) => ({ type })) },
+      }),
+    );
     const r = await runMayu(['run', '--bundle', bundle, '--config', vms().configFile(), 'broken']);
     assert.equal(r.code, 125);
     assert.match(r.stderr, /invalid OCI spec: .*\/process\/args: must NOT have fewer than 1 items \(got \[\]\)/);
@@ -155,6 +164,22 @@ describe('mayu run / exec / ps / kill / logs / rm (real VMs)', () => {
     assert.match(r.stderr, /\/windows: is not supported in a mayu guest/);
     assert.deepEqual(entries(join(vms().stateRoot, 'runs')), []);
     assert.deepEqual(entries(join(vms().stateRoot, 'sandboxes')), []);
+  });
+
+  it("a bundle asking for the host's network namespace (none of its own) is refused naming the field, before a VM boots", async () => {
+    const bundle = join(vms().stateRoot, 'hostnet');
+    mkdirSync(bundle);
+    const spec = {
+      ociVersion: '1.0.2',
+      process: { args: ['true'], cwd: '/' },
+      root: { path: (await testImage()).rootfs, readonly: true },
+      linux: { namespaces: ['pid', 'ipc', 'uts', 'mount'].map((type) => ({ type })) },
+    };
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+    const r = await runMayu(['run', '--bundle', bundle, '--config', vms().configFile(), 'hostnet']);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /\/linux\/namespaces: has no network namespace: the container would share the host's \(Kubernetes hostNetwork\)/);
+    assert.deepEqual(entries(join(vms().stateRoot, 'sandboxes')), [], 'no VM was booted for it');
   });
 
   it('a command that does not exist exits 127', async () => {

@@ -9,7 +9,7 @@ commands:
         agent version and boot-time breakdown, then shut it down (unless --keep)
   check [--config FILE] [--json]
         report what this host offers (KVM, vhost-vsock, QEMU, guest image)
-  run [--rm] [-d] [-i] [-t] [-e K=V]... [-v SRC:DST[:ro]]... [-w DIR] [-u UID[:GID]]
+  run [--rm] [-d] [-i] [-t] [-e K=V]... [-v SRC:DST[:ro][,rslave]]... [-w DIR] [-u UID[:GID]]
       [--name ID] [--read-only] [--security-opt seccomp=unconfined]
       [--network none|ns:PATH|cni:NAME] [-p HOSTPORT:CTRPORT[/tcp|udp]]...
       [--config FILE] IMAGE [--] [CMD...]

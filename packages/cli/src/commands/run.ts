@@ -14,15 +14,21 @@ import type { RunRequest } from '../run/container-session.js';
 import { reapOrphanedRuns } from '../run/reaper.js';
 import { createRun, removeRun, type RunRecord } from '../run/run-records.js';
 
-/** -v SRC:DST[:ro|rw]: SRC and DST absolute. */
-export function parseVolume(text: string): { source: string; destination: string; readOnly: boolean } {
+const VOLUME_PROPAGATION = ['rprivate', 'rslave', 'rshared'] as const;
+type VolumePropagation = (typeof VOLUME_PROPAGATION)[number];
+
+/** -v SRC:DST[:OPTS]: SRC and DST absolute; OPTS a comma list of ro|rw and rprivate|rslave|rshared (as Docker's). */
+export function parseVolume(text: string): { source: string; destination: string; readOnly: boolean; propagation?: VolumePropagation } {
   const parts = text.split(':');
-  const [source, destination, mode] = parts;
-  if (parts.length < 2 || parts.length > 3 || !source || !destination || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
-    throw invalidArgument('--volume', text, 'must be SRC:DST[:ro|rw]');
+  const [source, destination, opts] = parts;
+  const options = opts === undefined ? [] : opts.split(',');
+  const known = (o: string): boolean => o === 'ro' || o === 'rw' || (VOLUME_PROPAGATION as readonly string[]).includes(o);
+  if (parts.length < 2 || parts.length > 3 || !source || !destination || !options.every(known)) {
+    throw invalidArgument('--volume', text, 'must be SRC:DST[:OPTS], OPTS a comma list of ro|rw and rprivate|rslave|rshared');
   }
   if (!isAbsolute(destination)) throw invalidArgument('--volume', text, 'DST must be an absolute path');
-  return { source: resolve(source), destination, readOnly: mode === 'ro' };
+  const propagation = options.filter((o): o is VolumePropagation => (VOLUME_PROPAGATION as readonly string[]).includes(o)).at(-1);
+  return { source: resolve(source), destination, readOnly: options.includes('ro'), ...(propagation ? { propagation } : {}) };
 }
 
 /** --security-opt seccomp=unconfined (the only one so far); the default is mayu's default profile. */
@@ -33,12 +39,6 @@ export function seccompOption(opts: string[]): 'default' | 'unconfined' {
     else if (o !== 'seccomp=default') throw invalidArgument('--security-opt', o, 'must be seccomp=default or seccomp=unconfined');
   }
   return mode;
-}
-
-/** Drops the spec's own network namespace: the container then shares the guest's, which has the pod's NICs. */
-function withoutNetworkNamespace(spec: Record<string, unknown>): void {
-  const linux = spec.linux as { namespaces?: { type: string }[] } | undefined;
-  if (linux?.namespaces) linux.namespaces = linux.namespaces.filter((ns) => ns.type !== 'network');
 }
 
 /** -e K=V, or -e K to take K from this environment. */
@@ -147,8 +147,6 @@ export async function runCommand(args: string[], log: Logger): Promise<number> {
   }
   if (values.detach && (values.interactive || values.tty)) throw new UsageError('-d cannot be combined with -i or -t: attach with mayu exec instead');
   req.network = parseRunNetwork(values.network, values.publish);
-  // With a network, the container lives in the VM's own network namespace (where the NIC is); without, in a new empty one (lo only), as with runc.
-  if (req.network.kind !== 'none') withoutNetworkNamespace(req.spec);
   await reapOrphanedRuns(config, log);
   const dir = createRun(config.runtime.stateDir, newRecord(req, values.detach));
   if (values.detach) return detach(dir, req, values.config);

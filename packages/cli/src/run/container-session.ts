@@ -18,6 +18,12 @@ export interface RunRequest {
   stdin: boolean;
 }
 
+/** Points the spec's network namespace at `netns` (without a network, it keeps a new empty one: lo only, as with runc). */
+function joinNetworkNamespace(spec: Record<string, unknown>, netns: string): void {
+  const linux = (spec.linux ??= {}) as { namespaces?: { type: string; path?: string }[] };
+  linux.namespaces = [...(linux.namespaces ?? []).filter((ns) => ns.type !== 'network'), { type: 'network', path: netns }];
+}
+
 /**
  * One container in its own sandbox, as `mayu run` makes it: the VM is sized
  * from the spec, the rootfs is offered to the sandbox before it boots (it
@@ -44,7 +50,11 @@ export class ContainerSession {
     // A spec the guest cannot honour is refused before a VM boots for it.
     Sandbox.checkContainerSpec(config, req.spec, { bundle: req.bundle, terminal: req.terminal });
     const network = await setUpRunNetwork(req.id, req.network ?? { kind: 'none' });
-    if (network) onNetwork?.(network);
+    if (network) {
+      onNetwork?.(network);
+      // The container joins that namespace, as a pod's containers join their pod's: in the guest, the VM's own, where its NICs are.
+      joinNetworkNamespace(req.spec, network.netns);
+    }
     let sandbox: Sandbox;
     try {
       sandbox = Sandbox.create({ id: req.id, config, log, ...vmSizeFromSpec(req.spec, config.sandbox), ...(network ? { network: { netns: network.netns } } : {}) });

@@ -19,7 +19,9 @@ describe('mayu run options', () => {
   it('parses -v SRC:DST[:ro|rw]', () => {
     assert.deepEqual(parseVolume('/a:/b'), { source: '/a', destination: '/b', readOnly: false });
     assert.deepEqual(parseVolume('/a:/b:ro'), { source: '/a', destination: '/b', readOnly: true });
-    for (const bad of ['/a', '/a:b', '/a:/b:rx', ':/b', '/a:/b:ro:x']) assert.throws(() => parseVolume(bad), { code: 'ERR_INVALID_ARGUMENT', message: /--volume/ }, bad);
+    assert.deepEqual(parseVolume('/a:/b:ro,rslave'), { source: '/a', destination: '/b', readOnly: true, propagation: 'rslave' });
+    assert.deepEqual(parseVolume('/a:/b:rshared'), { source: '/a', destination: '/b', readOnly: false, propagation: 'rshared' });
+    for (const bad of ['/a', '/a:b', '/a:/b:rx', ':/b', '/a:/b:ro:x', '/a:/b:ro,slavish']) assert.throws(() => parseVolume(bad), { code: 'ERR_INVALID_ARGUMENT', message: /--volume/ }, bad);
   });
 
   it('parses -e K=V and -e NAME (from this environment)', () => {

@@ -62,6 +62,8 @@ export interface RuntimeConfig {
     stopTimeoutMs: number;
     /** What to do with host security labels in a spec (see configuration.toml). */
     lsmLabels: 'refuse' | 'drop';
+    /** What to do with a spec asking for host namespaces (see configuration.toml). */
+    hostNamespaces: 'refuse' | 'vm';
   };
   /** Where the configuration came from (a path, or "defaults"). */
   source: string;
@@ -97,7 +99,7 @@ export interface RawConfig {
     clh: { path: string; seccomp: ClhConfig['seccomp']; run_as: string; api_timeout: number };
   };
   agent: { dial_timeout: number; call_timeout: number };
-  runtime: { state_dir: string; stop_timeout: number; lsm_labels: 'refuse' | 'drop' };
+  runtime: { state_dir: string; stop_timeout: number; lsm_labels: 'refuse' | 'drop'; host_namespaces: 'refuse' | 'vm' };
 }
 
 export function configFromRaw(raw: RawConfig, source: string, warnings: string[] = []): RuntimeConfig {
@@ -131,7 +133,7 @@ export function configFromRaw(raw: RawConfig, source: string, warnings: string[]
       clh: { path: c.path, seccomp: c.seccomp, runAs: c.run_as, apiTimeoutMs: c.api_timeout * 1000 },
     },
     agent: { dialTimeoutMs: raw.agent.dial_timeout * 1000, callTimeoutMs: raw.agent.call_timeout * 1000 },
-    runtime: { stateDir: raw.runtime.state_dir, stopTimeoutMs: raw.runtime.stop_timeout * 1000, lsmLabels: raw.runtime.lsm_labels },
+    runtime: { stateDir: raw.runtime.state_dir, stopTimeoutMs: raw.runtime.stop_timeout * 1000, lsmLabels: raw.runtime.lsm_labels, hostNamespaces: raw.runtime.host_namespaces },
     source,
     warnings,
   };

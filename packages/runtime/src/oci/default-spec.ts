@@ -25,7 +25,8 @@ export interface RunOptions {
   consoleSize?: { height: number; width: number };
   readOnlyRootfs?: boolean;
   hostname?: string;
-  volumes: { source: string; destination: string; readOnly: boolean }[];
+  /** Bind mounts (rbind); propagation rprivate unless given (rslave: later host mounts under source show). */
+  volumes: { source: string; destination: string; readOnly: boolean; propagation?: 'rprivate' | 'rslave' | 'rshared' }[];
   /**
    * The container's seccomp filter: 'default' (mayu's default profile, the
    * effect of Docker's: see default-seccomp.ts) or 'unconfined' (no filter).
@@ -114,7 +115,7 @@ export function defaultSpec(rootfs: string, image: ImageConfig, o: RunOptions): 
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
       { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
-      ...o.volumes.map((v) => ({ destination: v.destination, type: 'bind', source: v.source, options: ['rbind', v.readOnly ? 'ro' : 'rw'] })),
+      ...o.volumes.map((v) => ({ destination: v.destination, type: 'bind', source: v.source, options: ['rbind', v.readOnly ? 'ro' : 'rw', v.propagation ?? 'rprivate'] })),
     ],
     linux: {
       namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup'].map((type) => ({ type })),

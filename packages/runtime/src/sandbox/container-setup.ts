@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GUEST_CONTAINERS_DIR, invalidArgument, MayuError, type StorageSpec } from '@mayu/protocol';
+import { propagationOf } from './guest-spec.js';
 import { ensureMountpoints, type Mountpoint } from '../storage/mountpoints.js';
 import type { ShareArea, SharedTree } from '../storage/shared-tree.js';
 import type { WritableLayers } from '../storage/writable-layers.js';
@@ -80,7 +81,7 @@ export async function prepareContainer(o: { id: string; spec: unknown; rootfs: C
       const rel = `${o.id}/rootfs`;
       const source = o.rootfs.path;
       const bindRoot = async (from: string): Promise<void> => {
-        const target = await s.tree.bind(from, 'shared', rel, readOnlyRoot).catch((err: unknown) => {
+        const target = await s.tree.bind(from, 'shared', rel, { readOnly: readOnlyRoot }).catch((err: unknown) => {
           throw renamed(err, '/root/path', source);
         });
         undo.push(() => s.tree.release(target));
@@ -112,7 +113,9 @@ export async function prepareContainer(o: { id: string; spec: unknown; rootfs: C
       const area: ShareArea = readOnly ? 'shared' : s.writableVolumes;
       if (!m.source) throw invalidArgument(`/mounts/${i}/source`, m.source, 'a bind mount needs a source');
       const source = m.source;
-      const target = await s.tree.bind(source, area, `${o.id}/volumes/${i}`, readOnly).catch((err: unknown) => {
+      const propagation = propagationOf(m.options ?? [], i);
+      const recursive = (m.options ?? []).includes('rbind');
+      const target = await s.tree.bind(source, area, `${o.id}/volumes/${i}`, { readOnly, recursive, propagation }).catch((err: unknown) => {
         throw renamed(err, `/mounts/${i}/source`, source);
       });
       undo.push(() => s.tree.release(target));

@@ -1,5 +1,6 @@
 import { isAbsolute, join } from 'node:path';
 import { invalidArgument, SHAREABLE_NAMESPACES, type ShareableNamespace } from '@mayu/protocol';
+import type { Propagation } from '../storage/host-mounts.js';
 
 interface Namespace {
   type: string;
@@ -8,6 +9,7 @@ interface Namespace {
 
 interface Spec {
   root?: { path?: string; readonly?: boolean };
+  mounts?: unknown;
   process?: Record<string, unknown>;
   linux?: { namespaces?: Namespace[]; [k: string]: unknown };
   [k: string]: unknown;
@@ -32,7 +34,20 @@ export interface GuestSpecOptions {
   lsmLabels: 'refuse' | 'drop';
   /** Told about each label dropped (for the log). */
   onDropped?: (field: string, value: unknown) => void;
+  /**
+   * A spec with no network, IPC or PID namespace asks for the host's
+   * (Kubernetes hostNetwork, hostIPC, hostPID): `refuse` it, or run it in the
+   * VM's (`vm`: runtime.host_namespaces, a documented fallback). Default refuse.
+   */
+  hostNamespaces?: 'refuse' | 'vm';
 }
+
+/** Namespaces whose absence means "the host's", and the Kubernetes field that asks for it. */
+const HOST_NAMESPACES = [
+  ['network', 'hostNetwork'],
+  ['ipc', 'hostIPC'],
+  ['pid', 'hostPID'],
+] as const;
 
 /**
  * A container's OCI spec as its caller has it (containerd's config.json, mayu
@@ -44,11 +59,16 @@ export interface GuestSpecOptions {
  * - host security labels (AppArmor, SELinux) are refused, or dropped when
  *   the configuration says so (the guest kernel has neither; the VM is the
  *   boundary);
+ * - a missing network, IPC or PID namespace asks for the host's
+ *   (hostNetwork, hostIPC, hostPID): refused, unless runtime.host_namespaces
+ *   = "vm" accepts the VM's instead;
  * - namespace paths name host processes, meaningless in the guest: a network
  *   namespace with a path goes (the VM's network is the pod's); ipc, uts and
  *   pid paths become the pod's shared namespaces, which the agent joins
  *   itself (see podSharedNamespaces); joining a host mount, user, cgroup or
- *   time namespace cannot be done from a VM and is refused.
+ *   time namespace cannot be done from a VM and is refused;
+ * - a volume asking for shared (bidirectional) propagation is refused (see
+ *   propagationOf).
  */
 export function specForGuest(raw: unknown, o: GuestSpecOptions): Spec {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalidArgument('/', raw, 'an OCI spec must be a JSON object');
@@ -71,6 +91,24 @@ export function specForGuest(raw: unknown, o: GuestSpecOptions): Spec {
     delete part[key];
   }
   if (spec.process) spec.process.terminal = o.terminal;
+  for (const [i, m] of (Array.isArray(spec.mounts) ? (spec.mounts as { options?: unknown }[]) : []).entries()) {
+    if (Array.isArray(m?.options))
+      propagationOf(
+        m.options.filter((x): x is string => typeof x === 'string'),
+        i,
+      );
+  }
+  if ((o.hostNamespaces ?? 'refuse') === 'refuse') {
+    const have = new Set((Array.isArray(spec.linux?.namespaces) ? spec.linux.namespaces : []).map((ns) => ns.type));
+    for (const [type, k8s] of HOST_NAMESPACES) {
+      if (have.has(type)) continue;
+      throw invalidArgument(
+        '/linux/namespaces',
+        (spec.linux?.namespaces ?? []).map((ns) => ns.type),
+        `has no ${type} namespace: the container would share the host's (Kubernetes ${k8s}), and a container in a VM cannot — it would silently get the VM's instead; set runtime.host_namespaces = "vm" to accept that`,
+      );
+    }
+  }
   if (spec.linux && Array.isArray(spec.linux.namespaces)) {
     spec.linux.namespaces = spec.linux.namespaces.flatMap((ns, i): Namespace[] => {
       if (!ns.path) return [ns];
@@ -80,6 +118,29 @@ export function specForGuest(raw: unknown, o: GuestSpecOptions): Spec {
     });
   }
   return spec;
+}
+
+/** Mount propagation options (the last one counts, as for mount(8)). */
+const PROPAGATION_OPTIONS = new Set(['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared', 'unbindable', 'runbindable']);
+
+/**
+ * How a volume receives mounts the host makes under its source later: a
+ * slave (rslave, Kubernetes HostToContainer) receives them through the
+ * shared filesystem, as a directory's contents; private (the default, and
+ * unbindable) never. Shared (rshared, Bidirectional) is refused: a mount
+ * made in the guest is the guest kernel's and cannot reach the host through
+ * 9p or virtio-fs.
+ */
+export function propagationOf(options: string[], index: number): Propagation {
+  const given = options.filter((opt) => PROPAGATION_OPTIONS.has(opt)).at(-1) ?? 'rprivate';
+  if (given === 'shared' || given === 'rshared') {
+    throw invalidArgument(
+      `/mounts/${index}/options`,
+      given,
+      'bidirectional mount propagation cannot be honoured in a VM: a mount made in the guest cannot reach the host through 9p or virtio-fs (use rslave, Kubernetes HostToContainer, to see host mounts)',
+    );
+  }
+  return given === 'slave' || given === 'rslave' ? 'slave' : 'private';
 }
 
 /**

@@ -1,8 +1,8 @@
 import { GUEST_SHARE_DIRS, type ShareArea } from '@mayu/protocol';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { mountCommand } from './mount-command.js';
-import { bindMount, remount, unmount } from './host-mounts.js';
+import { bindMount, detach, remount, unmount, type BindOptions } from './host-mounts.js';
 
 export type { ShareArea };
 
@@ -63,13 +63,14 @@ export class SharedTree {
   }
 
   /**
-   * Binds a host `source` at `rel` in `area` (read-only when asked); the
-   * guest sees it at guestPath(area, rel). Returns the host-only path to
-   * release.
+   * Binds a host `source` at `rel` in `area` (read-only when asked; with
+   * the mounts under it when recursive; receiving the host's later mounts
+   * under it when a slave); the guest sees it at guestPath(area, rel).
+   * Returns the host-only path to release.
    */
-  async bind(source: string, area: ShareArea, rel: string, readOnly: boolean): Promise<string> {
+  async bind(source: string, area: ShareArea, rel: string, o: Omit<BindOptions, 'copies'>): Promise<string> {
     const target = this.hostPath(area, rel);
-    await bindMount(source, target, { readOnly, copies: [join(this.exportDir(area), rel)] });
+    await bindMount(source, target, { ...o, copies: [join(this.exportDir(area), rel)] });
     return target;
   }
 
@@ -81,8 +82,14 @@ export class SharedTree {
     await remount(join(this.exportDir(area), rel), ['bind', 'nosuid', 'nodev', ...(readOnly ? ['ro'] : [])]);
   }
 
-  /** Undoes one mount made in the tree (its guest copy goes by propagation). */
+  /**
+   * Undoes one mount made in the tree, its guest copy first (a private or
+   * slave mount does not take its copy with it).
+   */
   async release(target: string): Promise<void> {
+    const rel = relative(this.privateRoot, target);
+    const [area] = rel.split('/');
+    if (area && this.areas.includes(area as ShareArea)) await detach(join(this.exportDir(area as ShareArea), relative(area, rel)));
     await unmount(target);
   }
 }

@@ -30,7 +30,7 @@ describe('OCI spec for mayu run', () => {
     assert.ok(spec.process.env.includes('A=cli') && spec.process.env.includes('B=2') && spec.process.env.includes('TERM=xterm'));
     assert.ok(!spec.process.env.includes('A=image'));
     assert.equal(spec.root.path, rootfs);
-    assert.deepEqual(spec.mounts.at(-1), { destination: '/c', type: 'bind', source: '/h', options: ['rbind', 'ro'] });
+    assert.deepEqual(spec.mounts.at(-1), { destination: '/c', type: 'bind', source: '/h', options: ['rbind', 'ro', 'rprivate'] }, 'a volume is private unless asked otherwise');
   });
 
   it('puts arguments after an entrypoint, and refuses an image without a command', () => {

@@ -40,7 +40,7 @@ describe('the spec a guest gets', () => {
       code: 'ERR_INVALID_ARGUMENT',
       message: /^\/process\/apparmorProfile: the guest kernel has no AppArmor.*runtime.lsm_labels = "drop".*\(got "cri-containerd.apparmor.d"\)/,
     });
-    const plain = { ...criContainerSpec(), process: { args: ['sh'], cwd: '/' }, linux: { namespaces: [] } };
+    const plain = { ...criContainerSpec(), process: { args: ['sh'], cwd: '/' }, linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }] } };
     assert.doesNotThrow(() => specForGuest(plain, { bundle: '/b', terminal: false, lsmLabels: 'refuse' }));
     assert.doesNotThrow(
       () => specForGuest({ ...plain, process: { args: ['sh'], cwd: '/', apparmorProfile: '' } }, { bundle: '/b', terminal: false, lsmLabels: 'refuse' }),
@@ -51,11 +51,48 @@ describe('the spec a guest gets', () => {
   it("carries no host namespace path into the guest: a joined network namespace goes, pod namespaces become the agent's to join, the rest is refused", () => {
     const spec = specForGuest(criContainerSpec(), { bundle: '/b', terminal: false, ...drop });
     assert.deepEqual(spec.linux?.namespaces, [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }]);
-    const own = specForGuest({ ...criContainerSpec(), linux: { namespaces: [{ type: 'network' }, { type: 'cgroup' }] } }, { bundle: '/b', terminal: false, ...drop });
-    assert.deepEqual(own.linux?.namespaces, [{ type: 'network' }, { type: 'cgroup' }], 'a network namespace of its own stays');
-    assert.throws(() => specForGuest({ ...criContainerSpec(), linux: { namespaces: [{ type: 'pid' }, { type: 'mount', path: '/proc/1/ns/mnt' }] } }, { bundle: '/b', terminal: false, ...drop }), {
-      message: /^\/linux\/namespaces\/1\/path: joins an existing mount namespace on the host/,
+    const own = specForGuest({ ...criContainerSpec(), linux: { namespaces: [{ type: 'network' }, { type: 'ipc' }, { type: 'pid' }, { type: 'cgroup' }] } }, { bundle: '/b', terminal: false, ...drop });
+    assert.deepEqual(own.linux?.namespaces, [{ type: 'network' }, { type: 'ipc' }, { type: 'pid' }, { type: 'cgroup' }], 'a network namespace of its own stays');
+    assert.throws(
+      () =>
+        specForGuest(
+          { ...criContainerSpec(), linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'network' }, { type: 'mount', path: '/proc/1/ns/mnt' }] } },
+          { bundle: '/b', terminal: false, ...drop },
+        ),
+      { message: /^\/linux\/namespaces\/3\/path: joins an existing mount namespace on the host/ },
+    );
+  });
+
+  it("refuses host namespaces (hostNetwork, hostIPC, hostPID: no such namespace in the spec), naming the field, unless told to use the VM's", () => {
+    const without = (type: string) => ({ ...criContainerSpec(), linux: { namespaces: ['pid', 'ipc', 'uts', 'mount', 'network'].filter((t) => t !== type).map((t) => ({ type: t })) } });
+    for (const [type, k8s] of [
+      ['network', 'hostNetwork'],
+      ['ipc', 'hostIPC'],
+      ['pid', 'hostPID'],
+    ]) {
+      assert.throws(() => specForGuest(without(type), { bundle: '/b', terminal: false, ...drop }), {
+        code: 'ERR_INVALID_ARGUMENT',
+        message: new RegExp(`^/linux/namespaces: has no ${type} namespace: the container would share the host's \\(Kubernetes ${k8s}\\).*runtime.host_namespaces = "vm"`),
+      });
+      assert.doesNotThrow(() => specForGuest(without(type), { bundle: '/b', terminal: false, ...drop, hostNamespaces: 'vm' }));
+    }
+  });
+
+  it('refuses a volume asking for shared (bidirectional) propagation, naming the mount; private and slave pass', () => {
+    const withMounts = (options: string[]) => ({
+      ...criContainerSpec(),
+      mounts: [
+        { destination: '/proc', type: 'proc', source: 'proc' },
+        { destination: '/v', type: 'bind', source: '/data', options },
+      ],
     });
+    for (const options of [['rbind', 'rprivate'], ['rbind', 'rslave'], ['bind', 'slave'], ['rbind']]) specForGuest(withMounts(options), { bundle: '/b', terminal: false, ...drop });
+    for (const given of ['rshared', 'shared']) {
+      assert.throws(() => specForGuest(withMounts(['rbind', given]), { bundle: '/b', terminal: false, ...drop }), {
+        code: 'ERR_INVALID_ARGUMENT',
+        message: new RegExp(`^/mounts/1/options: bidirectional mount propagation cannot be honoured in a VM.*\\(got "${given}"\\)$`),
+      });
+    }
   });
 
   it('does not change the spec it was given', () => {

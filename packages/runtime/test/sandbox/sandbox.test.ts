@@ -36,7 +36,12 @@ describe('Sandbox (fake hypervisor, fake agent)', () => {
     const { factory, made } = fakeHypervisors(agent.endpoint, { failStart: o.failStart });
     return { sandbox: Sandbox.create({ id: 'sb', config: config(o.toml), log, hypervisor: factory }), made };
   };
-  const spec = { ociVersion: '1.0.2', process: { args: ['sh'], cwd: '/', apparmorProfile: '' }, root: { path: 'rootfs' }, linux: { namespaces: [{ type: 'pid' }] } };
+  const spec = {
+    ociVersion: '1.0.2',
+    process: { args: ['sh'], cwd: '/', apparmorProfile: '' },
+    root: { path: 'rootfs' },
+    linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }] },
+  };
 
   it('goes created → running → stopped, telling the hypervisor in order, and removes its state directory', async () => {
     const { sandbox, made } = make();

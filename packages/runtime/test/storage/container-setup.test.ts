@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prepareContainer, type ContainerShares } from '../../src/sandbox/container-setup.js';
-import { mountsUnder, removeDirSafely } from '../../src/storage/host-mounts.js';
+import { mountsUnder, removeDirSafely, walkBeneath } from '../../src/storage/host-mounts.js';
 import { SharedTree } from '../../src/storage/shared-tree.js';
 import { WritableLayers } from '../../src/storage/writable-layers.js';
 
@@ -213,6 +214,102 @@ describe('container set-up on the host: the guest cannot steer host mounts', () 
       'EROFS',
     );
     await q.release();
+  });
+
+  describe('mount propagation of volumes', () => {
+    /** Makes `vol` a shared mount, as kubelet needs of a HostToContainer source. */
+    const shareVolume = (): void => {
+      execFileSync('mount', ['--bind', join(dir, 'vol'), join(dir, 'vol')]);
+      execFileSync('mount', ['--make-shared', join(dir, 'vol')]);
+    };
+    /** The host mounts a tmpfs holding `file` under the volume's source, after the container started. */
+    const hostMountsUnder = (name: string): void => {
+      mkdirSync(join(dir, 'vol', name));
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(dir, 'vol', name)]);
+      writeFileSync(join(dir, 'vol', name, 'file'), `${name}\n`);
+    };
+    const volume = (options: string[]) => spec([{ destination: '/v', type: 'bind', source: join(dir, 'vol'), options }]);
+    const rootfs = (): { kind: 'shared-fs'; path: string } => ({ kind: 'shared-fs', path: join(dir, 'rootfs') });
+
+    it('rslave: a mount the host makes under the source later appears in the guest copy (nosuid,nodev); nothing goes back', async () => {
+      shareVolume();
+      const p = await prepareContainer({ id: 's1', spec: volume(['rbind', 'rslave', 'rw']), rootfs: rootfs(), shares });
+      hostMountsUnder('later');
+      assert.equal(readFileSync(exported('mapped', 's1/volumes/0/later/file'), 'utf8'), 'later\n');
+      // The guest's copy is a slave of the source: what the host-only tree mounts there never reaches the host.
+      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', join(state, 'fs/mapped/s1/volumes/0/later')]);
+      assert.equal(readFileSync(join(dir, 'vol/later/file'), 'utf8'), 'later\n', 'the host does not see a mount made on the runtime side');
+      execFileSync('umount', [join(state, 'fs/mapped/s1/volumes/0/later')]);
+      await p.release();
+      assert.deepEqual(
+        mountsUnder(state).filter((m) => m.includes('s1')),
+        [],
+        'the copy and the mounts it received are gone',
+      );
+      assert.equal(readFileSync(join(dir, 'vol/later/file'), 'utf8'), 'later\n', 'the host keeps its mount');
+    });
+
+    it('rprivate (and no propagation option): a later host mount never appears; mounts there at start come with rbind, nosuid,nodev and read-only with the volume', async () => {
+      shareVolume();
+      hostMountsUnder('before');
+      const p = await prepareContainer({ id: 's2', spec: volume(['rbind', 'rprivate', 'ro']), rootfs: rootfs(), shares });
+      const q = await prepareContainer({ id: 's3', spec: volume(['rbind', 'ro']), rootfs: rootfs(), shares });
+      hostMountsUnder('later');
+      for (const id of ['s2', 's3']) {
+        assert.equal(readFileSync(exported('shared', `${id}/volumes/0/before/file`), 'utf8'), 'before\n', `${id}: the mount made before start came with rbind`);
+        assert.deepEqual(readdirSync(exported('shared', `${id}/volumes/0/later`)), [], `${id}: the later host mount does not reach the guest`);
+        const options = mountOptions(state).get(exported('shared', `${id}/volumes/0/before`)) ?? [];
+        assert.ok(
+          ['ro', 'nosuid', 'nodev'].every((o) => options.includes(o)),
+          `${id}: the submount is ro,nosuid,nodev in the guest copy (${options.join(',')})`,
+        );
+        assert.equal(
+          guestTry(() => writeFileSync(exported('shared', `${id}/volumes/0/before/x`), 'x')),
+          'EROFS',
+        );
+      }
+      // bind (not rbind) takes only the source's own mount.
+      const r = await prepareContainer({ id: 's4', spec: volume(['bind', 'ro']), rootfs: rootfs(), shares });
+      assert.deepEqual(readdirSync(exported('shared', 's4/volumes/0/before')), []);
+      for (const x of [p, q, r]) await x.release();
+      assert.deepEqual(
+        mountsUnder(state).filter((m) => /\/s[234]\//.test(m)),
+        [],
+      );
+    });
+
+    it('rshared (Kubernetes Bidirectional) is refused, naming the mount, and nothing is left mounted', async () => {
+      await assert.rejects(
+        prepareContainer({
+          id: 's5',
+          spec: spec([
+            { destination: '/a', type: 'bind', source: join(dir, 'vol'), options: ['rbind'] },
+            { destination: '/v', type: 'bind', source: join(dir, 'vol'), options: ['rbind', 'rshared'] },
+          ]),
+          rootfs: rootfs(),
+          shares,
+        }),
+        {
+          code: 'ERR_INVALID_ARGUMENT',
+          message: /^\/mounts\/1\/options: bidirectional mount propagation cannot be honoured in a VM: a mount made in the guest cannot reach the host through 9p or virtio-fs .*\(got "rshared"\)$/,
+        },
+      );
+      assert.deepEqual(
+        mountsUnder(state).filter((m) => m.includes('s5')),
+        [],
+      );
+    });
+
+    it('remounting the mounts under a volume never follows a symlink a guest swapped in', async () => {
+      mkdirSync(join(dir, 'vol/a/b'), { recursive: true });
+      symlinkSync(join(dir, 'victim'), join(dir, 'vol/link'));
+      assert.throws(() => walkBeneath(join(dir, 'vol'), 'link'), /changed while it was being remounted/);
+      assert.throws(() => walkBeneath(join(dir, 'vol'), 'link/x'), /changed while it was being remounted/);
+      assert.throws(() => walkBeneath(join(dir, 'vol'), 'a/../link'), /refusing to walk/);
+      const fd = walkBeneath(join(dir, 'vol'), 'a/b');
+      assert.ok(fd.stats.isDirectory());
+      fd.close();
+    });
   });
 
   it('uses the disk for a block rootfs: a read-only erofs under a guest overlay', async () => {

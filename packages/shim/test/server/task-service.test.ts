@@ -53,7 +53,15 @@ describe('TaskService (fake hypervisor, fake agent)', () => {
     agent.set('ReadStderr', ended);
     const image = fakeGuestImage();
     mkdirSync(join(dir, 'bundle/rootfs'), { recursive: true });
-    writeFileSync(join(dir, 'bundle/config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['sh'], cwd: '/' }, root: { path: 'rootfs' } }));
+    writeFileSync(
+      join(dir, 'bundle/config.json'),
+      JSON.stringify({
+        ociVersion: '1.0.2',
+        process: { args: ['sh'], cwd: '/' },
+        root: { path: 'rootfs' },
+        linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }] },
+      }),
+    );
     const config = parseConfig(`[sandbox]\nguest_image_dir = "${image}"\n[runtime]\nstate_dir = "${dir}/state"\n[agent]\ncall_timeout = 2\ndial_timeout = 5\n`, 'test');
     const fakes = fakeHypervisors(agent.endpoint, { failStart: 1 });
     made = fakes.made;
@@ -128,7 +136,15 @@ describe('TaskService (fake hypervisor, fake agent)', () => {
 
   it('refuses bad input naming the field, before a VM is booted for it', async () => {
     await assert.rejects(impl.create(taskWire.CreateTaskRequest.fromPartial({ id: 'pod', bundle: join(dir, 'bundle'), stdout: 'tcp://x' })), { code: 'ERR_INVALID_ARGUMENT', message: /stdout/ });
-    writeFileSync(join(dir, 'bundle/config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['sh'], cwd: '/', selinuxLabel: 'x' }, root: { path: 'rootfs' } }));
+    writeFileSync(
+      join(dir, 'bundle/config.json'),
+      JSON.stringify({
+        ociVersion: '1.0.2',
+        process: { args: ['sh'], cwd: '/', selinuxLabel: 'x' },
+        root: { path: 'rootfs' },
+        linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }] },
+      }),
+    );
     await assert.rejects(create('pod'), { code: 'ERR_INVALID_ARGUMENT', message: /^\/process\/selinuxLabel/ });
     writeFileSync(join(dir, 'bundle/config.json'), '{nope');
     await assert.rejects(create('pod'), { code: 'ERR_INVALID_ARGUMENT', message: /config.json/ });
