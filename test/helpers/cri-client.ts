@@ -48,6 +48,9 @@ export class CriClient {
   execSync = (r: criWire.ExecSyncRequest): Promise<criWire.ExecSyncResponse> => this.r<criWire.ExecSyncRequest, criWire.ExecSyncResponse>('execSync')(r);
   stopContainer = (r: criWire.StopContainerRequest): Promise<criWire.StopContainerResponse> => this.r<criWire.StopContainerRequest, criWire.StopContainerResponse>('stopContainer')(r);
   removeContainer = (r: criWire.RemoveContainerRequest): Promise<criWire.RemoveContainerResponse> => this.r<criWire.RemoveContainerRequest, criWire.RemoveContainerResponse>('removeContainer')(r);
+  exec = (r: criWire.ExecRequest): Promise<criWire.ExecResponse> => this.r<criWire.ExecRequest, criWire.ExecResponse>('exec')(r);
+  attach = (r: criWire.AttachRequest): Promise<criWire.AttachResponse> => this.r<criWire.AttachRequest, criWire.AttachResponse>('attach')(r);
+  portForward = (r: criWire.PortForwardRequest): Promise<criWire.PortForwardResponse> => this.r<criWire.PortForwardRequest, criWire.PortForwardResponse>('portForward')(r);
   imageStatus = (r: criWire.ImageStatusRequest): Promise<criWire.ImageStatusResponse> => call<criWire.ImageStatusRequest, criWire.ImageStatusResponse>(this.images, 'imageStatus', this.timeoutMs)(r);
 
   close(): void {

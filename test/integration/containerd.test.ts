@@ -264,7 +264,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
 
       const { containerId } = await cri.createContainer({
         podSandboxId,
-        config: {
+        config: criWire.ContainerConfig.fromPartial({
           metadata: { name: 'c1', attempt: 0 },
           image: { image: EXAMPLE_IMAGE },
           command: ['sleep', '3600'],
@@ -274,7 +274,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
           labels: {},
           annotations: {},
           logPath: 'c1.log',
-        },
+        }),
         sandboxConfig,
       });
       await cri.startContainer({ containerId });

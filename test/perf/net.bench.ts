@@ -51,7 +51,7 @@ async function podPair(cri: CriClient, ctrd: PrivateContainerd, handler: string)
     const ip = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status?.network?.ip ?? '';
     const { containerId } = await cri.createContainer({
       podSandboxId,
-      config: { metadata: { name: 'c', attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command, args: [], workingDir: '', envs: [], labels: {}, annotations: {}, logPath: 'c.log' },
+      config: criWire.ContainerConfig.fromPartial({ metadata: { name: 'c', attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command, logPath: 'c.log' }),
       sandboxConfig: config,
     });
     await cri.startContainer({ containerId });

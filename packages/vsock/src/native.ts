@@ -17,7 +17,8 @@ export interface PeerCredentials {
 
 /**
  * The addon's functions (src/addon/vsock.c): the host's and guest's small
- * socket addon, AF_VSOCK and SO_PEERCRED.
+ * socket addon, AF_VSOCK, SO_PEERCRED, a listener in another network
+ * namespace and SO_ORIGINAL_DST.
  */
 export interface VsockNative {
   constants: {
@@ -37,6 +38,10 @@ export interface VsockNative {
   connect(fd: number, cid: number, port: number, cb: (err: NodeJS.ErrnoException | null) => void): object;
   /** SO_PEERCRED of a connected AF_UNIX socket; throws ENOPROTOOPT for other sockets, ENOTCONN when unconnected. */
   peerCredentials(fd: number): PeerCredentials;
+  /** A TCP socket listening on 127.0.0.1 (an ephemeral port) in the network namespace at nsPath. */
+  listenInNetns(nsPath: string, backlog: number): number;
+  /** Where a redirected IPv4 TCP connection was headed (SO_ORIGINAL_DST); ENOENT when it was not redirected. */
+  originalDestination(fd: number): { address: string; port: number };
 }
 
 /** Well-known CIDs and the "any" port, as in <linux/vm_sockets.h>. */

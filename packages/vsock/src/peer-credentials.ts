@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { native, type PeerCredentials } from './native.js';
+import { native, type PeerCredentials, type VsockNative } from './native.js';
 
 /**
  * The pid, uid and gid of the process at the other end of a connected Unix
@@ -15,17 +15,24 @@ import { native, type PeerCredentials } from './native.js';
  * internal, the pipe_wrap binding.)
  */
 export function peerCredentials(socket: Socket): PeerCredentials {
+  return addonFunction('peerCredentials')(socketFd(socket));
+}
+
+/** The fd of a connected net.Socket (see peerCredentials for where it comes from). */
+export function socketFd(socket: Socket): number {
   const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
   const fd = handle?.fd;
   if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) {
-    throw Object.assign(new Error(`the socket has no file descriptor (${socket.destroyed ? 'destroyed' : 'not connected, or not a Unix socket handle'})`), {
+    throw Object.assign(new Error(`the socket has no file descriptor (${socket.destroyed ? 'destroyed' : 'not connected, or not a socket handle'})`), {
       code: 'ERR_VSOCK_FD',
     });
   }
-  const n = native();
-  if (typeof n.peerCredentials !== 'function') {
-    // An addon built before peerCredentials existed (MAYU_VSOCK_ADDON, or an old install).
-    throw Object.assign(new Error('the vsock addon has no peerCredentials (rebuild it: npm ci)'), { code: 'ERR_VSOCK_ADDON_MISSING' });
-  }
-  return n.peerCredentials(fd);
+  return fd;
+}
+
+/** One of the addon's functions; an addon built before it existed (MAYU_VSOCK_ADDON, or an old install) is an error naming it. */
+export function addonFunction<K extends 'peerCredentials' | 'listenInNetns' | 'originalDestination'>(name: K): VsockNative[K] {
+  const fn = native()[name];
+  if (typeof fn !== 'function') throw Object.assign(new Error(`the vsock addon has no ${name} (rebuild it: npm ci)`), { code: 'ERR_VSOCK_ADDON_MISSING' });
+  return fn;
 }

@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import { uptimeMs } from '../boot/uptime.js';
 import type { ContainerManager } from '../container/container-manager.js';
 import type { NetworkManager } from '../network/network-manager.js';
+import { servePortForward, type PortForwardCall } from '../network/port-forward.js';
 import { guestMetrics } from '../stats/metrics.js';
 import { collectGuestDetails } from './guest-details.js';
 
@@ -106,6 +107,7 @@ function networkMethods(log: Logger, n: NetworkManager): Partial<AgentServiceSer
     addArpNeighbors: unary(log, 'AddARPNeighbors', (r: agentWire.AddARPNeighborsRequest) => (n.addNeighbors(r.neighbors.map((x, i) => neighborFromWire(x, `neighbors[${i}]`))), EMPTY)),
     listInterfaces: unary(log, 'ListInterfaces', () => ({ interfaces: n.listInterfaces().map(interfaceToWire) })),
     listRoutes: unary(log, 'ListRoutes', () => ({ routes: n.listRoutes().map(routeToWire) })),
+    portForward: (call: PortForwardCall) => servePortForward(call, log),
   };
 }
 
@@ -122,7 +124,9 @@ export function createAgentService(log: Logger, state: AgentState, containers: C
   for (const [name, def] of Object.entries(AgentServiceService)) {
     service[name] =
       implemented[name as keyof AgentServiceServer] ??
-      ((_call: unknown, callback: sendUnaryData<unknown>) => callback({ code: status.UNIMPLEMENTED, details: `${def.path} is not implemented by this agent` }));
+      (def.requestStream || def.responseStream
+        ? (call: { emit(event: 'error', err: object): void }) => call.emit('error', { code: status.UNIMPLEMENTED, details: `${def.path} is not implemented by this agent` })
+        : (_call: unknown, callback: sendUnaryData<unknown>) => callback({ code: status.UNIMPLEMENTED, details: `${def.path} is not implemented by this agent` }));
   }
   return service;
 }

@@ -1,4 +1,5 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { Duplex } from 'node:stream';
 import {
   AgentServiceClient,
   agentWire,
@@ -46,6 +47,42 @@ export interface AgentClientOptions {
   dialTimeoutMs: number;
   callTimeoutMs: number;
   log: Logger;
+}
+
+type PortForwardCall = ClientDuplexStream<agentWire.PortForwardMessage, agentWire.PortForwardMessage>;
+
+/** The bytes of a forwarded connection over its PortForward call, with backpressure both ways. */
+class PortForwardStream extends Duplex {
+  constructor(private readonly call: PortForwardCall) {
+    super({ allowHalfOpen: true });
+    call.on('data', (m: agentWire.PortForwardMessage) => {
+      if (m.kind?.$case !== 'data') return this.destroy(new MayuError('ERR_AGENT_PROTOCOL', `agent PortForward: only data may follow connected (got ${m.kind?.$case ?? 'nothing'})`));
+      if (!this.push(m.kind.data)) call.pause();
+    });
+    call.on('end', () => this.push(null));
+    call.on('error', (err: ServiceError) => {
+      if (err.code === status.CANCELLED) this.push(null);
+      else this.destroy(fromServiceError(err, 'agent PortForward'));
+    });
+  }
+
+  override _read(): void {
+    this.call.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.call.write({ kind: { $case: 'data', data: chunk } }, done);
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.call.end();
+    done();
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.call.cancel();
+    done(err);
+  }
 }
 
 /** For calls that wait on the guest (WaitProcess, ReadStdout...): no deadline. */
@@ -219,6 +256,34 @@ export class AgentClient {
 
   async addArpNeighbors(neighbors: readonly NetNeighbor[]): Promise<void> {
     await this.unary('AddARPNeighbors', this.grpc.addArpNeighbors, { neighbors: neighbors.map(neighborToWire) }, {});
+  }
+
+  /**
+   * A TCP connection to `port` in the pod, made by the agent (loopback
+   * first, then the pod's addresses): resolves once the guest has
+   * connected, within the call timeout, with the address that accepted and
+   * the connection's bytes as a stream. Ending the stream's write side ends
+   * the guest connection's; destroying it cancels the call.
+   */
+  portForward(port: number): Promise<{ address: string; stream: Duplex }> {
+    const call = this.grpc.portForward(new Metadata(), {});
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => fail(new MayuError('ERR_AGENT_TIMEOUT', `agent PortForward: no connection to port ${port} within ${this.callTimeoutMs} ms`)), this.callTimeoutMs);
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        call.removeAllListeners('data');
+        call.cancel();
+        reject(err);
+      };
+      call.on('error', (err: ServiceError) => fail(fromServiceError(err, 'agent PortForward')));
+      call.once('data', (m: agentWire.PortForwardMessage) => {
+        if (m.kind?.$case !== 'connected') return fail(new MayuError('ERR_AGENT_PROTOCOL', `agent PortForward: the first reply must be connected (got ${m.kind?.$case ?? 'nothing'})`));
+        clearTimeout(timer);
+        call.removeAllListeners('error');
+        resolve({ address: m.kind.connected.address.slice(0, 64), stream: new PortForwardStream(call) });
+      });
+      call.write({ kind: { $case: 'open', open: { port } } });
+    });
   }
 
   async metrics(): Promise<string> {

@@ -17,6 +17,7 @@ import { SANDBOX_TRANSITIONS, type SandboxState } from './sandbox-state.js';
 import { createStateDir, writeRecord } from './state-dir.js';
 import { planVm } from './vm-plan.js';
 import { PodNetworking } from '../network/pod-network.js';
+import { PortForwarder } from '../network/port-forward.js';
 
 export interface SandboxOptions {
   id: string;
@@ -37,7 +38,15 @@ export interface SandboxOptions {
    * The pod's network namespace (CNI has run in it): its interfaces are
    * brought into the VM. Absent: the guest has no network (lo only).
    */
-  network?: { netns: string };
+  network?: {
+    netns: string;
+    /**
+     * Serve Kubernetes port-forward: containerd's dials to localhost:PORT in
+     * the namespace reach PORT in the VM (see PortForwarder). The shim asks
+     * for it; `mayu run` leaves a namespace it joins as it was.
+     */
+    portForward?: boolean;
+  };
 }
 
 export interface SandboxContainerOptions {
@@ -92,6 +101,8 @@ export class Sandbox {
   private vmExited = false;
   /** The pod network wired to the VM, once started. */
   private networking: PodNetworking | null = null;
+  /** Serves port-forward in the pod's namespace (network.portForward). */
+  private portForwarder: PortForwarder | null = null;
   private readonly createdAt = new Date().toISOString();
 
   private constructor(
@@ -105,7 +116,7 @@ export class Sandbox {
     private readonly shares: ContainerShares | null,
     private readonly hostname: string,
     private readonly vmSpec: VmSpec,
-    private readonly network: { netns: string } | null,
+    private readonly network: { netns: string; portForward?: boolean } | null,
   ) {
     this.id = o.id;
     this.stateDir = stateDir;
@@ -142,7 +153,7 @@ export class Sandbox {
    * before a VM is booted for it (createContainer checks it again).
    */
   static checkContainerSpec(config: RuntimeConfig, spec: unknown, o: { bundle?: string; terminal: boolean }): void {
-    specForGuest(spec, { ...o, lsmLabels: config.runtime.lsmLabels });
+    specForGuest(spec, { ...o, lsmLabels: config.runtime.lsmLabels, hostNamespaces: config.runtime.hostNamespaces });
   }
 
   /** How the VM's CPUs run, and why. */
@@ -283,6 +294,7 @@ export class Sandbox {
     const detailsReceivedAt = performance.now();
     // The pod's network is the guest's before its first container.
     await this.networking?.configureGuest(agent);
+    if (this.network?.portForward) this.portForwarder = await PortForwarder.start(this.network.netns, agent, this.log.child({ subsystem: 'port-forward' }));
     await agent.createSandbox({
       sandboxId: this.id,
       hostname: this.hostname,
@@ -310,6 +322,7 @@ export class Sandbox {
       bundle: o.bundle,
       terminal: o.stdio.terminal,
       lsmLabels: this.config.runtime.lsmLabels,
+      hostNamespaces: this.config.runtime.hostNamespaces,
       onDropped: (field, value) => this.log.warn({ containerId: o.id, field, value }, 'host security label dropped (runtime.lsm_labels = "drop"): the VM is this container\'s boundary'),
     });
     const path = (spec.root as { path: string }).path;
@@ -352,6 +365,8 @@ export class Sandbox {
   private async release(): Promise<void> {
     this.agentClient = null;
     await this.hypervisor.cleanup();
+    await this.portForwarder?.close();
+    this.portForwarder = null;
     await this.networking?.detach();
     this.networking = null;
     for (const release of this.containerReleases.values()) await release().catch(() => {});

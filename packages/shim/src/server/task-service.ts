@@ -192,7 +192,7 @@ export class TaskService {
       log: this.o.vmLog,
       ...vmSizeFromSpec(spec, this.o.config.sandbox),
       // CNI has run in the pod's network namespace (containerd 1.6 runs it before the sandbox task): it becomes the VM's.
-      ...(netns ? { network: { netns } } : {}),
+      ...(netns ? { network: { netns, portForward: true } } : {}),
     });
     // For `delete`, should this server die: there is a VM to clean up, and where.
     writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.o.configPath ?? '' }));

@@ -1,6 +1,7 @@
 /*
- * The host's and guest's small socket addon: AF_VSOCK and SO_PEERCRED, the
- * few system calls Node's net module cannot make.
+ * The host's and guest's small socket addon: AF_VSOCK, SO_PEERCRED, a TCP
+ * listener in another network namespace and SO_ORIGINAL_DST — the few
+ * system calls Node's net module cannot make.
  *
  * AF_VSOCK sockets are non-blocking and close-on-exec; accept and connect
  * readiness is watched with a uv_poll_t on Node's own event loop. Connected
@@ -13,9 +14,13 @@
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netfilter_ipv4.h>
+#include <netinet/in.h>
 #include <node_api.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -159,6 +164,76 @@ static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, obj, "pid", pid));
   CHECK(napi_set_named_property(env, obj, "uid", make_u32(env, cred.uid)));
   CHECK(napi_set_named_property(env, obj, "gid", make_u32(env, cred.gid)));
+  return obj;
+}
+
+/* ---- network namespaces and NAT ------------------------------------------ */
+
+/* listenInNetns(nsPath, backlog): the fd of a TCP socket listening on
+ * 127.0.0.1 (an ephemeral port) in the network namespace at nsPath (a
+ * socket belongs to the namespace it was made in). The calling thread enters
+ * that namespace only for socket(2) and goes back at once; if it could not
+ * go back, the process aborts rather than run on in the wrong namespace. */
+static napi_value js_listen_in_netns(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char path[4096];
+  size_t len = 0;
+  uint32_t backlog = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len == 0 || len >= sizeof path - 1 ||
+      napi_get_value_uint32(env, argv[1], &backlog) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "listenInNetns(nsPath, backlog): a path and an unsigned integer");
+    return NULL;
+  }
+  int target = open(path, O_RDONLY | O_CLOEXEC);
+  if (target < 0) return throw_errno(env, errno, "open");
+  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0) {
+    int err = errno;
+    close(target);
+    return throw_errno(env, err, "open");
+  }
+  if (setns(target, CLONE_NEWNET) != 0) {
+    int err = errno;
+    close(target);
+    close(self);
+    return throw_errno(env, err, "setns");
+  }
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int socket_err = errno;
+  if (setns(self, CLONE_NEWNET) != 0) abort();
+  close(target);
+  close(self);
+  if (fd < 0) return throw_errno(env, socket_err, "socket");
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, (int)backlog) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "listen");
+  }
+  return make_u32(env, (uint32_t)fd);
+}
+
+/* originalDestination(fd): {address, port} where an IPv4 TCP connection was
+ * headed before netfilter redirected it (SO_ORIGINAL_DST); ENOENT when it
+ * was not redirected. */
+static napi_value js_original_destination(napi_env env, napi_callback_info info) {
+  uint32_t fd;
+  if (get_u32_args(env, info, 1, &fd, NULL)) return NULL;
+  struct sockaddr_in dst;
+  socklen_t len = sizeof dst;
+  if (getsockopt((int)fd, SOL_IP, SO_ORIGINAL_DST, &dst, &len) != 0) return throw_errno(env, errno, "getsockopt");
+  char text[INET_ADDRSTRLEN];
+  if (!inet_ntop(AF_INET, &dst.sin_addr, text, sizeof text)) return throw_errno(env, errno, "inet_ntop");
+  napi_value obj, address;
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &address));
+  CHECK(napi_set_named_property(env, obj, "address", address));
+  CHECK(napi_set_named_property(env, obj, "port", make_u32(env, ntohs(dst.sin_port))));
   return obj;
 }
 
@@ -335,6 +410,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"stopWatch", NULL, js_stop_watch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"listenInNetns", NULL, js_listen_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"originalDestination", NULL, js_original_destination, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value constants;
   napi_create_object(env, &constants);

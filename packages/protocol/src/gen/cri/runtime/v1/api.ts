@@ -52,6 +52,13 @@ export enum ContainerState {
   UNRECOGNIZED = -1,
 }
 
+export enum MountPropagation {
+  PROPAGATION_PRIVATE = 0,
+  PROPAGATION_HOST_TO_CONTAINER = 1,
+  PROPAGATION_BIDIRECTIONAL = 2,
+  UNRECOGNIZED = -1,
+}
+
 export interface VersionRequest {
   version: string;
 }
@@ -79,6 +86,7 @@ export interface NamespaceOption {
 
 export interface LinuxSandboxSecurityContext {
   namespaceOptions: NamespaceOption | undefined;
+  privileged: boolean;
 }
 
 export interface LinuxPodSandboxConfig {
@@ -197,6 +205,30 @@ export interface KeyValue {
   value: string;
 }
 
+export interface Mount {
+  containerPath: string;
+  hostPath: string;
+  readonly: boolean;
+  selinuxRelabel: boolean;
+  propagation: MountPropagation;
+}
+
+export interface Capability {
+  addCapabilities: string[];
+  dropCapabilities: string[];
+}
+
+export interface LinuxContainerSecurityContext {
+  capabilities: Capability | undefined;
+  privileged: boolean;
+  namespaceOptions: NamespaceOption | undefined;
+}
+
+export interface LinuxContainerConfig {
+  resources: LinuxContainerResources | undefined;
+  securityContext: LinuxContainerSecurityContext | undefined;
+}
+
 export interface ContainerConfig {
   metadata: ContainerMetadata | undefined;
   image: ImageSpec | undefined;
@@ -204,9 +236,14 @@ export interface ContainerConfig {
   args: string[];
   workingDir: string;
   envs: KeyValue[];
+  mounts: Mount[];
   labels: { [key: string]: string };
   annotations: { [key: string]: string };
   logPath: string;
+  stdin: boolean;
+  stdinOnce: boolean;
+  tty: boolean;
+  linux: LinuxContainerConfig | undefined;
 }
 
 export interface ContainerConfig_LabelsEntry {
@@ -347,6 +384,40 @@ export interface ImageStatusResponse {
 export interface ImageStatusResponse_InfoEntry {
   key: string;
   value: string;
+}
+
+export interface ExecRequest {
+  containerId: string;
+  cmd: string[];
+  tty: boolean;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+}
+
+export interface ExecResponse {
+  url: string;
+}
+
+export interface AttachRequest {
+  containerId: string;
+  stdin: boolean;
+  tty: boolean;
+  stdout: boolean;
+  stderr: boolean;
+}
+
+export interface AttachResponse {
+  url: string;
+}
+
+export interface PortForwardRequest {
+  podSandboxId: string;
+  port: number[];
+}
+
+export interface PortForwardResponse {
+  url: string;
 }
 
 function createBaseVersionRequest(): VersionRequest {
@@ -678,13 +749,16 @@ export const NamespaceOption: MessageFns<NamespaceOption> = {
 };
 
 function createBaseLinuxSandboxSecurityContext(): LinuxSandboxSecurityContext {
-  return { namespaceOptions: undefined };
+  return { namespaceOptions: undefined, privileged: false };
 }
 
 export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext> = {
   encode(message: LinuxSandboxSecurityContext, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.namespaceOptions !== undefined) {
       NamespaceOption.encode(message.namespaceOptions, writer.uint32(10).fork()).join();
+    }
+    if (message.privileged !== false) {
+      writer.uint32(48).bool(message.privileged);
     }
     return writer;
   },
@@ -710,6 +784,14 @@ export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext
             message.namespaceOptions = NamespaceOption.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.privileged = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -730,6 +812,7 @@ export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext
     message.namespaceOptions = (object.namespaceOptions !== undefined && object.namespaceOptions !== null)
       ? NamespaceOption.fromPartial(object.namespaceOptions)
       : undefined;
+    message.privileged = object.privileged ?? false;
     return message;
   },
 };
@@ -2362,6 +2445,332 @@ export const KeyValue: MessageFns<KeyValue> = {
   },
 };
 
+function createBaseMount(): Mount {
+  return { containerPath: "", hostPath: "", readonly: false, selinuxRelabel: false, propagation: 0 };
+}
+
+export const Mount: MessageFns<Mount> = {
+  encode(message: Mount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerPath !== "") {
+      writer.uint32(10).string(message.containerPath);
+    }
+    if (message.hostPath !== "") {
+      writer.uint32(18).string(message.hostPath);
+    }
+    if (message.readonly !== false) {
+      writer.uint32(24).bool(message.readonly);
+    }
+    if (message.selinuxRelabel !== false) {
+      writer.uint32(32).bool(message.selinuxRelabel);
+    }
+    if (message.propagation !== 0) {
+      writer.uint32(40).int32(message.propagation);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Mount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerPath = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostPath = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.readonly = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.selinuxRelabel = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.propagation = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Mount>, I>>(base?: I): Mount {
+    return Mount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Mount>, I>>(object: I): Mount {
+    const message = createBaseMount();
+    message.containerPath = object.containerPath ?? "";
+    message.hostPath = object.hostPath ?? "";
+    message.readonly = object.readonly ?? false;
+    message.selinuxRelabel = object.selinuxRelabel ?? false;
+    message.propagation = object.propagation ?? 0;
+    return message;
+  },
+};
+
+function createBaseCapability(): Capability {
+  return { addCapabilities: [], dropCapabilities: [] };
+}
+
+export const Capability: MessageFns<Capability> = {
+  encode(message: Capability, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.addCapabilities) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.dropCapabilities) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Capability {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCapability();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.addCapabilities.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dropCapabilities.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Capability>, I>>(base?: I): Capability {
+    return Capability.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Capability>, I>>(object: I): Capability {
+    const message = createBaseCapability();
+    message.addCapabilities = object.addCapabilities?.map((e) => e) || [];
+    message.dropCapabilities = object.dropCapabilities?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseLinuxContainerSecurityContext(): LinuxContainerSecurityContext {
+  return { capabilities: undefined, privileged: false, namespaceOptions: undefined };
+}
+
+export const LinuxContainerSecurityContext: MessageFns<LinuxContainerSecurityContext> = {
+  encode(message: LinuxContainerSecurityContext, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.capabilities !== undefined) {
+      Capability.encode(message.capabilities, writer.uint32(10).fork()).join();
+    }
+    if (message.privileged !== false) {
+      writer.uint32(16).bool(message.privileged);
+    }
+    if (message.namespaceOptions !== undefined) {
+      NamespaceOption.encode(message.namespaceOptions, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinuxContainerSecurityContext {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinuxContainerSecurityContext();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.capabilities = Capability.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.privileged = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.namespaceOptions = NamespaceOption.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LinuxContainerSecurityContext>, I>>(base?: I): LinuxContainerSecurityContext {
+    return LinuxContainerSecurityContext.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LinuxContainerSecurityContext>, I>>(
+    object: I,
+  ): LinuxContainerSecurityContext {
+    const message = createBaseLinuxContainerSecurityContext();
+    message.capabilities = (object.capabilities !== undefined && object.capabilities !== null)
+      ? Capability.fromPartial(object.capabilities)
+      : undefined;
+    message.privileged = object.privileged ?? false;
+    message.namespaceOptions = (object.namespaceOptions !== undefined && object.namespaceOptions !== null)
+      ? NamespaceOption.fromPartial(object.namespaceOptions)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLinuxContainerConfig(): LinuxContainerConfig {
+  return { resources: undefined, securityContext: undefined };
+}
+
+export const LinuxContainerConfig: MessageFns<LinuxContainerConfig> = {
+  encode(message: LinuxContainerConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resources !== undefined) {
+      LinuxContainerResources.encode(message.resources, writer.uint32(10).fork()).join();
+    }
+    if (message.securityContext !== undefined) {
+      LinuxContainerSecurityContext.encode(message.securityContext, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinuxContainerConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinuxContainerConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resources = LinuxContainerResources.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.securityContext = LinuxContainerSecurityContext.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LinuxContainerConfig>, I>>(base?: I): LinuxContainerConfig {
+    return LinuxContainerConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LinuxContainerConfig>, I>>(object: I): LinuxContainerConfig {
+    const message = createBaseLinuxContainerConfig();
+    message.resources = (object.resources !== undefined && object.resources !== null)
+      ? LinuxContainerResources.fromPartial(object.resources)
+      : undefined;
+    message.securityContext = (object.securityContext !== undefined && object.securityContext !== null)
+      ? LinuxContainerSecurityContext.fromPartial(object.securityContext)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseContainerConfig(): ContainerConfig {
   return {
     metadata: undefined,
@@ -2370,9 +2779,14 @@ function createBaseContainerConfig(): ContainerConfig {
     args: [],
     workingDir: "",
     envs: [],
+    mounts: [],
     labels: {},
     annotations: {},
     logPath: "",
+    stdin: false,
+    stdinOnce: false,
+    tty: false,
+    linux: undefined,
   };
 }
 
@@ -2396,6 +2810,9 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
     for (const v of message.envs) {
       KeyValue.encode(v!, writer.uint32(50).fork()).join();
     }
+    for (const v of message.mounts) {
+      Mount.encode(v!, writer.uint32(58).fork()).join();
+    }
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       ContainerConfig_LabelsEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
     });
@@ -2404,6 +2821,18 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
     });
     if (message.logPath !== "") {
       writer.uint32(90).string(message.logPath);
+    }
+    if (message.stdin !== false) {
+      writer.uint32(96).bool(message.stdin);
+    }
+    if (message.stdinOnce !== false) {
+      writer.uint32(104).bool(message.stdinOnce);
+    }
+    if (message.tty !== false) {
+      writer.uint32(112).bool(message.tty);
+    }
+    if (message.linux !== undefined) {
+      LinuxContainerConfig.encode(message.linux, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -2469,6 +2898,14 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
             message.envs.push(KeyValue.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.mounts.push(Mount.decode(reader, reader.uint32()));
+            continue;
+          }
           case 9: {
             if (tag !== 74) {
               break;
@@ -2499,6 +2936,38 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
             message.logPath = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.stdin = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.stdinOnce = reader.bool();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.tty = reader.bool();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.linux = LinuxContainerConfig.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2526,6 +2995,7 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
     message.args = object.args?.map((e) => e) || [];
     message.workingDir = object.workingDir ?? "";
     message.envs = object.envs?.map((e) => KeyValue.fromPartial(e)) || [];
+    message.mounts = object.mounts?.map((e) => Mount.fromPartial(e)) || [];
     message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
         if (value !== undefined) {
@@ -2545,6 +3015,12 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
       {},
     );
     message.logPath = object.logPath ?? "";
+    message.stdin = object.stdin ?? false;
+    message.stdinOnce = object.stdinOnce ?? false;
+    message.tty = object.tty ?? false;
+    message.linux = (object.linux !== undefined && object.linux !== null)
+      ? LinuxContainerConfig.fromPartial(object.linux)
+      : undefined;
     return message;
   },
 };
@@ -4566,6 +5042,470 @@ export const ImageStatusResponse_InfoEntry: MessageFns<ImageStatusResponse_InfoE
   },
 };
 
+function createBaseExecRequest(): ExecRequest {
+  return { containerId: "", cmd: [], tty: false, stdin: false, stdout: false, stderr: false };
+}
+
+export const ExecRequest: MessageFns<ExecRequest> = {
+  encode(message: ExecRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    for (const v of message.cmd) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.tty !== false) {
+      writer.uint32(24).bool(message.tty);
+    }
+    if (message.stdin !== false) {
+      writer.uint32(32).bool(message.stdin);
+    }
+    if (message.stdout !== false) {
+      writer.uint32(40).bool(message.stdout);
+    }
+    if (message.stderr !== false) {
+      writer.uint32(48).bool(message.stderr);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cmd.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tty = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.stdin = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.stdout = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.stderr = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ExecRequest>, I>>(base?: I): ExecRequest {
+    return ExecRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecRequest>, I>>(object: I): ExecRequest {
+    const message = createBaseExecRequest();
+    message.containerId = object.containerId ?? "";
+    message.cmd = object.cmd?.map((e) => e) || [];
+    message.tty = object.tty ?? false;
+    message.stdin = object.stdin ?? false;
+    message.stdout = object.stdout ?? false;
+    message.stderr = object.stderr ?? false;
+    return message;
+  },
+};
+
+function createBaseExecResponse(): ExecResponse {
+  return { url: "" };
+}
+
+export const ExecResponse: MessageFns<ExecResponse> = {
+  encode(message: ExecResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ExecResponse>, I>>(base?: I): ExecResponse {
+    return ExecResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecResponse>, I>>(object: I): ExecResponse {
+    const message = createBaseExecResponse();
+    message.url = object.url ?? "";
+    return message;
+  },
+};
+
+function createBaseAttachRequest(): AttachRequest {
+  return { containerId: "", stdin: false, tty: false, stdout: false, stderr: false };
+}
+
+export const AttachRequest: MessageFns<AttachRequest> = {
+  encode(message: AttachRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.stdin !== false) {
+      writer.uint32(16).bool(message.stdin);
+    }
+    if (message.tty !== false) {
+      writer.uint32(24).bool(message.tty);
+    }
+    if (message.stdout !== false) {
+      writer.uint32(32).bool(message.stdout);
+    }
+    if (message.stderr !== false) {
+      writer.uint32(40).bool(message.stderr);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stdin = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tty = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.stdout = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.stderr = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<AttachRequest>, I>>(base?: I): AttachRequest {
+    return AttachRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttachRequest>, I>>(object: I): AttachRequest {
+    const message = createBaseAttachRequest();
+    message.containerId = object.containerId ?? "";
+    message.stdin = object.stdin ?? false;
+    message.tty = object.tty ?? false;
+    message.stdout = object.stdout ?? false;
+    message.stderr = object.stderr ?? false;
+    return message;
+  },
+};
+
+function createBaseAttachResponse(): AttachResponse {
+  return { url: "" };
+}
+
+export const AttachResponse: MessageFns<AttachResponse> = {
+  encode(message: AttachResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<AttachResponse>, I>>(base?: I): AttachResponse {
+    return AttachResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttachResponse>, I>>(object: I): AttachResponse {
+    const message = createBaseAttachResponse();
+    message.url = object.url ?? "";
+    return message;
+  },
+};
+
+function createBasePortForwardRequest(): PortForwardRequest {
+  return { podSandboxId: "", port: [] };
+}
+
+export const PortForwardRequest: MessageFns<PortForwardRequest> = {
+  encode(message: PortForwardRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.podSandboxId !== "") {
+      writer.uint32(10).string(message.podSandboxId);
+    }
+    if (message.port.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.port) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortForwardRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortForwardRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.podSandboxId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.port.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.port.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PortForwardRequest>, I>>(base?: I): PortForwardRequest {
+    return PortForwardRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortForwardRequest>, I>>(object: I): PortForwardRequest {
+    const message = createBasePortForwardRequest();
+    message.podSandboxId = object.podSandboxId ?? "";
+    message.port = object.port?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePortForwardResponse(): PortForwardResponse {
+  return { url: "" };
+}
+
+export const PortForwardResponse: MessageFns<PortForwardResponse> = {
+  encode(message: PortForwardResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortForwardResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortForwardResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PortForwardResponse>, I>>(base?: I): PortForwardResponse {
+    return PortForwardResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortForwardResponse>, I>>(object: I): PortForwardResponse {
+    const message = createBasePortForwardResponse();
+    message.url = object.url ?? "";
+    return message;
+  },
+};
+
 export type RuntimeServiceService = typeof RuntimeServiceService;
 export const RuntimeServiceService = {
   version: {
@@ -4707,6 +5647,37 @@ export const RuntimeServiceService = {
     responseDeserialize: (value: Buffer): UpdateContainerResourcesResponse =>
       UpdateContainerResourcesResponse.decode(value),
   },
+  /**
+   * The streaming calls answer with a URL of the runtime's streaming server
+   * (kubectl exec -it, attach, port-forward).
+   */
+  exec: {
+    path: "/runtime.v1.RuntimeService/Exec" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExecRequest): Buffer => Buffer.from(ExecRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExecRequest => ExecRequest.decode(value),
+    responseSerialize: (value: ExecResponse): Buffer => Buffer.from(ExecResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExecResponse => ExecResponse.decode(value),
+  },
+  attach: {
+    path: "/runtime.v1.RuntimeService/Attach" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AttachRequest): Buffer => Buffer.from(AttachRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AttachRequest => AttachRequest.decode(value),
+    responseSerialize: (value: AttachResponse): Buffer => Buffer.from(AttachResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AttachResponse => AttachResponse.decode(value),
+  },
+  portForward: {
+    path: "/runtime.v1.RuntimeService/PortForward" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PortForwardRequest): Buffer => Buffer.from(PortForwardRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PortForwardRequest => PortForwardRequest.decode(value),
+    responseSerialize: (value: PortForwardResponse): Buffer => Buffer.from(PortForwardResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PortForwardResponse => PortForwardResponse.decode(value),
+  },
 } as const;
 
 export interface RuntimeServiceServer extends UntypedServiceImplementation {
@@ -4723,6 +5694,13 @@ export interface RuntimeServiceServer extends UntypedServiceImplementation {
   containerStatus: handleUnaryCall<ContainerStatusRequest, ContainerStatusResponse>;
   execSync: handleUnaryCall<ExecSyncRequest, ExecSyncResponse>;
   updateContainerResources: handleUnaryCall<UpdateContainerResourcesRequest, UpdateContainerResourcesResponse>;
+  /**
+   * The streaming calls answer with a URL of the runtime's streaming server
+   * (kubectl exec -it, attach, port-forward).
+   */
+  exec: handleUnaryCall<ExecRequest, ExecResponse>;
+  attach: handleUnaryCall<AttachRequest, AttachResponse>;
+  portForward: handleUnaryCall<PortForwardRequest, PortForwardResponse>;
 }
 
 export interface RuntimeServiceClient extends Client {
@@ -4920,6 +5898,52 @@ export interface RuntimeServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateContainerResourcesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The streaming calls answer with a URL of the runtime's streaming server
+   * (kubectl exec -it, attach, port-forward).
+   */
+  exec(request: ExecRequest, callback: (error: ServiceError | null, response: ExecResponse) => void): ClientUnaryCall;
+  exec(
+    request: ExecRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExecResponse) => void,
+  ): ClientUnaryCall;
+  exec(
+    request: ExecRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExecResponse) => void,
+  ): ClientUnaryCall;
+  attach(
+    request: AttachRequest,
+    callback: (error: ServiceError | null, response: AttachResponse) => void,
+  ): ClientUnaryCall;
+  attach(
+    request: AttachRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AttachResponse) => void,
+  ): ClientUnaryCall;
+  attach(
+    request: AttachRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AttachResponse) => void,
+  ): ClientUnaryCall;
+  portForward(
+    request: PortForwardRequest,
+    callback: (error: ServiceError | null, response: PortForwardResponse) => void,
+  ): ClientUnaryCall;
+  portForward(
+    request: PortForwardRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PortForwardResponse) => void,
+  ): ClientUnaryCall;
+  portForward(
+    request: PortForwardRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PortForwardResponse) => void,
   ): ClientUnaryCall;
 }
 

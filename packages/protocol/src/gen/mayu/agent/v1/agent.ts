@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -432,6 +434,29 @@ export interface GetMetricsRequest {
 
 export interface Metrics {
   text: string;
+}
+
+export interface PortForwardMessage {
+  kind:
+    | //
+    /** host → guest, first: the pod's TCP port to connect to. */
+    { $case: "open"; open: PortForwardOpen }
+    | //
+    /** guest → host, first: the address that accepted the connection. */
+    { $case: "connected"; connected: PortForwardConnected }
+    | //
+    /** either way: bytes of the connection (at most 64 KiB per message). */
+    { $case: "data"; data: Buffer }
+    | undefined;
+}
+
+export interface PortForwardOpen {
+  port: number;
+}
+
+export interface PortForwardConnected {
+  /** e.g. "127.0.0.1" or the pod IP, when nothing listens on loopback. */
+  address: string;
 }
 
 function createBaseCheckRequest(): CheckRequest {
@@ -4868,6 +4893,214 @@ export const Metrics: MessageFns<Metrics> = {
   },
 };
 
+function createBasePortForwardMessage(): PortForwardMessage {
+  return { kind: undefined };
+}
+
+export const PortForwardMessage: MessageFns<PortForwardMessage> = {
+  encode(message: PortForwardMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "open":
+        PortForwardOpen.encode(message.kind.open, writer.uint32(10).fork()).join();
+        break;
+      case "connected":
+        PortForwardConnected.encode(message.kind.connected, writer.uint32(18).fork()).join();
+        break;
+      case "data":
+        writer.uint32(26).bytes(message.kind.data);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortForwardMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortForwardMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "open", open: PortForwardOpen.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "connected", connected: PortForwardConnected.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "data", data: Buffer.from(reader.bytes()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PortForwardMessage>, I>>(base?: I): PortForwardMessage {
+    return PortForwardMessage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortForwardMessage>, I>>(object: I): PortForwardMessage {
+    const message = createBasePortForwardMessage();
+    switch (object.kind?.$case) {
+      case "open": {
+        if (object.kind?.open !== undefined && object.kind?.open !== null) {
+          message.kind = { $case: "open", open: PortForwardOpen.fromPartial(object.kind.open) };
+        }
+        break;
+      }
+      case "connected": {
+        if (object.kind?.connected !== undefined && object.kind?.connected !== null) {
+          message.kind = { $case: "connected", connected: PortForwardConnected.fromPartial(object.kind.connected) };
+        }
+        break;
+      }
+      case "data": {
+        if (object.kind?.data !== undefined && object.kind?.data !== null) {
+          message.kind = { $case: "data", data: object.kind.data };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBasePortForwardOpen(): PortForwardOpen {
+  return { port: 0 };
+}
+
+export const PortForwardOpen: MessageFns<PortForwardOpen> = {
+  encode(message: PortForwardOpen, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.port !== 0) {
+      writer.uint32(8).uint32(message.port);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortForwardOpen {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortForwardOpen();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PortForwardOpen>, I>>(base?: I): PortForwardOpen {
+    return PortForwardOpen.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortForwardOpen>, I>>(object: I): PortForwardOpen {
+    const message = createBasePortForwardOpen();
+    message.port = object.port ?? 0;
+    return message;
+  },
+};
+
+function createBasePortForwardConnected(): PortForwardConnected {
+  return { address: "" };
+}
+
+export const PortForwardConnected: MessageFns<PortForwardConnected> = {
+  encode(message: PortForwardConnected, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortForwardConnected {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortForwardConnected();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PortForwardConnected>, I>>(base?: I): PortForwardConnected {
+    return PortForwardConnected.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortForwardConnected>, I>>(object: I): PortForwardConnected {
+    const message = createBasePortForwardConnected();
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
 export type AgentServiceService = typeof AgentServiceService;
 export const AgentServiceService = {
   /**
@@ -5142,6 +5375,22 @@ export const AgentServiceService = {
     responseSerialize: (value: Routes): Buffer => Buffer.from(Routes.encode(value).finish()),
     responseDeserialize: (value: Buffer): Routes => Routes.decode(value),
   },
+  /**
+   * A TCP connection to a port in the pod (Kubernetes port-forward): the
+   * first host message opens it; the agent answers `connected` once it has
+   * reached a listener, then both sides send data. The host ending its side
+   * ends the connection's write side in the guest; the guest connection's
+   * end (or an error) ends the call.
+   */
+  portForward: {
+    path: "/mayu.agent.v1.AgentService/PortForward" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: PortForwardMessage): Buffer => Buffer.from(PortForwardMessage.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PortForwardMessage => PortForwardMessage.decode(value),
+    responseSerialize: (value: PortForwardMessage): Buffer => Buffer.from(PortForwardMessage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PortForwardMessage => PortForwardMessage.decode(value),
+  },
   /** ---- storage ------------------------------------------------------------- */
   getVolumeStats: {
     path: "/mayu.agent.v1.AgentService/GetVolumeStats" as const,
@@ -5220,6 +5469,14 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
   addArpNeighbors: handleUnaryCall<AddARPNeighborsRequest, Empty>;
   listInterfaces: handleUnaryCall<ListInterfacesRequest, Interfaces>;
   listRoutes: handleUnaryCall<ListRoutesRequest, Routes>;
+  /**
+   * A TCP connection to a port in the pod (Kubernetes port-forward): the
+   * first host message opens it; the agent answers `connected` once it has
+   * reached a listener, then both sides send data. The host ending its side
+   * ends the connection's write side in the guest; the guest connection's
+   * end (or an error) ends the call.
+   */
+  portForward: handleBidiStreamingCall<PortForwardMessage, PortForwardMessage>;
   /** ---- storage ------------------------------------------------------------- */
   getVolumeStats: handleUnaryCall<GetVolumeStatsRequest, VolumeStats>;
   /**
@@ -5648,6 +5905,19 @@ export interface AgentServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Routes) => void,
   ): ClientUnaryCall;
+  /**
+   * A TCP connection to a port in the pod (Kubernetes port-forward): the
+   * first host message opens it; the agent answers `connected` once it has
+   * reached a listener, then both sides send data. The host ending its side
+   * ends the connection's write side in the guest; the guest connection's
+   * end (or an error) ends the call.
+   */
+  portForward(): ClientDuplexStream<PortForwardMessage, PortForwardMessage>;
+  portForward(options: Partial<CallOptions>): ClientDuplexStream<PortForwardMessage, PortForwardMessage>;
+  portForward(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<PortForwardMessage, PortForwardMessage>;
   /** ---- storage ------------------------------------------------------------- */
   getVolumeStats(
     request: GetVolumeStatsRequest,
