@@ -54,7 +54,7 @@ function failCall(call: PortForwardCall, code: status, details: string): void {
  * copies bytes both ways with backpressure. The host ending its side ends
  * the connection's write side; the connection ending ends the call.
  */
-export function servePortForward(call: PortForwardCall, log: Logger): void {
+export function servePortForward(call: PortForwardCall, log: Logger, targets: () => string[] = forwardTargets): void {
   let socket: Socket | null = null;
   let done = false;
   const finish = (err?: { code: status; details: string }): void => {
@@ -82,7 +82,7 @@ export function servePortForward(call: PortForwardCall, log: Logger): void {
 
   const open = async (port: number): Promise<void> => {
     const tried: string[] = [];
-    for (const host of forwardTargets()) {
+    for (const host of targets()) {
       if (done) return;
       try {
         socket = await connectTo(host, port);

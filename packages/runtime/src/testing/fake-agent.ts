@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
-import { Metadata, Server, ServerCredentials, status, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, status, type ServerDuplexStream, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { agentWire, AgentServiceService } from '@mayu/protocol';
 
 /** What a method does with a request: answer these bytes, fail, or never answer. */
@@ -20,6 +20,12 @@ export class AgentFault extends Error {
 
 const empty = (): Buffer => Buffer.alloc(0);
 const encode = <T>(type: { encode(m: T): { finish(): Uint8Array } }, m: T): Buffer => Buffer.from(type.encode(m).finish());
+
+/**
+ * What a streaming method (PortForward) does with its call: raw message
+ * bytes both ways (decode and encode with the agent API's types).
+ */
+export type StreamBehaviour = (call: ServerDuplexStream<Buffer, Buffer>) => void;
 
 /** Never answers (a stalled guest, or a long poll with nothing to report). */
 export const stall: Behaviour = () => new Promise(() => {});
@@ -59,6 +65,8 @@ export function honestAgent(): Record<string, Behaviour> {
  */
 export class FakeAgent {
   readonly behaviours: Record<string, Behaviour> = honestAgent();
+  /** Streaming methods, by name; unset ones answer UNIMPLEMENTED. */
+  readonly streams: Record<string, StreamBehaviour> = {};
   readonly calls = new Map<string, number>();
   /** The last request of each method, as bytes (decode with the agent API's types). */
   readonly lastRequest = new Map<string, Buffer>();
@@ -116,6 +124,15 @@ export class FakeAgent {
     for (const [key, m] of Object.entries(AgentServiceService)) {
       const name = m.path.split('/').pop() as string;
       definition[key] = { ...m, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b };
+      if (m.requestStream || m.responseStream) {
+        impl[key] = (call: ServerDuplexStream<Buffer, Buffer>) => {
+          this.calls.set(name, this.count(name) + 1);
+          const behaviour = this.streams[name];
+          if (behaviour) behaviour(call);
+          else call.emit('error', { code: status.UNIMPLEMENTED, details: `${name} is not implemented by this fake agent` });
+        };
+        continue;
+      }
       impl[key] = (call: { request: Buffer }, callback: (err: unknown, res?: Buffer) => void) => {
         this.calls.set(name, this.count(name) + 1);
         this.lastRequest.set(name, call.request);

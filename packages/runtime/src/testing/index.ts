@@ -4,4 +4,4 @@
  * as a test says. Never imported by the runtime itself.
  */
 export { FakeHypervisor, fakeHypervisors, fakeGuestImage } from './fake-hypervisor.js';
-export { AgentFault, FakeAgent, honestAgent, stall, type Behaviour } from './fake-agent.js';
+export { AgentFault, FakeAgent, honestAgent, stall, type Behaviour, type StreamBehaviour } from './fake-agent.js';
