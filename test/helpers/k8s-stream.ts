@@ -61,11 +61,12 @@ export class ChannelStream extends EventEmitter<{ message: [channel: number, dat
     this.frame(0x2, Buffer.concat([Buffer.from([channel]), Buffer.from(data)]));
   }
 
-  /** Sends a close frame and ends the connection. */
+  /** Sends a close frame and ends the connection (destroyed after a second if the server keeps its side open). */
   close(): void {
     if (this.closed) return;
     this.frame(0x8, Buffer.alloc(0));
     this.socket.end();
+    setTimeout(() => this.finish(), 1000).unref();
   }
 
   /** Every message until the server closes, by channel (the first message of each port-forward channel included). */

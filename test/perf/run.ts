@@ -3,9 +3,10 @@ import { bootBench, formatBootBench } from './boot.bench.js';
 import { agentRssBench, execBench, readBench, runTrueBench, type Comparison } from './containers.bench.js';
 import { ctrRunBench } from './ctr.bench.js';
 import { netBench } from './net.bench.js';
+import { portForwardBench } from './portforward.bench.js';
 import type { Summary } from './stats.js';
 
-const BENCHMARKS = ['boot', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'net'] as const;
+const BENCHMARKS = ['boot', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'net', 'portforward'] as const;
 type Name = (typeof BENCHMARKS)[number];
 
 const row = (label: string, s: Summary, unit = 'ms'): string => `${label.padEnd(30)} ${s.median.toFixed(1).padStart(9)} ${s.min.toFixed(1).padStart(9)} ${s.max.toFixed(1).padStart(9)}  ${unit}`;
@@ -83,6 +84,22 @@ async function bench(name: Name, runs: number, toml: string): Promise<{ text: st
           "what networking adds to a mayu pod's start",
           row('  host: scan, taps, tc filters', r.start.attach),
           row('  guest: interfaces, routes', r.start.configure),
+        ].join('\n'),
+        json: r,
+      };
+    }
+    case 'portforward': {
+      const r = await portForwardBench(runs);
+      return {
+        text: [
+          `kubectl port-forward's path (CRI PortForward, containerd's streaming server) into a pod, ${runs} rounds`,
+          header,
+          row('mayu: one forwarded request', r.request.mayu),
+          row('runc: one forwarded request', r.request.runc),
+          `ratio mayu / runc (medians): ${r.request.ratio.toFixed(2)}x`,
+          row(`mayu: ${16} MiB forwarded`, r.throughput.mayu, 'MiB/s'),
+          row(`runc: ${16} MiB forwarded`, r.throughput.runc, 'MiB/s'),
+          `ratio mayu / runc (medians): ${r.throughput.ratio.toFixed(2)}x`,
         ].join('\n'),
         json: r,
       };
