@@ -23,7 +23,12 @@ async function spec(args: string[], over: Partial<RunOptions> = {}, edit?: (s: R
   return s;
 }
 
-/** Without a PID namespace of its own, the process is not an init: signals kill it as they would anywhere. */
+/**
+ * Without a PID namespace of its own, the process is not an init: signals
+ * kill it as they would anywhere. Such a spec asks for the host's PID
+ * namespace (Kubernetes hostPID): the sandbox must be told to accept the
+ * VM's instead (VM_NAMESPACES).
+ */
 function noPidNamespace(s: Record<string, unknown>): void {
   const linux = s.linux as { namespaces: { type: string }[] };
   linux.namespaces = linux.namespaces.filter((n) => n.type !== 'pid');
@@ -40,11 +45,14 @@ async function runIn(sandbox: Sandbox, id: string, s: Record<string, unknown>): 
   return { status: exit.exitStatus, stdout: await out, stderr: await err };
 }
 
+/** The documented fallback for a spec without a pid (network, ipc) namespace: the VM's. */
+const VM_NAMESPACES = '[runtime]\nhost_namespaces = "vm"';
+
 describe('containers inside the VM (agent API, real VMs)', () => {
   const vms = useGuestFactory();
 
   it('keeps stdout and stderr apart and reports exact exit codes: 0, 7, 143 (SIGTERM), 137 (SIGKILL)', async () => {
-    const { sandbox } = await vms().boot();
+    const { sandbox } = await vms().boot({ toml: VM_NAMESPACES });
     const r = await runIn(sandbox, 'c0', await spec(['sh', '-c', 'echo out1; echo err1 >&2; echo out2; exit 0']));
     assert.deepEqual(r, { status: 0, stdout: 'out1\nout2\n', stderr: 'err1\n' });
     assert.equal((await runIn(sandbox, 'c7', await spec(['sh', '-c', 'exit 7']))).status, 7);
@@ -68,7 +76,7 @@ describe('containers inside the VM (agent API, real VMs)', () => {
   });
 
   it('signals a running container and reaps orphaned grandchildren (no zombie in the guest)', async () => {
-    const { sandbox } = await vms().boot();
+    const { sandbox } = await vms().boot({ toml: VM_NAMESPACES });
     // The container's shell leaves a grandchild behind in the guest's PID namespace, then is killed.
     await sandbox.createContainer({ id: 'orph', spec: await spec(['sh', '-c', '(sleep 1 &); exec sleep 600'], {}, noPidNamespace), rootfs: 'image', stdio: { terminal: false, stdin: false } });
     await sandbox.agent.startContainer('orph');

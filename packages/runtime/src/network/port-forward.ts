@@ -58,6 +58,8 @@ export class PortForwarder {
   }
 
   private forward(socket: Socket): void {
+    // A reset from the dialer while the guest is asked must not go unheard (pipeline handles errors after).
+    socket.on('error', (err) => this.log.debug({ err }, 'port-forward: the host side of a connection failed'));
     let target: number;
     try {
       ({ port: target } = originalDestination(socket));
@@ -78,6 +80,7 @@ export class PortForwarder {
     this.agent.portForward(target).then(
       ({ address, stream }) => {
         this.log.debug({ port: target, address }, 'port-forward connected');
+        if (socket.destroyed) return void stream.destroy();
         pipeline(socket, stream, () => {});
         pipeline(stream, socket, () => {});
       },

@@ -87,6 +87,11 @@ describe('port-forward on the host: a redirect in the pod namespace to a listene
     const started = Date.now();
     assert.deepEqual(await dialInNamespace(ns, 9, 'x'), { code: 0, out: '' });
     assert.ok(Date.now() - started >= 1400, 'the host waited for the call timeout');
+    // The dialer resets its connection while the guest is being asked: nothing breaks on the host.
+    agent.streams.PortForward = (call) => call.once('data', () => setTimeout(() => call.write(encode({ kind: { $case: 'connected', connected: { address: '127.0.0.1' } } })), 300));
+    const reset = `const s=require('net').connect(${9},'127.0.0.1',()=>{s.resetAndDestroy();process.exit(0)});`;
+    execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', reset], { timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 500));
     // Data before `connected`.
     agent.streams.PortForward = (call) => call.once('data', () => call.write(encode({ kind: { $case: 'data', data: Buffer.from('unasked') } })));
     assert.deepEqual(await dialInNamespace(ns, 9, 'x'), { code: 0, out: '' });
