@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { criWire } from '@mayu/protocol';
 
@@ -57,4 +58,23 @@ export class CriClient {
     this.runtime.close();
     this.images.close();
   }
+}
+
+/** A pod's sandbox config as kubelet writes one: a fresh uid, the hostname, logs under `logDirectory`; `over` for the rest. */
+export function podSandboxConfig(name: string, logDirectory: string, over: Partial<criWire.PodSandboxConfig> = {}): criWire.PodSandboxConfig {
+  return criWire.PodSandboxConfig.fromPartial({
+    metadata: { name, uid: `uid-${name}-${randomBytes(3).toString('hex')}`, namespace: 'default', attempt: 0 },
+    hostname: name,
+    logDirectory,
+    ...over,
+  });
+}
+
+/** Stops and removes pods whatever state they are in (a failed test's), never throwing. */
+export async function removePodsQuietly(cri: CriClient, ids: string[]): Promise<void> {
+  for (const id of ids)
+    await cri
+      .stopPodSandbox({ podSandboxId: id })
+      .then(() => cri.removePodSandbox({ podSandboxId: id }))
+      .catch(() => {});
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { criWire } from '@mayu/protocol';
 import { EXAMPLE_IMAGE, NET_TOOLS_IMAGE, PrivateContainerd } from '../helpers/containerd.js';
-import { CriClient } from '../helpers/cri-client.js';
+import { CriClient, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
 import { ChannelStream } from '../helpers/k8s-stream.js';
 
 /** Polls `check` every 50 ms until it holds, or fails after `ms`. */
@@ -60,11 +60,7 @@ describe('kubelet features through CRI under the mayu handler (real containerd, 
   });
   afterEach(async function () {
     if (this.currentTest?.state === 'failed') failed ??= this.currentTest.fullTitle();
-    for (const p of pods.splice(0))
-      await cri
-        .stopPodSandbox({ podSandboxId: p })
-        .then(() => cri.removePodSandbox({ podSandboxId: p }))
-        .catch(() => {});
+    await removePodsQuietly(cri, pods.splice(0));
     for (const m of hostMounts.splice(0).reverse()) spawnSync('umount', ['-l', m]);
     await ctrd.settle();
   });
@@ -74,15 +70,9 @@ describe('kubelet features through CRI under the mayu handler (real containerd, 
   });
 
   async function pod(name: string, o: { privileged?: boolean } = {}): Promise<{ id: string; ip: string; config: criWire.PodSandboxConfig }> {
-    const config: criWire.PodSandboxConfig = {
-      metadata: { name, uid: `uid-${name}-${randomBytes(3).toString('hex')}`, namespace: 'default', attempt: 0 },
-      hostname: name,
-      logDirectory: `${ctrd.dir}/pod-logs`,
-      dnsConfig: undefined,
-      labels: {},
-      annotations: {},
+    const config = podSandboxConfig(name, `${ctrd.dir}/pod-logs`, {
       linux: { cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial({}), privileged: o.privileged ?? false } },
-    };
+    });
     const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: 'mayu' });
     pods.push(podSandboxId);
     const ip = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status?.network?.ip ?? '';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { criWire } from '@mayu/protocol';
 import { removeDirSafely } from '@mayu/runtime';
 import { EXAMPLE_IMAGE, PrivateContainerd } from '../helpers/containerd.js';
-import { CriClient } from '../helpers/cri-client.js';
+import { CriClient, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
 import { GuestFactory, REPO_ROOT } from '../helpers/guest-factory.js';
 import { entriesOf } from '../helpers/leftovers.js';
 import { runMayu } from '../helpers/run-cli.js';
@@ -47,11 +47,7 @@ describe("pod networking: the pod's CNI network inside its VM (real containerd, 
   // A failed test's pods go before the run-wide guard looks for VMs left running.
   afterEach(async function () {
     if (this.currentTest?.state === 'failed') failed ??= this.currentTest.fullTitle();
-    for (const p of pods.splice(0))
-      await cri
-        .stopPodSandbox({ podSandboxId: p })
-        .then(() => cri.removePodSandbox({ podSandboxId: p }))
-        .catch(() => {});
+    await removePodsQuietly(cri, pods.splice(0));
     await ctrd.settle();
   });
   after(async () => {
@@ -61,15 +57,7 @@ describe("pod networking: the pod's CNI network inside its VM (real containerd, 
 
   const dns = { servers: ['10.233.0.53'], searches: ['pods.test'], options: ['ndots:2'] };
   async function pod(name: string, handler: string): Promise<{ id: string; ip: string; config: criWire.PodSandboxConfig }> {
-    const config: criWire.PodSandboxConfig = {
-      metadata: { name, uid: `uid-${name}-${randomBytes(3).toString('hex')}`, namespace: 'default', attempt: 0 },
-      hostname: name,
-      logDirectory: `${ctrd.dir}/pod-logs`,
-      dnsConfig: dns,
-      labels: {},
-      annotations: {},
-      linux: undefined,
-    };
+    const config = podSandboxConfig(name, `${ctrd.dir}/pod-logs`, { dnsConfig: dns });
     const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: handler });
     pods.push(podSandboxId);
     const ip = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status?.network?.ip ?? '';
@@ -153,15 +141,9 @@ describe("pod networking: the pod's CNI network inside its VM (real containerd, 
       ['hostIPC', { ipc: criWire.NamespaceMode.NODE }],
       ['hostPID', { pid: criWire.NamespaceMode.NODE }],
     ] as const) {
-      const config: criWire.PodSandboxConfig = {
-        metadata: { name: `host-${field.toLowerCase()}`, uid: `uid-${randomBytes(3).toString('hex')}`, namespace: 'default', attempt: 0 },
-        hostname: 'h',
-        logDirectory: `${ctrd.dir}/pod-logs`,
-        dnsConfig: undefined,
-        labels: {},
-        annotations: {},
+      const config = podSandboxConfig(`host-${field.toLowerCase()}`, `${ctrd.dir}/pod-logs`, {
         linux: { cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial(option), privileged: false } },
-      };
+      });
       await assert.rejects(cri.runPodSandbox({ config, runtimeHandler: 'mayu' }), new RegExp(`Kubernetes ${field}`), field);
       assert.equal(ctrd.vms().length, 0, `no VM was booted for a ${field} pod`);
     }

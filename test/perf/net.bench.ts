@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { criWire } from '@mayu/protocol';
 import { EXAMPLE_IMAGE, PrivateContainerd } from '../helpers/containerd.js';
-import { CriClient } from '../helpers/cri-client.js';
+import { CriClient, podSandboxConfig } from '../helpers/cri-client.js';
 import { progress, summarize, type Summary } from './stats.js';
 
 export interface NetBench {
@@ -37,15 +36,7 @@ const timed = (cmd: string): string => `a=$(cut -d' ' -f1 /proc/uptime); ${cmd};
 async function podPair(cri: CriClient, ctrd: PrivateContainerd, handler: string): Promise<{ serverIp: string; client: string; pods: string[] }> {
   const pods: string[] = [];
   const make = async (name: string, command: string[]): Promise<{ ip: string; containerId: string }> => {
-    const config: criWire.PodSandboxConfig = {
-      metadata: { name, uid: `uid-${name}-${randomBytes(3).toString('hex')}`, namespace: 'default', attempt: 0 },
-      hostname: name,
-      logDirectory: `${ctrd.dir}/pod-logs`,
-      dnsConfig: undefined,
-      labels: {},
-      annotations: {},
-      linux: undefined,
-    };
+    const config = podSandboxConfig(name, `${ctrd.dir}/pod-logs`);
     const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: handler });
     pods.push(podSandboxId);
     const ip = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status?.network?.ip ?? '';

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { criWire } from '@mayu/protocol';
 import { EXAMPLE_IMAGE, PrivateContainerd } from '../helpers/containerd.js';
-import { CriClient } from '../helpers/cri-client.js';
+import { CriClient, podSandboxConfig } from '../helpers/cri-client.js';
 import { ChannelStream } from '../helpers/k8s-stream.js';
 import { progress, summarize, type Summary } from './stats.js';
 
@@ -68,15 +67,7 @@ export async function portForwardBench(runs: number): Promise<PortForwardBench> 
   try {
     const server = async (handler: string): Promise<string> => {
       const name = `pf-${handler || 'runc'}`;
-      const config: criWire.PodSandboxConfig = {
-        metadata: { name, uid: `uid-${name}-${randomBytes(3).toString('hex')}`, namespace: 'default', attempt: 0 },
-        hostname: name,
-        logDirectory: `${ctrd.dir}/pod-logs`,
-        dnsConfig: undefined,
-        labels: {},
-        annotations: {},
-        linux: undefined,
-      };
+      const config = podSandboxConfig(name, `${ctrd.dir}/pod-logs`);
       const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: handler });
       pods.push(podSandboxId);
       const command = ['sh', '-c', `mkdir -p /www && echo ok > /www/index.html && dd if=/dev/zero of=/www/big bs=1M count=${BIG_MIB} 2>/dev/null && exec httpd -f -p ${PORT} -h /www`];
