@@ -13,6 +13,7 @@ import { setUpCgroups } from './system/cgroups.js';
 import { ContainerManager } from './container/container-manager.js';
 import { ExitReports } from './container/exit-reports.js';
 import { NetworkManager } from './network/network-manager.js';
+import { GuestIdentity } from './system/guest-identity.js';
 import { sys } from './system/sys.js';
 
 /** How long in-flight calls may run once a shutdown begins. */
@@ -67,7 +68,8 @@ export async function agentMain(args: string[], agentMainMs: number): Promise<vo
   } catch (err) {
     log.warn({ err }, 'cannot bring the loopback interface up');
   }
-  const server = new AgentServer(log, state, containers, network);
+  const identity = inGuest() ? new GuestIdentity(log.child({ subsystem: 'identity' })) : null;
+  const server = new AgentServer(log, state, containers, network, identity);
   const stops: (() => void)[] = [];
 
   const device = findSerialPort(options.serialPort);

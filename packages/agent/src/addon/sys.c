@@ -4,7 +4,9 @@
  * descriptor (the OCI runtime's --console-socket hands over a pty master that
  * way); TIOCSWINSZ; and one rtnetlink request at a time (the messages are
  * built in TypeScript: network/rtnetlink.ts), to configure the pod's network
- * without an `ip` binary. Each throws an Error with `code` (the errno name),
+ * without an `ip` binary; setting the wall clock and reseeding the kernel's
+ * random number generator (a VM restored from a template starts with the
+ * template's). Each throws an Error with `code` (the errno name),
  * `errno` and `syscall` on failure, like Node's own errors.
  */
 #define _GNU_SOURCE
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/netlink.h>
+#include <linux/random.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -118,6 +122,57 @@ static napi_value js_sethostname(napi_env env, napi_callback_info info) {
   if (argc < 1 || get_string(env, argv[0], &name) || !name) return NULL;
   if (sethostname(name, strlen(name)) != 0) throw_errno(env, errno, "sethostname", name);
   free(name);
+  return NULL;
+}
+
+/* setClock(seconds, nanoseconds): clock_settime(CLOCK_REALTIME). */
+static napi_value js_set_clock(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t sec = 0;
+  int32_t nsec = 0;
+  if (argc < 2 || napi_get_value_int64(env, argv[0], &sec) != napi_ok || napi_get_value_int32(env, argv[1], &nsec) != napi_ok || nsec < 0 || nsec > 999999999) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "setClock(seconds, nanoseconds)");
+    return NULL;
+  }
+  struct timespec ts = {.tv_sec = (time_t)sec, .tv_nsec = nsec};
+  if (clock_settime(CLOCK_REALTIME, &ts) != 0) throw_errno(env, errno, "clock_settime", "CLOCK_REALTIME");
+  return NULL;
+}
+
+/* reseedRandom(entropy: Buffer): credits `entropy` to the kernel's pool
+ * (RNDADDENTROPY, 8 bits a byte) and reseeds the CRNG from it at once
+ * (RNDRESEEDCRNG), so that what is read next differs from any other VM
+ * restored from the same template. */
+static napi_value js_reseed_random(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  size_t len = 0;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || len == 0 || len > 512) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "reseedRandom(entropy): a Buffer of 1 to 512 bytes");
+    return NULL;
+  }
+  struct rand_pool_info *pool = calloc(1, sizeof *pool + len);
+  if (!pool) return throw_errno(env, ENOMEM, "calloc", "entropy");
+  pool->entropy_count = (int)(len * 8);
+  pool->buf_size = (int)len;
+  memcpy(pool->buf, data, len);
+  int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    free(pool);
+    return throw_errno(env, errno, "open", "/dev/urandom");
+  }
+  int err = 0;
+  const char *what = NULL;
+  if (ioctl(fd, RNDADDENTROPY, pool) != 0) err = errno, what = "RNDADDENTROPY";
+  else if (ioctl(fd, RNDRESEEDCRNG) != 0) err = errno, what = "RNDRESEEDCRNG";
+  close(fd);
+  explicit_bzero(pool, sizeof *pool + len);
+  free(pool);
+  if (err) return throw_errno(env, err, "ioctl", what);
   return NULL;
 }
 
@@ -338,6 +393,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"umount", NULL, js_umount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sethostname", NULL, js_sethostname, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sync", NULL, js_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setClock", NULL, js_set_clock, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reseedRandom", NULL, js_reseed_random, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unixListen", NULL, js_unix_listen, NULL, NULL, NULL, napi_enumerable, NULL},
       {"receiveFd", NULL, js_receive_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -51,11 +51,13 @@ export class NetworkManager {
 
   /** Configures the NIC with `i.hwAddr` as `i` says; returns what it now is. */
   updateInterface(i: NetInterface): NetInterface {
-    const current = this.linkByMac(i.hwAddr);
-    if (!current) throw new MayuError('ERR_NOT_FOUND', `no network interface with MAC ${i.hwAddr} in the guest`, { details: { hwAddr: i.hwAddr } });
+    const findBy = i.currentHwAddr ?? i.hwAddr;
+    const current = this.linkByMac(findBy);
+    if (!current) throw new MayuError('ERR_NOT_FOUND', `no network interface with MAC ${findBy} in the guest`, { details: { hwAddr: findBy } });
     const index = this.ifindex(current);
-    // A link is renamed only while it is down.
+    // A link is renamed (or given another MAC) only while it is down.
     this.request(`set ${current} down`, setLink(index, { up: false }));
+    if (i.currentHwAddr && i.currentHwAddr !== i.hwAddr) this.request(`set ${current} address ${i.hwAddr}`, setLink(index, { address: i.hwAddr }));
     if (current !== i.name) {
       if (this.links().includes(i.name)) throw new MayuError('ERR_ALREADY_EXISTS', `the guest already has an interface named ${i.name}`, { details: { name: i.name } });
       this.request(`rename ${current} to ${i.name}`, setLink(index, { name: i.name }));

@@ -20,6 +20,7 @@ const RTM_NEWADDR = 20;
 const RTM_NEWROUTE = 24;
 const RTM_NEWNEIGH = 28;
 
+const IFLA_ADDRESS = 1;
 const IFLA_IFNAME = 3;
 const IFLA_MTU = 4;
 const IFA_ADDRESS = 1;
@@ -99,13 +100,17 @@ export function macBytes(mac: string): Buffer {
 }
 
 /** RTM_NEWLINK on an existing link: set its name, MTU, and up/down. */
-export function setLink(index: number, o: { up?: boolean; mtu?: number; name?: string }): Buffer {
+export function setLink(index: number, o: { up?: boolean; mtu?: number; name?: string; address?: string }): Buffer {
   const info = Buffer.alloc(16);
   info.writeUInt8(AF_UNSPEC, 0);
   info.writeInt32LE(index, 4);
   info.writeUInt32LE(o.up ? IFF_UP : 0, 8);
   info.writeUInt32LE(o.up === undefined ? 0 : IFF_UP, 12);
-  const attrs = [...(o.mtu !== undefined ? [attr(IFLA_MTU, u32(o.mtu))] : []), ...(o.name !== undefined ? [attr(IFLA_IFNAME, Buffer.from(`${o.name}\0`))] : [])];
+  const attrs = [
+    ...(o.address !== undefined ? [attr(IFLA_ADDRESS, Buffer.from(o.address.split(':').map((h) => parseInt(h, 16))))] : []),
+    ...(o.mtu !== undefined ? [attr(IFLA_MTU, u32(o.mtu))] : []),
+    ...(o.name !== undefined ? [attr(IFLA_IFNAME, Buffer.from(`${o.name}\0`))] : []),
+  ];
   return message(RTM_NEWLINK, 0, Buffer.concat([info, ...attrs]));
 }
 

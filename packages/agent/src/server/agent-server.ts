@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ContainerManager } from '../container/container-manager.js';
 import type { NetworkManager } from '../network/network-manager.js';
+import type { GuestIdentity } from '../system/guest-identity.js';
 import { createAgentService, type AgentState } from '../service/agent-service.js';
 
 /** Bounds on what one host message may cost the agent. */
@@ -17,7 +18,7 @@ export class AgentServer {
   private readonly server: Server;
   private readonly injector: ConnectionInjector;
 
-  constructor(log: Logger, state: AgentState, containers: ContainerManager | null = null, network: NetworkManager | null = null) {
+  constructor(log: Logger, state: AgentState, containers: ContainerManager | null = null, network: NetworkManager | null = null, identity: GuestIdentity | null = null) {
     this.server = new Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -25,7 +26,7 @@ export class AgentServer {
       'grpc.enable_channelz': 0,
       'grpc.http2.min_ping_interval_without_data_ms': 1000,
     });
-    this.server.addService(AgentServiceService, createAgentService(log.child({ subsystem: 'rpc' }), state, containers, network));
+    this.server.addService(AgentServiceService, createAgentService(log.child({ subsystem: 'rpc' }), state, containers, network, identity));
     this.injector = this.server.createConnectionInjector(ServerCredentials.createInsecure());
   }
 

@@ -24,6 +24,7 @@ import { uptimeMs } from '../boot/uptime.js';
 import type { ContainerManager } from '../container/container-manager.js';
 import type { NetworkManager } from '../network/network-manager.js';
 import { servePortForward, type PortForwardCall } from '../network/port-forward.js';
+import type { GuestIdentity } from '../system/guest-identity.js';
 import { guestMetrics } from '../stats/metrics.js';
 import { collectGuestDetails } from './guest-details.js';
 
@@ -111,15 +112,29 @@ function networkMethods(log: Logger, n: NetworkManager): Partial<AgentServiceSer
   };
 }
 
+/** A restored VM's own clock and randomness (see GuestIdentity). */
+function identityMethods(log: Logger, g: GuestIdentity): Partial<AgentServiceServer> {
+  return {
+    setGuestDateTime: unary(log, 'SetGuestDateTime', (r: agentWire.SetGuestDateTimeRequest) => (g.setClock(r.seconds, r.nanos), EMPTY)),
+    reseedRandom: unary(log, 'ReseedRandom', (r: agentWire.ReseedRandomRequest) => (g.reseedRandom(Buffer.from(r.entropy)), EMPTY)),
+  };
+}
+
 /** The agent API over the container and network managers; methods not listed answer UNIMPLEMENTED. */
-export function createAgentService(log: Logger, state: AgentState, containers: ContainerManager | null, network: NetworkManager | null = null): UntypedServiceImplementation {
+export function createAgentService(
+  log: Logger,
+  state: AgentState,
+  containers: ContainerManager | null,
+  network: NetworkManager | null = null,
+  identity: GuestIdentity | null = null,
+): UntypedServiceImplementation {
   const health: Partial<AgentServiceServer> = {
     check: unary(log, 'Check', () => ({ status: servingStatusToWire(state.shuttingDown ? 'not-serving' : 'serving') })),
     getGuestDetails: unary(log, 'GetGuestDetails', () => guestDetailsToWire(collectGuestDetails(state.boot, state.channels))),
     getMetrics: unary(log, 'GetMetrics', () => ({ text: guestMetrics(containers?.count ?? 0) })),
   };
   const containerApi = containers ? containerMethods(log, containers) : {};
-  const implemented: Partial<AgentServiceServer> = { ...health, ...containerApi, ...(network ? networkMethods(log, network) : {}) };
+  const implemented: Partial<AgentServiceServer> = { ...health, ...containerApi, ...(network ? networkMethods(log, network) : {}), ...(identity ? identityMethods(log, identity) : {}) };
   const service: UntypedServiceImplementation = {};
   for (const [name, def] of Object.entries(AgentServiceService)) {
     service[name] =

@@ -7,6 +7,10 @@ export interface SysNative {
   umount(target: string, flags?: number): void;
   sethostname(name: string): void;
   sync(): void;
+  /** clock_settime(CLOCK_REALTIME). */
+  setClock(seconds: number, nanos: number): void;
+  /** Credits the bytes to the kernel's entropy pool and reseeds its CRNG (RNDADDENTROPY, RNDRESEEDCRNG). */
+  reseedRandom(entropy: Buffer): void;
   /** A listening Unix socket (mode 0600); returns its fd. */
   unixListen(path: string): number;
   /** Calls back once with the descriptor the first peer sends (SCM_RIGHTS). */

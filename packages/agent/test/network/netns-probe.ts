@@ -29,9 +29,13 @@ const routes = net.updateRoutes([
   { destination: 'fd00:98::/64', gateway: 'fd00:99::1', device: 'eth0', source: '', scope: 0, family: 6 },
 ]);
 net.addNeighbors([{ ipAddress: '10.99.7.1', device: 'eth0', hwAddr: '02:00:00:00:00:01', state: 0x80 }]);
+// A NIC restored from a template: found by the MAC it has, given the pod's.
+execFileSync('ip', ['tuntap', 'add', 'dev', 'nic1', 'mode', 'tap']);
+const templateMac = readFileSync('/sys/class/net/nic1/address', 'utf8').trim();
+net.updateInterface({ name: 'eth1', hwAddr: '02:aa:bb:cc:dd:ee', currentHwAddr: templateMac, mtu: 1500, addresses: [{ family: 4, address: '10.99.8.2', prefixLength: 24 }] });
 let error = '';
 try {
-  net.updateInterface({ name: 'eth1', hwAddr: '02:ff:ff:ff:ff:ff', mtu: 1500, addresses: [] });
+  net.updateInterface({ name: 'eth2', hwAddr: '02:ff:ff:ff:ff:ff', mtu: 1500, addresses: [] });
 } catch (err) {
   error = `${(err as { code: string }).code}: ${(err as Error).message}`;
 }
@@ -42,6 +46,7 @@ process.stdout.write(
     routes,
     listed: net.listInterfaces(),
     addr: ip('addr', 'show', 'dev', 'eth0'),
+    restored: ip('addr', 'show', 'dev', 'eth1'),
     route4: ip('route', 'show'),
     route6: ip('-6', 'route', 'show'),
     neigh: ip('neigh', 'show', 'dev', 'eth0'),

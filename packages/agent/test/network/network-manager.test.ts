@@ -35,7 +35,7 @@ describe('the guest side of the pod network (rtnetlink, no ip binary)', () => {
     assert.deepEqual(ipv6Routes(v6), [{ destination: 'fd00:99::/64', gateway: '', device: 'eth0', source: '', scope: 253, family: 6 }]);
   });
 
-  it('brings lo up, and configures a NIC found by MAC: name, MTU, addresses, routes, neighbours (in a network namespace of its own)', function () {
+  it("brings lo up, and configures a NIC found by MAC (or by a template's MAC, then given the pod's): name, MTU, addresses, routes, neighbours (in a network namespace of its own)", function () {
     if (process.getuid?.() !== 0 || spawnSync('unshare', ['--version']).status !== 0) this.skip();
     // A network namespace (and a mount namespace, for a /sys that shows it) of the test's own: nothing reaches the host's network.
     const out = execFileSync('unshare', ['--net', '--mount', 'sh', '-c', 'mount -t sysfs sysfs /sys && exec "$0" "$1"', process.execPath, probe], { encoding: 'utf8', timeout: 20_000 });
@@ -48,6 +48,7 @@ describe('the guest side of the pod network (rtnetlink, no ip binary)', () => {
       neigh: { dst: string; lladdr: string; state: string[] }[];
       listed: { name: string }[];
       lo: { flags: string[] }[];
+      restored: { ifname: string; address: string; addr_info: { local: string; prefixlen: number }[] }[];
       error: string;
     };
     assert.ok(r.lo[0]?.flags.includes('UP'), 'the loopback is brought up');
@@ -69,8 +70,11 @@ describe('the guest side of the pod network (rtnetlink, no ip binary)', () => {
     );
     assert.deepEqual(
       r.listed.map((i) => i.name),
-      ['eth0'],
+      ['eth0', 'eth1'],
     );
+    // A NIC with a template's MAC is found by it and given the pod's.
+    assert.equal(r.restored[0]?.address, '02:aa:bb:cc:dd:ee');
+    assert.ok(r.restored[0]?.addr_info.some((a) => a.local === '10.99.8.2'));
     assert.match(r.error, /^ERR_NOT_FOUND: no network interface with MAC 02:ff:ff:ff:ff:ff/);
   });
 });

@@ -18,10 +18,12 @@ export interface NetAddress {
 export interface NetInterface {
   /** The name the guest gives it (the pod's veth name, e.g. eth0). */
   name: string;
-  /** The MAC it is found by in the guest (the veth's: the guest NIC has it). */
+  /** The MAC it must have (the veth's): it is found by it in the guest, unless currentHwAddr says otherwise. */
   hwAddr: string;
   mtu: number;
   addresses: NetAddress[];
+  /** The MAC the guest NIC has now when it differs (a VM restored from a template has the template's). */
+  currentHwAddr?: string;
 }
 
 export interface NetRoute {
@@ -83,6 +85,7 @@ export function interfaceToWire(i: NetInterface): wire.Interface {
     addresses: i.addresses.map((a) => ({ family: FAMILY_TO_WIRE[a.family], address: a.address, prefixLength: a.prefixLength })),
     pciPath: '',
     type: '',
+    currentHwAddr: i.currentHwAddr ?? '',
   };
 }
 
@@ -97,7 +100,8 @@ export function interfaceFromWire(w: wire.Interface, field = 'interface'): NetIn
     if (!Number.isInteger(a.prefixLength) || a.prefixLength > (family === 4 ? 32 : 128)) throw invalidArgument(`${f}.prefix_length`, a.prefixLength, 'is out of range');
     return { family, address: a.address, prefixLength: a.prefixLength };
   });
-  return { name: w.name, hwAddr: checkMac(`${field}.hw_addr`, w.hwAddr), mtu: w.mtu, addresses };
+  const current = w.currentHwAddr ? { currentHwAddr: checkMac(`${field}.current_hw_addr`, w.currentHwAddr) } : {};
+  return { name: w.name, hwAddr: checkMac(`${field}.hw_addr`, w.hwAddr), mtu: w.mtu, addresses, ...current };
 }
 
 export function routeToWire(r: NetRoute): wire.Route {

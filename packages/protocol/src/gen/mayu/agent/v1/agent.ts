@@ -120,6 +120,11 @@ export interface SetGuestDateTimeRequest {
   nanos: number;
 }
 
+export interface ReseedRandomRequest {
+  /** 16 to 512 bytes from the host's CSPRNG. */
+  entropy: Buffer;
+}
+
 /**
  * Pushes a small file (resolv.conf, hosts, a secret) to a path the agent
  * allows, below its shared directory.
@@ -363,6 +368,12 @@ export interface Interface {
   /** Guest PCI path, for devices matched by slot rather than MAC. */
   pciPath: string;
   type: string;
+  /**
+   * The MAC the guest NIC has now, when it is not hw_addr: a VM restored
+   * from a template has the template's. The agent finds the NIC by it and
+   * gives it hw_addr. Empty: found by hw_addr.
+   */
+  currentHwAddr: string;
 }
 
 export interface Interfaces {
@@ -1221,6 +1232,61 @@ export const SetGuestDateTimeRequest: MessageFns<SetGuestDateTimeRequest> = {
     const message = createBaseSetGuestDateTimeRequest();
     message.seconds = object.seconds ?? 0;
     message.nanos = object.nanos ?? 0;
+    return message;
+  },
+};
+
+function createBaseReseedRandomRequest(): ReseedRandomRequest {
+  return { entropy: Buffer.alloc(0) };
+}
+
+export const ReseedRandomRequest: MessageFns<ReseedRandomRequest> = {
+  encode(message: ReseedRandomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entropy.length !== 0) {
+      writer.uint32(10).bytes(message.entropy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReseedRandomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReseedRandomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entropy = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReseedRandomRequest>, I>>(base?: I): ReseedRandomRequest {
+    return ReseedRandomRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReseedRandomRequest>, I>>(object: I): ReseedRandomRequest {
+    const message = createBaseReseedRandomRequest();
+    message.entropy = object.entropy ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -3830,7 +3896,7 @@ export const IPAddress: MessageFns<IPAddress> = {
 };
 
 function createBaseInterface(): Interface {
-  return { name: "", hwAddr: "", mtu: 0, addresses: [], pciPath: "", type: "" };
+  return { name: "", hwAddr: "", mtu: 0, addresses: [], pciPath: "", type: "", currentHwAddr: "" };
 }
 
 export const Interface: MessageFns<Interface> = {
@@ -3852,6 +3918,9 @@ export const Interface: MessageFns<Interface> = {
     }
     if (message.type !== "") {
       writer.uint32(50).string(message.type);
+    }
+    if (message.currentHwAddr !== "") {
+      writer.uint32(58).string(message.currentHwAddr);
     }
     return writer;
   },
@@ -3917,6 +3986,14 @@ export const Interface: MessageFns<Interface> = {
             message.type = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.currentHwAddr = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3940,6 +4017,7 @@ export const Interface: MessageFns<Interface> = {
     message.addresses = object.addresses?.map((e) => IPAddress.fromPartial(e)) || [];
     message.pciPath = object.pciPath ?? "";
     message.type = object.type ?? "";
+    message.currentHwAddr = object.currentHwAddr ?? "";
     return message;
   },
 };
@@ -5157,6 +5235,19 @@ export const AgentServiceService = {
     responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
     responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
   },
+  /**
+   * Credits host entropy to the guest kernel's pool and reseeds its CRNG at
+   * once (a VM restored from a template starts with the template's state).
+   */
+  reseedRandom: {
+    path: "/mayu.agent.v1.AgentService/ReseedRandom" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReseedRandomRequest): Buffer => Buffer.from(ReseedRandomRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReseedRandomRequest => ReseedRandomRequest.decode(value),
+    responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
+  },
   copyFile: {
     path: "/mayu.agent.v1.AgentService/CopyFile" as const,
     requestStream: false as const,
@@ -5439,6 +5530,11 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
   createSandbox: handleUnaryCall<CreateSandboxRequest, Empty>;
   destroySandbox: handleUnaryCall<DestroySandboxRequest, Empty>;
   setGuestDateTime: handleUnaryCall<SetGuestDateTimeRequest, Empty>;
+  /**
+   * Credits host entropy to the guest kernel's pool and reseeds its CRNG at
+   * once (a VM restored from a template starts with the template's state).
+   */
+  reseedRandom: handleUnaryCall<ReseedRandomRequest, Empty>;
   copyFile: handleUnaryCall<CopyFileRequest, Empty>;
   /** ---- containers ---------------------------------------------------------- */
   createContainer: handleUnaryCall<CreateContainerRequest, Empty>;
@@ -5566,6 +5662,25 @@ export interface AgentServiceClient extends Client {
   ): ClientUnaryCall;
   setGuestDateTime(
     request: SetGuestDateTimeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  /**
+   * Credits host entropy to the guest kernel's pool and reseeds its CRNG at
+   * once (a VM restored from a template starts with the template's state).
+   */
+  reseedRandom(
+    request: ReseedRandomRequest,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  reseedRandom(
+    request: ReseedRandomRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  reseedRandom(
+    request: ReseedRandomRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Empty) => void,
