@@ -35,3 +35,6 @@ export { CappedFile } from './util/capped-file.js';
 export { vmSizeFromSpec, VCPUS_ANNOTATION, MEMORY_ANNOTATION } from './sandbox/vm-size.js';
 export { parseRunNetwork, setUpRunNetwork, tearDownRunNetwork, type RunNetwork, type RunNetworkRecord } from './network/run-network.js';
 export { scanPodNetwork, type PodNetwork } from './network/scan.js';
+export { TemplateStore, type Template, type TemplateManifest } from './factory/template-store.js';
+export { VmFactory, templateIneligibility, templateKey } from './factory/vm-factory.js';
+export { listTemplates, type TemplateInfo } from './factory/template-status.js';

@@ -166,6 +166,17 @@ export class AgentClient {
     await this.unary('CreateSandbox', this.grpc.createSandbox, createSandboxToWire(o), {});
   }
 
+  /** Sets the guest's wall clock (a VM restored from a template has the template's). */
+  async setGuestDateTime(at: Date = new Date()): Promise<void> {
+    const ms = at.getTime();
+    await this.unary('SetGuestDateTime', this.grpc.setGuestDateTime, { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 }, {});
+  }
+
+  /** Credits `entropy` (16-512 bytes of the host's CSPRNG) to the guest kernel and reseeds its CRNG. */
+  async reseedRandom(entropy: Buffer): Promise<void> {
+    await this.unary('ReseedRandom', this.grpc.reseedRandom, { entropy }, {});
+  }
+
   async destroySandbox(): Promise<void> {
     await this.unary('DestroySandbox', this.grpc.destroySandbox, {}, {});
   }

@@ -65,6 +65,8 @@ export interface RuntimeConfig {
     /** What to do with a spec asking for host namespaces (see configuration.toml). */
     hostNamespaces: 'refuse' | 'vm';
   };
+  /** VM templates (see configuration.toml [factory]). */
+  factory: { template: boolean; templateDir: string; maxTemplates: number };
   /** Where the configuration came from (a path, or "defaults"). */
   source: string;
   /** Deprecated keys that were used (each names its new key). */
@@ -100,6 +102,7 @@ export interface RawConfig {
   };
   agent: { dial_timeout: number; call_timeout: number };
   runtime: { state_dir: string; stop_timeout: number; lsm_labels: 'refuse' | 'drop'; host_namespaces: 'refuse' | 'vm' };
+  factory: { template: boolean; template_dir: string; max_templates: number };
 }
 
 export function configFromRaw(raw: RawConfig, source: string, warnings: string[] = []): RuntimeConfig {
@@ -134,6 +137,7 @@ export function configFromRaw(raw: RawConfig, source: string, warnings: string[]
     },
     agent: { dialTimeoutMs: raw.agent.dial_timeout * 1000, callTimeoutMs: raw.agent.call_timeout * 1000 },
     runtime: { stateDir: raw.runtime.state_dir, stopTimeoutMs: raw.runtime.stop_timeout * 1000, lsmLabels: raw.runtime.lsm_labels, hostNamespaces: raw.runtime.host_namespaces },
+    factory: { template: raw.factory.template, templateDir: raw.factory.template_dir, maxTemplates: raw.factory.max_templates },
     source,
     warnings,
   };

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { listTemplates } from '../factory/template-status.js';
 import type { RuntimeConfig } from '../config/runtime-config.js';
 import { gatherKvmFacts, kvmVerdict } from './accel.js';
 import { qemuAccel, qemuCheck } from '../hypervisor/qemu/qemu-check.js';
@@ -72,6 +73,7 @@ export async function checkHost(config: RuntimeConfig, agentVersion: string): Pr
   checks.push(cloudHypervisorCheck(config));
   checks.push(confinementCheck());
   checks.push(await imageCheck(config, agentVersion));
+  checks.push(templateCheck(config));
   const failed = checks.filter((c) => c.status === 'fail');
   const accel = clh ? { accel: 'kvm' } : qemuAccel(config.hypervisor.qemu);
   const canRun = failed.length === 0;
@@ -130,4 +132,20 @@ async function imageCheck(config: RuntimeConfig, agentVersion: string): Promise<
     };
   }
   return { name: 'guest-image', status: 'ok', detail: `${image.dir}: kernel ${m.kernel.release}, agent ${m.agent.version}, built ${m.builtAt}` };
+}
+
+/** VM templates: off, unavailable with this hypervisor, or on with what is built. */
+function templateCheck(config: RuntimeConfig): HostCheck {
+  const dir = config.factory.templateDir;
+  if (!config.factory.template) return { name: 'templates', status: 'ok', detail: 'off ([factory] template = false): every sandbox boots cold' };
+  if (config.sandbox.hypervisor !== 'qemu') return { name: 'templates', status: 'warn', detail: `${config.sandbox.hypervisor} cannot restore a VM yet: every sandbox boots cold` };
+  const templates = listTemplates(config);
+  const stale = templates.filter((t) => t.stale).length;
+  const mib = templates.reduce((n, t) => n + t.residentMib, 0);
+  return {
+    name: 'templates',
+    status: 'ok',
+    detail: `on: ${templates.length} template${templates.length === 1 ? '' : 's'} in ${dir} (${mib} MiB of guest RAM)${stale ? `, ${stale} stale` : ''}; the first sandbox of a kind builds one`,
+    ...(stale ? { fix: 'mayu template rm --stale' } : {}),
+  };
 }

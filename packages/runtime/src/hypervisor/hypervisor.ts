@@ -34,6 +34,14 @@ export interface VmSpec {
    * False only for a VM meant to outlive its creator (mayu boot --keep).
    */
   dieWithParent: boolean;
+  /**
+   * Guest RAM in a file (VM templates): `shared` for a template being built
+   * (the file is its RAM, saved as it is), private copy-on-write for a clone
+   * (it starts from the template's pages and writes its own).
+   */
+  memoryFile?: { path: string; shared: boolean };
+  /** Start from a saved device state (a template's, see Hypervisor.saveState) instead of booting. */
+  incoming?: { stateFile: string };
 }
 
 export interface SharedDirSpec {
@@ -68,6 +76,8 @@ export interface DiskSpec {
 
 export interface VmStarted {
   pid: number;
+  /** The VM was restored from a saved state (VmSpec.incoming), not booted. */
+  restored?: boolean;
   /** performance.now() when the hypervisor process was spawned. */
   spawnedAt: number;
   /** performance.now() when the vCPUs were started. */
@@ -138,5 +148,18 @@ export interface Hypervisor {
   resume(): Promise<void>;
   /** Lets go of the VM (monitor, console and log connections) and leaves it running. */
   disconnect(): void;
+  /**
+   * Pauses the VM and writes its device state to `stateFile`; its RAM is the
+   * memory file (VmSpec.memoryFile, shared) and is not copied. Backends with
+   * capabilities.snapshot only.
+   */
+  saveState?(stateFile: string): Promise<void>;
+  /**
+   * What a VM of `spec` must share with a template to be restored from it:
+   * the device set and every other input that shapes the saved state, with
+   * per-VM names and paths left out (backends with capabilities.snapshot).
+   * Two specs with the same identity can use one template.
+   */
+  templateIdentity?(spec: VmSpec): string;
   cleanup(): Promise<void>;
 }

@@ -50,9 +50,17 @@ export class PodNetworking {
   }
 
   /** Gives the guest the pod's interfaces, then its routes and neighbours (before the first container). */
-  async configureGuest(agent: AgentClient): Promise<void> {
+  /**
+   * Gives the guest the pod's interfaces, routes and neighbours. `currentMacs`:
+   * the MACs the guest NICs have now, in order, when they are not the pod's
+   * (a VM restored from a template has the template's).
+   */
+  async configureGuest(agent: AgentClient, currentMacs: readonly string[] = []): Promise<void> {
     const startedAt = performance.now();
-    for (const i of this.network.interfaces) await agent.updateInterface({ name: i.name, hwAddr: i.hwAddr, mtu: i.mtu, addresses: i.addresses });
+    for (const [n, i] of this.network.interfaces.entries()) {
+      const current = currentMacs[n];
+      await agent.updateInterface({ name: i.name, hwAddr: i.hwAddr, mtu: i.mtu, addresses: i.addresses, ...(current ? { currentHwAddr: current } : {}) });
+    }
     if (this.network.routes.length > 0) await agent.updateRoutes(this.network.routes);
     if (this.network.neighbors.length > 0) await agent.addArpNeighbors(this.network.neighbors);
     this.log.info(

@@ -1,24 +1,31 @@
 import type { GuestDetails } from '@mayu/protocol';
 
-/** Milliseconds from the hypervisor's spawn to each boot milestone. */
+/**
+ * Milliseconds from the hypervisor's spawn to each boot milestone. A VM
+ * restored from a template did not boot: its guest milestones are the
+ * template's, long past, and null here.
+ */
 export interface BootTimings {
-  /** The VM's vCPUs started (process up, QMP negotiated, logs attached). */
+  /** Restored from a template (a clone), not booted. */
+  restored: boolean;
+  /** The VM's vCPUs started (process up, QMP negotiated, state restored for a clone, logs attached). */
   spawnMs: number;
   /** The guest kernel started (its uptime zero). */
-  kernelStartMs: number;
+  kernelStartMs: number | null;
   /** mayu-init (PID 1) started. */
-  initStartMs: number;
+  initStartMs: number | null;
   /** The agent's process started (Node itself begins). */
-  agentProcessStartMs: number;
+  agentProcessStartMs: number | null;
   /** The agent's own code started (Node's start-up done). */
-  agentMainMs: number;
+  agentMainMs: number | null;
   /** The agent listens on its channels. */
-  agentListeningMs: number;
+  agentListeningMs: number | null;
   /** The host got its first successful answer (Check). */
   firstRpcMs: number;
 }
 
 export interface TimingSamples {
+  restored?: boolean;
   spawnedAt: number;
   runningAt: number;
   firstRpcAt: number;
@@ -37,8 +44,9 @@ const round = (ms: number): number => Math.round(ms * 10) / 10;
  */
 export function computeBootTimings(s: TimingSamples): BootTimings {
   const kernelStart = (s.detailsSentAt + s.detailsReceivedAt) / 2 - s.guest.uptimeMs;
-  const at = (guestMs: number): number => round(kernelStart + guestMs - s.spawnedAt);
+  const at = (guestMs: number): number | null => (s.restored ? null : round(kernelStart + guestMs - s.spawnedAt));
   return {
+    restored: s.restored ?? false,
     spawnMs: round(s.runningAt - s.spawnedAt),
     kernelStartMs: at(0),
     initStartMs: at(s.guest.boot.initStartMs),

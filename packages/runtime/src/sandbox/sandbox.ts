@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { GUEST_SHARE_DIRS, isMayuError, MayuError, SHARE_TAGS, StateMachine, type GuestDetails, type NamespaceShare, type StdioSpec, type StorageSpec } from '@mayu/protocol';
 import type { Logger } from 'pino';
@@ -6,7 +7,9 @@ import type { RuntimeConfig, SharedFsKind } from '../config/runtime-config.js';
 import type { AccelDecision } from '../host/accel.js';
 import { locateGuestImage, type GuestImage } from '../host/guest-image.js';
 import { hypervisorFactory } from '../hypervisor/backends.js';
-import type { Hypervisor, HypervisorFactory, VmExit, VmSpec } from '../hypervisor/hypervisor.js';
+import type { Hypervisor, HypervisorFactory, VmExit, VmSpec, VmStarted } from '../hypervisor/hypervisor.js';
+import { VmFactory } from '../factory/vm-factory.js';
+import type { Template } from '../factory/template-store.js';
 import { removeDirSafely } from '../storage/host-mounts.js';
 import { buildRootfsImage } from '../storage/rootfs-image.js';
 import { computeBootTimings, type BootTimings } from './boot-timings.js';
@@ -18,6 +21,8 @@ import { createStateDir, writeRecord } from './state-dir.js';
 import { planVm } from './vm-plan.js';
 import { PodNetworking } from '../network/pod-network.js';
 import { PortForwarder } from '../network/port-forward.js';
+import { tapName } from '../network/tap-bridge.js';
+import { templateMac } from '../hypervisor/template-mac.js';
 
 export interface SandboxOptions {
   id: string;
@@ -101,6 +106,8 @@ export class Sandbox {
   private vmExited = false;
   /** The pod network wired to the VM, once started. */
   private networking: PodNetworking | null = null;
+  /** The VM was restored from a template (a clone), not booted. */
+  private restored = false;
   /** Serves port-forward in the pod's namespace (network.portForward). */
   private portForwarder: PortForwarder | null = null;
   private readonly createdAt = new Date().toISOString();
@@ -117,6 +124,8 @@ export class Sandbox {
     private readonly hostname: string,
     private readonly vmSpec: VmSpec,
     private readonly network: { netns: string; portForward?: boolean } | null,
+    /** VM templates (config.factory.template), or null to always boot cold. */
+    private readonly factory: VmFactory | null,
   ) {
     this.id = o.id;
     this.stateDir = stateDir;
@@ -141,7 +150,8 @@ export class Sandbox {
         });
       }
       hypervisor.prepare(plan.spec);
-      return new Sandbox({ ...o, log }, stateDir, image, hypervisor, o.config, plan.sharedFs, plan.shares, o.hostname ?? 'mayu', plan.spec, o.network ?? null);
+      const vmFactory = o.config.factory.template ? new VmFactory({ config: o.config, hypervisorFactory: factory, log: log.child({ subsystem: 'factory' }) }) : null;
+      return new Sandbox({ ...o, log }, stateDir, image, hypervisor, o.config, plan.sharedFs, plan.shares, o.hostname ?? 'mayu', plan.spec, o.network ?? null, vmFactory);
     } catch (err) {
       removeDirSafely(stateDir);
       throw err;
@@ -216,12 +226,35 @@ export class Sandbox {
     }
   }
 
-  /** Gracefully powers the guest off (bounded by stop_timeout), then removes everything. */
+  /**
+   * The VM template sandboxes like this one start from, built now if there
+   * is none, without starting this one (mayu template build); `nics` shapes
+   * it for pods (one tap each, of that MTU). Null when templates are off or
+   * this kind of sandbox cannot use one.
+   */
+  async template(o: { nics?: number; mtu?: number } = {}): Promise<Template | null> {
+    if (!this.factory) return null;
+    const nics = Array.from({ length: o.nics ?? 0 }, (_, n) => ({ tap: tapName(n), mac: templateMac(n), mtu: o.mtu ?? 1500 }));
+    return this.factory.templateFor({ ...this.vmSpec, ...(nics.length > 0 ? { nics, netns: '/template' } : {}) }, this.hypervisor);
+  }
+
+  /**
+   * Gracefully powers the guest off (bounded by stop_timeout), then removes
+   * everything; a clone is killed once its shares are unmounted.
+   */
   async stop(): Promise<void> {
     if (this.fsm.state === 'stopped') return;
     if (this.fsm.can('stopping')) this.fsm.transition('stopping');
-    this.agentClient?.close();
-    await this.hypervisor.stop(this.config.runtime.stopTimeoutMs);
+    if (this.restored && this.agentClient && !this.vmExited) {
+      // A clone is disposable: its shares are unmounted in the guest (dirty
+      // pages reach the host), then it is killed — no guest power-off.
+      await this.agentClient.destroySandbox().catch((err: unknown) => this.log.debug({ err }, 'DestroySandbox failed; killing the clone anyway'));
+      this.agentClient.close();
+      await this.hypervisor.destroy();
+    } else {
+      this.agentClient?.close();
+      await this.hypervisor.stop(this.config.runtime.stopTimeoutMs);
+    }
     await this.release();
   }
 
@@ -263,10 +296,39 @@ export class Sandbox {
     this.hypervisor.prepare(this.vmSpec);
   }
 
+  /**
+   * Starts the VM: a clone of its template when there is one (built now on
+   * first use), else a cold boot; a clone that fails to restore loses its
+   * template and the VM boots cold.
+   */
+  private async startVm(): Promise<{ started: VmStarted; template: Template | null }> {
+    const template = await this.factory?.templateFor(this.vmSpec, this.hypervisor).catch((err: unknown) => {
+      this.log.warn({ err }, 'cannot build a VM template: booting cold');
+      return null;
+    });
+    if (!template) return { started: await this.hypervisor.start(), template: null };
+    this.vmSpec.memoryFile = { path: template.memoryFile, shared: false };
+    this.vmSpec.incoming = { stateFile: template.stateFile };
+    this.hypervisor.prepare(this.vmSpec);
+    try {
+      return { started: await this.hypervisor.start(), template };
+    } catch (err) {
+      this.log.warn({ err, template: template.manifest.key }, 'the VM could not be restored from its template: template removed, booting cold');
+      this.factory?.store.remove(template.manifest.key);
+      delete this.vmSpec.memoryFile;
+      delete this.vmSpec.incoming;
+      this.hypervisor.prepare(this.vmSpec);
+      return { started: await this.hypervisor.start(), template: null };
+    }
+  }
+
   private async boot(): Promise<BootReport> {
+    // Recorded before anything is mounted: an owner killed at any point (a template build takes seconds) leaves a sandbox removeSandbox can find.
+    this.record(null);
     await this.shares?.tree.setUp();
     await this.attachNetwork();
-    const started = await this.hypervisor.start();
+    const { started, template } = await this.startVm();
+    this.restored = !!started.restored;
     this.record(started.pid);
     const agent = await AgentClient.open({
       endpoint: this.hypervisor.agentEndpoint(),
@@ -288,12 +350,17 @@ export class Sandbox {
       throw err;
     });
     const firstRpcAt = performance.now();
-    this.log.info({ event: 'agent.ready', firstRpcMs: firstRpcAt - started.spawnedAt }, 'agent ready');
+    this.log.info({ event: 'agent.ready', firstRpcMs: firstRpcAt - started.spawnedAt, restored: !!started.restored }, 'agent ready');
+    if (started.restored) {
+      // A clone has its template's clock and random state: its own, before anything runs in it.
+      await agent.setGuestDateTime();
+      await agent.reseedRandom(randomBytes(64));
+    }
     const detailsSentAt = performance.now();
     const guest = await agent.guestDetails();
     const detailsReceivedAt = performance.now();
-    // The pod's network is the guest's before its first container.
-    await this.networking?.configureGuest(agent);
+    // The pod's network is the guest's before its first container (a clone's NICs have the template's MACs until then).
+    await this.networking?.configureGuest(agent, template?.manifest.nicMacs ?? []);
     if (this.network?.portForward) this.portForwarder = await PortForwarder.start(this.network.netns, agent, this.log.child({ subsystem: 'port-forward' }));
     await agent.createSandbox({
       sandboxId: this.id,
@@ -304,7 +371,7 @@ export class Sandbox {
       annotations: {},
     });
     this.fsm.transition('running');
-    const timings = computeBootTimings({ ...started, firstRpcAt, detailsSentAt, detailsReceivedAt, guest });
+    const timings = computeBootTimings({ ...started, firstRpcAt, detailsSentAt, detailsReceivedAt, guest, restored: !!started.restored });
     this.log.info({ event: 'vm.booted', timings }, 'sandbox booted');
     return { timings, guest, accel: this.accel, pid: started.pid, stateDir: this.stateDir, agentEndpoint: this.agentEndpoint };
   }

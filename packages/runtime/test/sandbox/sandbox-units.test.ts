@@ -74,6 +74,19 @@ describe('boot timings', () => {
       detailsReceivedAt: 3120,
       guest: { uptimeMs: 2600, boot: { initStartMs: 600, agentProcessStartMs: 800, agentMainMs: 1900, agentListeningMs: 2000 } } as never,
     });
-    assert.deepEqual(t, { spawnMs: 100, kernelStartMs: 510, initStartMs: 1110, agentProcessStartMs: 1310, agentMainMs: 2410, agentListeningMs: 2510, firstRpcMs: 3000 });
+    assert.deepEqual(t, { restored: false, spawnMs: 100, kernelStartMs: 510, initStartMs: 1110, agentProcessStartMs: 1310, agentMainMs: 2410, agentListeningMs: 2510, firstRpcMs: 3000 });
+  });
+
+  it("has no guest milestones for a VM restored from a template (they are the template's, long past)", () => {
+    const t = computeBootTimings({
+      restored: true,
+      spawnedAt: 0,
+      runningAt: 40,
+      firstRpcAt: 250,
+      detailsSentAt: 260,
+      detailsReceivedAt: 270,
+      guest: { uptimeMs: 2900, boot: { initStartMs: 600, agentProcessStartMs: 800, agentMainMs: 1900, agentListeningMs: 2000 } } as never,
+    });
+    assert.deepEqual(t, { restored: true, spawnMs: 40, kernelStartMs: null, initStartMs: null, agentProcessStartMs: null, agentMainMs: null, agentListeningMs: null, firstRpcMs: 250 });
   });
 });

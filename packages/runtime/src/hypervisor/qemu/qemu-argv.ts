@@ -57,7 +57,7 @@ export function qemuArgv(input: QemuArgvInput): string[] {
     ...baseArgs({ name: `mayu-${spec.id}`, pidFile: paths.pid }),
     ...machineArgs({ type: config.machineType, accel }),
     ...cpuArgs({ accel, vcpus: spec.vcpus }),
-    ...memoryArgs({ mib: spec.memoryMib, shared: (spec.sharedDirs ?? []).some((d) => d.kind === 'virtio-fs') }),
+    ...memoryArgs({ mib: spec.memoryMib, shared: (spec.sharedDirs ?? []).some((d) => d.kind === 'virtio-fs'), file: spec.memoryFile }),
     ...kernelArgs({ kernel: spec.kernel, initrd: spec.rootfs.kind === 'initrd' ? spec.rootfs.path : undefined, cmdline }),
     ...qmpArgs(paths.qmp),
     ...socketChardevArgs({ id: 'console', path: paths.console }),
@@ -73,5 +73,7 @@ export function qemuArgv(input: QemuArgvInput): string[] {
     ...rngArgs(transport),
     ...sandboxArgs(config.sandbox, (input.runAs ?? null) !== null),
     ...runAsArgs(input.runAs ?? null),
+    // A clone: devices are made, then the state comes through QMP migrate-incoming.
+    ...(spec.incoming ? ['-incoming', 'defer'] : []),
   ];
 }

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { closeSync, createWriteStream, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AGENT_VSOCK_PORT, MayuError } from '@mayu/protocol';
 import type { Logger } from 'pino';
@@ -12,8 +13,10 @@ import { hostHasVhostVsock } from '../../host/vhost-vsock.js';
 import { vmmRunAs } from '../vmm-user.js';
 import { CappedFile } from '../../util/capped-file.js';
 import { terminate } from '../../util/process.js';
+import { resolveOnPath } from '../../util/on-path.js';
 import { settlesWithin } from '../../util/timeout.js';
 import type { Hypervisor, HypervisorCapabilities, VmExit, VmSpec, VmStarted } from '../hypervisor.js';
+import { templateMac } from '../template-mac.js';
 import { qemuArgv } from './qemu-argv.js';
 import { qemuLaunch } from './qemu-launch.js';
 import { Virtiofsd } from './virtiofsd.js';
@@ -22,6 +25,12 @@ import { QmpClient } from './qmp-client.js';
 
 /** How long QEMU may take to open its QMP socket. */
 const QMP_READY_TIMEOUT_MS = 10_000;
+/** How long saving or loading a VM's device state may take (tens of KiB: milliseconds). */
+const MIGRATION_TIMEOUT_MS = 30_000;
+/** The fd a clone's QEMU reads its saved state from (inherited; QMP `migrate-incoming fd:3`). */
+const STATE_FD = 3;
+/** RAM pages in the shared memory file are not copied into the state (VM templates). */
+const IGNORE_SHARED = { capabilities: [{ capability: 'x-ignore-shared', state: true }] };
 /** The kernel console log is cut at this size. */
 const CONSOLE_LOG_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -67,7 +76,7 @@ export class QemuHypervisor implements Hypervisor {
     this.capabilities = {
       hotplug: q35,
       pause: true,
-      snapshot: false,
+      snapshot: true,
       sharedFs: ['virtio-9p', 'virtio-fs'],
       mappedAttributes: true,
       agentChannels: hostHasVhostVsock() ? ['vsock', 'serial'] : ['serial'],
@@ -82,7 +91,8 @@ export class QemuHypervisor implements Hypervisor {
   prepare(spec: VmSpec): void {
     this.spec = spec;
     this.paths = qemuPaths(spec.stateDir);
-    this.runAs = vmmRunAs(this.o.config.runAs, spec.id, servesFiles(spec));
+    // A template being built runs no workload and stays root (bounded caps) so that it can hand its state to the host's socket.
+    this.runAs = spec.memoryFile?.shared ? null : vmmRunAs(this.o.config.runAs, spec.id, servesFiles(spec));
     if (spec.agentChannel === 'vsock') this.vsockCid = randomInt(3, 0xffffffff);
     this.argv = qemuArgv({
       spec,
@@ -93,6 +103,32 @@ export class QemuHypervisor implements Hypervisor {
       vsockCid: this.vsockCid,
       runAs: this.runAs,
     });
+  }
+
+  /**
+   * The argv of `spec` with everything per-VM made the same (names, paths,
+   * NIC MACs — a clone's guest has the template's until the agent gives it
+   * the pod's —, the vsock CID, -runas) and the QEMU binary's version and
+   * identity: what a clone must share with its template.
+   */
+  templateIdentity(spec: VmSpec): string {
+    const root = '/mayu-template';
+    const canonical: VmSpec = {
+      ...spec,
+      id: 'template',
+      stateDir: root,
+      sharedDirs: spec.sharedDirs?.map((d) => ({ ...d, path: `${root}/export/${d.id}` })),
+      nics: spec.nics?.map((n, i) => ({ ...n, mac: templateMac(i) })),
+      netns: spec.netns ? `${root}/netns` : undefined,
+      memoryFile: { path: `${root}/memory`, shared: false },
+      incoming: undefined,
+      dieWithParent: true,
+    };
+    const argv = qemuArgv({ spec: canonical, config: this.o.config, accel: this.accel.accel, tscKhz: this.o.tscKhz, paths: qemuPaths(root), vsockCid: 3, runAs: null });
+    const resolved = resolveOnPath(this.o.config.path);
+    if (!resolved) throw new MayuError('ERR_HOST_CAPABILITY', `${this.o.config.path} is not found on PATH`);
+    const binary = statSync(resolved);
+    return JSON.stringify({ qemu: resolved, size: binary.size, mtimeMs: binary.mtimeMs, argv });
   }
 
   agentEndpoint(): string {
@@ -121,6 +157,11 @@ export class QemuHypervisor implements Hypervisor {
       const qmp = await this.connectQmp(paths.qmp);
       this.qmp = qmp;
       qmp.on('SHUTDOWN', (e) => this.o.log.info({ event: 'vm.shutdown', data: e.data }, 'QEMU is shutting down'));
+      if (spec.incoming) {
+        await qmp.execute('migrate-set-capabilities', IGNORE_SHARED);
+        await qmp.execute('migrate-incoming', { uri: `fd:${STATE_FD}` });
+        await this.migrationDone(qmp, 'restoring the saved state');
+      }
       this.consoleFile = new CappedFile(paths.consoleLog, CONSOLE_LOG_MAX_BYTES);
       const consoleSocket = await this.connectSocket(paths.console);
       consoleSocket.on('data', (chunk: Buffer) => this.consoleFile?.write(chunk));
@@ -130,11 +171,67 @@ export class QemuHypervisor implements Hypervisor {
     } catch (err) {
       await this.destroy();
       await this.virtiofsd?.stop();
-      throw this.startError(err, paths);
+      const error = this.startError(err, paths);
+      // Ready to be started again (a clone that failed to restore boots cold).
+      this.child = null;
+      this.exited = null;
+      this.exit = null;
+      throw error;
     }
     const runningAt = performance.now();
-    this.o.log.info({ event: 'vm.started', pid: child.pid, accel: this.accel.accel, spawnMs: runningAt - spawnedAt }, 'VM running');
-    return { pid: child.pid ?? -1, spawnedAt, runningAt };
+    this.o.log.info({ event: 'vm.started', pid: child.pid, accel: this.accel.accel, restored: !!spec.incoming, spawnMs: runningAt - spawnedAt }, 'VM running');
+    return { pid: child.pid ?? -1, spawnedAt, runningAt, restored: !!spec.incoming };
+  }
+
+  /**
+   * Pauses the VM and writes its device state to `stateFile` (RAM pages of
+   * the shared memory file are left out: x-ignore-shared). QEMU streams the
+   * state to a socket of ours in the state directory, so that it needs
+   * neither to spawn a program (-sandbox spawn=deny) nor to be handed an fd.
+   */
+  async saveState(stateFile: string): Promise<void> {
+    const { spec } = this.planned();
+    if (!spec.memoryFile?.shared) throw new MayuError('ERR_INVALID_STATE', 'only a VM whose RAM is a shared memory file can be saved as a template');
+    const qmp = this.requireQmp();
+    await qmp.execute('stop');
+    await qmp.execute('migrate-set-capabilities', IGNORE_SHARED);
+    const socketPath = join(spec.stateDir, 'migrate.sock');
+    rmSync(socketPath, { force: true });
+    const server = createServer();
+    const received = new Promise<void>((resolve, reject) => {
+      server.once('connection', (from: Socket) => {
+        const out = createWriteStream(stateFile, { mode: 0o600 });
+        from.pipe(out);
+        out.once('finish', resolve);
+        out.once('error', reject);
+        from.once('error', reject);
+      });
+    });
+    received.catch(() => {});
+    await new Promise<void>((resolve, reject) => server.listen(socketPath, resolve).once('error', reject));
+    try {
+      await qmp.execute('migrate', { uri: `unix:${socketPath}` });
+      await this.migrationDone(qmp, 'saving the state');
+      if (!(await settlesWithin(received, MIGRATION_TIMEOUT_MS))) throw new MayuError('ERR_HYPERVISOR', 'saving the state: the stream did not end');
+      await received;
+    } finally {
+      server.close();
+      rmSync(socketPath, { force: true });
+    }
+    this.o.log.info({ event: 'vm.saved', stateFile }, 'VM state saved');
+  }
+
+  /** Polls query-migrate until the migration (outgoing, or incoming on a clone) completes; its error otherwise. */
+  private async migrationDone(qmp: QmpClient, what: string): Promise<void> {
+    const deadline = performance.now() + MIGRATION_TIMEOUT_MS;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+      const r = await qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
+      if (r.status === 'completed') return;
+      if (r.status === 'failed' || r.status === 'cancelled') throw new MayuError('ERR_HYPERVISOR', `${what}: migration ${r.status}: ${r['error-desc'] ?? 'no reason given'}`);
+      if (this.exit) throw new MayuError('ERR_HYPERVISOR', `${what}: QEMU exited (code ${String(this.exit.code)})`);
+      if (performance.now() > deadline) throw new MayuError('ERR_HYPERVISOR', `${what}: not done within ${MIGRATION_TIMEOUT_MS} ms (status ${r.status ?? 'none'})`);
+      await sleep(delay);
+    }
   }
 
   wait(): Promise<VmExit> {
@@ -199,6 +296,9 @@ export class QemuHypervisor implements Hypervisor {
 
   private spawnQemu(paths: QemuPaths): ChildProcess {
     const stderr = openSync(paths.stderr, 'a', 0o640);
+    const { spec: planned } = this.planned();
+    // A clone reads its saved state from an inherited fd (QMP: migrate-incoming fd:3).
+    const state = planned.incoming ? openSync(planned.incoming.stateFile, 'r') : null;
     let child: ChildProcess;
     try {
       // Its own process group, so that a terminal's Ctrl-C reaches the runtime
@@ -213,9 +313,10 @@ export class QemuHypervisor implements Hypervisor {
         netns: spec.netns,
       });
       this.o.log.debug({ capabilities: launch.capabilities, runAs: this.runAs }, 'QEMU privileges');
-      child = spawn(launch.file, launch.args, { detached: true, stdio: ['ignore', 'ignore', stderr] });
+      child = spawn(launch.file, launch.args, { detached: true, stdio: state === null ? ['ignore', 'ignore', stderr] : ['ignore', 'ignore', stderr, state] });
     } finally {
       closeSync(stderr);
+      if (state !== null) closeSync(state);
     }
     this.child = child;
     this.exited = new Promise<VmExit>((resolve) => {

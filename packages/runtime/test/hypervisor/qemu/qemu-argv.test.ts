@@ -81,4 +81,31 @@ describe('QEMU command line', () => {
     assert.deepEqual(launch.args.slice(0, 3), ['--net=/run/netns/pod', '--', 'setpriv']);
     assert.ok(launch.args.includes('--pdeathsig=KILL') && launch.args.at(-1) === '-S');
   });
+  it('VM templates: RAM in a file (shared for the template, private for a clone), and a clone waits for its state', () => {
+    const template = qemuArgv({ spec: spec({ memoryFile: { path: '/t/memory', shared: true } }), config, accel: 'tcg', tscKhz: 1, paths });
+    assert.deepEqual(
+      values(template, '-object').filter((o) => o.startsWith('memory-backend')),
+      ['memory-backend-file,id=mem,size=512M,mem-path=/t/memory,share=on'],
+    );
+    assert.ok(values(template, '-machine').includes('memory-backend=mem'));
+    assert.ok(!template.includes('-incoming'));
+    const clone = qemuArgv({ spec: spec({ memoryFile: { path: '/t/memory', shared: false }, incoming: { stateFile: '/t/state' } }), config, accel: 'tcg', tscKhz: 1, paths });
+    assert.deepEqual(
+      values(clone, '-object').filter((o) => o.startsWith('memory-backend')),
+      ['memory-backend-file,id=mem,size=512M,mem-path=/t/memory,share=off'],
+    );
+    assert.deepEqual(values(clone, '-incoming'), ['defer']);
+    assert.throws(() => qemuArgv({ spec: spec({ memoryFile: { path: '/t/a,b', shared: false } }), config, accel: 'tcg', tscKhz: 1, paths }), /memoryFile: must not contain a comma/);
+    assert.throws(
+      () =>
+        qemuArgv({
+          spec: spec({ memoryFile: { path: '/t/m', shared: false }, sharedDirs: [{ id: 'shared', path: '/s', tag: 't', kind: 'virtio-fs', attributes: 'host' }] }),
+          config,
+          accel: 'tcg',
+          tscKhz: 1,
+          paths,
+        }),
+      /cannot be used with a shared memfd \(virtio-fs\)/,
+    );
+  });
 });
