@@ -5,6 +5,7 @@ import { psCommand, rmCommand } from './commands/sandboxes.js';
 import { runCommand } from './commands/run.js';
 import { execCommand, killCommand, logsCommand } from './commands/containers.js';
 import { monitorCommand } from './commands/monitor.js';
+import { templateCommand } from './commands/template.js';
 import { createCliLogger } from './logger.js';
 import { USAGE, UsageError } from './usage.js';
 
@@ -30,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
       return psCommand(args, log);
     case 'rm':
       return rmCommand(args);
+    case 'template':
+      return templateCommand(args, log);
     case undefined:
     case 'help':
     case '--help':

@@ -28,6 +28,11 @@ commands:
   kill ID [SIGNAL]      signal a container's main process (default KILL)
   logs ID               what a container wrote (stdout, stderr)
   rm [-f] ID...         remove containers (-f: running ones too) or kept sandboxes
+  template build [--nics N] [--mtu M] [--vcpus N] [--memory MIB] [--config FILE]
+        build (or find) the VM template sandboxes of that shape start from
+        (--nics: a pod's, with N network interfaces); prints its key
+  template ls [--json]  the VM templates, their size and whether they are stale
+  template rm KEY...|--stale|--all
 
 environment:
   MAYU_LOG_LEVEL     log level of the JSON logs on stderr (default warn)

@@ -7,14 +7,14 @@ import { configFrom, printJson } from './common.js';
 
 function formatBoot(r: BootReport, kept: boolean, shutdownMs: number | null): string {
   const t = r.timings;
-  const row = (label: string, ms: number): string => `  ${label.padEnd(22)}${ms.toFixed(0).padStart(7)} ms`;
+  const row = (label: string, ms: number | null): string => `  ${label.padEnd(22)}${ms === null ? '(template)'.padStart(10) : `${ms.toFixed(0).padStart(7)} ms`}`;
   return [
     `guest kernel   ${r.guest.kernelRelease}   (host ${release()})`,
     `agent          ${r.guest.agentVersion} on node ${r.guest.nodeVersion}, ${r.guest.ociRuntime || 'no OCI runtime'}`,
     `channel        ${r.agentEndpoint}`,
     `accel          ${r.accel.accel}: ${r.accel.reason}`,
     `vm             ${r.guest.onlineCpus} vCPU, ${(r.guest.memory.totalBytes / 1048576).toFixed(0)} MiB, pid ${r.pid}`,
-    'boot (ms from QEMU spawn)',
+    t.restored ? 'restored from a template (ms from QEMU spawn)' : 'boot (ms from QEMU spawn)',
     row('vm running (spawn)', t.spawnMs),
     row('kernel start', t.kernelStartMs),
     row('init start', t.initStartMs),
