@@ -5,7 +5,7 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mountsUnder, removeDirSafely } from '@mayu/runtime';
-import { ARTIFACTS, REPO_ROOT } from './guest-factory.js';
+import { ARTIFACTS, REPO_ROOT, TEST_TEMPLATE_DIR } from './guest-factory.js';
 import { entriesOf as entries, processesMentioning } from './leftovers.js';
 import type { CliResult } from './run-cli.js';
 
@@ -73,7 +73,7 @@ export class PrivateContainerd {
     const d = this.dir;
     const backend = process.env.MAYU_HYPERVISOR ? `hypervisor = "${process.env.MAYU_HYPERVISOR}"\n` : '';
     const imageDir = this.o.guestImageDir || backend ? `[sandbox]\n${backend}${this.o.guestImageDir ? `guest_image_dir = "${this.o.guestImageDir}"\n` : ''}` : '';
-    writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n${imageDir}`);
+    writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n[factory]\ntemplate_dir = "${TEST_TEMPLATE_DIR}"\n${imageDir}`);
     mkdirSync(join(d, 'cni-conf'), { recursive: true });
     const subnet = `10.233.${72 + ((randomBytes(1)[0] ?? 0) % 100)}.0/24`;
     writeFileSync(

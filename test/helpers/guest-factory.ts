@@ -10,6 +10,12 @@ import { filesUnder, processesMentioning } from './leftovers.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** Test artifacts (logs, consoles of failed tests); ignored by git. */
 export const ARTIFACTS = join(REPO_ROOT, '.mayu-test');
+/**
+ * VM templates of the test run (every factory's and every shim's
+ * configuration points here): built once per kind of sandbox and shared by
+ * the suites; removed after the run (root-hooks.ts).
+ */
+export const TEST_TEMPLATE_DIR = '/run/mayu-test-templates';
 
 let sharedLog: Logger | undefined;
 
@@ -56,20 +62,21 @@ export class GuestFactory {
    * Cloud Hypervisor runs every suite on it.
    */
   private withStateRoot(toml: string): string {
-    const doc = parseToml(toml) as { runtime?: Record<string, unknown>; sandbox?: Record<string, unknown> };
+    const doc = parseToml(toml) as { runtime?: Record<string, unknown>; sandbox?: Record<string, unknown>; factory?: Record<string, unknown> };
     doc.runtime = { ...doc.runtime, state_dir: this.stateRoot };
+    doc.factory = { template_dir: TEST_TEMPLATE_DIR, ...doc.factory };
     const backend = process.env.MAYU_HYPERVISOR;
     if (backend && doc.sandbox?.hypervisor === undefined) doc.sandbox = { ...doc.sandbox, hypervisor: backend };
     return stringifyToml(doc);
   }
 
-  create(o: { toml?: string; kernelParams?: string; id?: string } = {}): Sandbox {
-    const sandbox = Sandbox.create({ id: o.id ?? `t${++this.counter}`, config: this.config(o.toml), log: testLogger(), kernelParams: o.kernelParams });
+  create(o: { toml?: string; kernelParams?: string; id?: string; hostname?: string } = {}): Sandbox {
+    const sandbox = Sandbox.create({ id: o.id ?? `t${++this.counter}`, config: this.config(o.toml), log: testLogger(), kernelParams: o.kernelParams, hostname: o.hostname });
     this.sandboxes.push(sandbox);
     return sandbox;
   }
 
-  async boot(o: { toml?: string; kernelParams?: string; id?: string } = {}): Promise<{ sandbox: Sandbox; report: BootReport }> {
+  async boot(o: { toml?: string; kernelParams?: string; id?: string; hostname?: string } = {}): Promise<{ sandbox: Sandbox; report: BootReport }> {
     const sandbox = this.create(o);
     const report = await sandbox.start();
     return { sandbox, report };

@@ -14,9 +14,21 @@ describe('mayu CLI', () => {
     const out = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
     assert.match(String(out.guest?.kernelRelease), /^6\.1\.\d+$/);
     assert.match(String(out.agent?.version), /^\d+\.\d+\.\d+/);
-    for (const k of ['spawnMs', 'kernelStartMs', 'agentListeningMs', 'firstRpcMs']) assert.equal(typeof out.timings?.[k], 'number', k);
+    // Templates are on (QEMU): the first boot of this kind builds the template, and every boot is a clone of it.
+    const clone = vms().config().sandbox.hypervisor === 'qemu';
+    assert.equal(out.timings?.restored, clone);
+    for (const k of ['spawnMs', 'firstRpcMs']) assert.equal(typeof out.timings?.[k], 'number', k);
+    for (const k of ['kernelStartMs', 'agentListeningMs']) assert.equal(typeof out.timings?.[k], clone ? 'object' : 'number', `${k}: a clone did not boot`);
     assert.equal(out.kept, false);
     assert.deepEqual(readdirSync(join(vms().stateRoot, 'sandboxes')), [], 'the sandbox was removed');
+  });
+
+  it('boot --json of a cold boot times every milestone', async () => {
+    const r = await runMayu(['boot', '--json', '--config', vms().configFile('[factory]\ntemplate = false\n')]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
+    assert.equal(out.timings?.restored, false);
+    for (const k of ['spawnMs', 'kernelStartMs', 'agentListeningMs', 'firstRpcMs']) assert.equal(typeof out.timings?.[k], 'number', k);
   });
 
   it('boot prints the guest kernel and a boot breakdown', async () => {
@@ -66,8 +78,10 @@ describe('mayu CLI', () => {
     const report = JSON.parse(r.stdout) as { checks: { name: string; status: string }[]; canRun: boolean; verdict: string };
     assert.deepEqual(
       report.checks.map((c) => c.name),
-      ['kvm', 'vhost-vsock', 'qemu', 'cloud-hypervisor', 'vmm-confinement', 'guest-image'],
+      ['kvm', 'vhost-vsock', 'qemu', 'cloud-hypervisor', 'vmm-confinement', 'guest-image', 'templates'],
     );
+    const templates = report.checks.find((c) => c.name === 'templates') as { status: string; detail?: string };
+    assert.match(String(templates.detail), vms().config().sandbox.hypervisor === 'qemu' ? /^on: \d+ templates? in / : /cannot restore a VM yet/);
     assert.equal(report.canRun, true);
     assert.equal(r.code, 0);
     assert.match(report.verdict, /^ready: sandboxes boot with (KVM|TCG)/);

@@ -1,27 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defaultSpec, type AgentClient, type RunOptions, type Sandbox } from '@mayu/runtime';
-import type { ProcessRef } from '@mayu/protocol';
 import { useGuestFactory } from '../helpers/guest-factory.js';
-import { testImage } from '../helpers/test-image.js';
-
-const NO_CONFIG = { entrypoint: [], cmd: [], env: [], workingDir: '', user: '' };
-
-/** Everything a process writes on one stream, until it ends. */
-async function collect(agent: AgentClient, ref: ProcessRef, stream: 'stdout' | 'stderr'): Promise<string> {
-  let text = '';
-  for (;;) {
-    const chunk = await agent.readOutput(ref, stream);
-    if (chunk.length === 0) return text;
-    text += chunk.toString();
-  }
-}
-
-async function spec(args: string[], over: Partial<RunOptions> = {}, edit?: (s: Record<string, unknown>) => void): Promise<Record<string, unknown>> {
-  const s = defaultSpec((await testImage()).rootfs, NO_CONFIG, { args, env: [], terminal: false, volumes: [], ...over });
-  edit?.(s);
-  return s;
-}
+import { collect, imageSpec as spec, runIn } from '../helpers/in-guest.js';
 
 /**
  * Without a PID namespace of its own, the process is not an init: signals
@@ -32,17 +12,6 @@ async function spec(args: string[], over: Partial<RunOptions> = {}, edit?: (s: R
 function noPidNamespace(s: Record<string, unknown>): void {
   const linux = s.linux as { namespaces: { type: string }[] };
   linux.namespaces = linux.namespaces.filter((n) => n.type !== 'pid');
-}
-
-/** Creates, starts and waits for a container; returns its exit status and output. */
-async function runIn(sandbox: Sandbox, id: string, s: Record<string, unknown>): Promise<{ status: number; stdout: string; stderr: string }> {
-  await sandbox.createContainer({ id, spec: s, rootfs: 'image', stdio: { terminal: false, stdin: false } });
-  const ref = { containerId: id, execId: '' };
-  const out = collect(sandbox.agent, ref, 'stdout');
-  const err = collect(sandbox.agent, ref, 'stderr');
-  await sandbox.agent.startContainer(id);
-  const exit = await sandbox.agent.waitProcess(ref);
-  return { status: exit.exitStatus, stdout: await out, stderr: await err };
 }
 
 /** The documented fallback for a spec without a pid (network, ipc) namespace: the VM's. */

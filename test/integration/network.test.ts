@@ -128,10 +128,11 @@ describe("pod networking: the pod's CNI network inside its VM (real containerd, 
     const [shim] = ctrd.shims();
     assert.ok(shim, 'the pod has a shim');
     process.kill(shim, 'SIGKILL');
-    for (let i = 0; i < 100 && (ctrd.vms().length > 0 || /tap0_mayu/.test(inNs(['ip', '-o', 'link', 'show']))); i++) await new Promise((r) => setTimeout(r, 200));
+    const ingress = (): string => inNs(['tc', 'qdisc', 'show', 'dev', 'eth0', 'ingress']).trim();
+    for (let i = 0; i < 100 && (ctrd.vms().length > 0 || /tap0_mayu/.test(inNs(['ip', '-o', 'link', 'show'])) || ingress() !== ''); i++) await new Promise((r) => setTimeout(r, 200));
     assert.equal(ctrd.vms().length, 0, 'the VM died with its shim');
     assert.doesNotMatch(inNs(['ip', '-o', 'link', 'show']), /tap0_mayu/, 'delete removed the tap');
-    assert.equal(inNs(['tc', 'qdisc', 'show', 'dev', 'eth0', 'ingress']).trim(), '', 'and the ingress qdisc');
+    assert.equal(ingress(), '', 'and the ingress qdisc');
     await removePods();
   });
 

@@ -6,7 +6,7 @@ import { netBench } from './net.bench.js';
 import { portForwardBench } from './portforward.bench.js';
 import type { Summary } from './stats.js';
 
-const BENCHMARKS = ['boot', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'net', 'portforward'] as const;
+const BENCHMARKS = ['boot', 'clone', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'net', 'portforward'] as const;
 type Name = (typeof BENCHMARKS)[number];
 
 const row = (label: string, s: Summary, unit = 'ms'): string => `${label.padEnd(30)} ${s.median.toFixed(1).padStart(9)} ${s.min.toFixed(1).padStart(9)} ${s.max.toFixed(1).padStart(9)}  ${unit}`;
@@ -17,7 +17,11 @@ const comparison = (title: string, c: Comparison, mayuLabel = 'mayu', runcLabel 
 async function bench(name: Name, runs: number, toml: string): Promise<{ text: string; json: unknown }> {
   switch (name) {
     case 'boot': {
-      const r = await bootBench(runs, toml);
+      const r = await bootBench(runs, toml, 'cold');
+      return { text: formatBootBench(r), json: r };
+    }
+    case 'clone': {
+      const r = await bootBench(runs, toml, 'clone');
       return { text: formatBootBench(r), json: r };
     }
     case 'run': {

@@ -20,6 +20,11 @@ export function rssKib(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 }
 
+/** A process's proportional set size in KiB (its share of pages it shares with others), from /proc/PID/smaps_rollup. */
+export function pssKib(pid: number): number {
+  return Number(/^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? NaN);
+}
+
 export function progress(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
 }
