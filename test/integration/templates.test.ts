@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, truncateSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { locateGuestImage, TemplateStore } from '@mayu/runtime';
@@ -58,6 +58,21 @@ describe('VM templates: sandboxes cloned from a saved VM (real QEMU)', function 
     const cmdline = processesMentioning(a.stateDir).find((p) => p.cmdline.includes('qemu-system'))?.cmdline ?? '';
     assert.ok(cmdline.includes(`mem-path=${join(dir, store().list()[0]?.manifest.key ?? '?', 'memory')},share=off`), cmdline);
     assert.ok(cmdline.includes('-incoming defer'));
+  });
+
+  it('on q35, a clone gets a new VM generation id and its kernel reseeds itself on restore', async () => {
+    const q35 = `${toml}\n[hypervisor.qemu]\nmachine_type = "q35"`;
+    // loglevel=6: the kernel's notices reach the console.
+    const { sandbox, report } = await vms().boot({ toml: q35, kernelParams: 'loglevel=6' });
+    assert.equal(report.timings.restored, true);
+    const consoleLog = join(sandbox.stateDir, 'console.log');
+    let text = '';
+    for (let waited = 0; !text.includes('virtual machine fork') && waited < 10_000; waited += 250) {
+      await sleep(250);
+      text = existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : '';
+    }
+    assert.match(text, /crng reseeded due to virtual machine fork/, 'the vmgenid driver saw the new id');
+    assert.match(processesMentioning(sandbox.stateDir).find((p) => p.cmdline.includes('qemu-system'))?.cmdline ?? '', /vmgenid,guid=auto/);
   });
 
   it('a template of another guest image is never used: a changed image gets a new template', async () => {

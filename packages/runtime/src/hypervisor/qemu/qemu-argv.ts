@@ -7,7 +7,7 @@ import { blockDeviceArgs } from './args/block.js';
 import { kernelArgs } from './args/boot.js';
 import { qmpArgs, serialConsoleArgs, socketChardevArgs } from './args/chardev.js';
 import { cpuArgs } from './args/cpu.js';
-import { machineArgs, type Accel } from './args/machine.js';
+import { machineArgs, vmGenIdArgs, type Accel } from './args/machine.js';
 import { memoryArgs } from './args/memory.js';
 import type { DeviceTransport } from './args/option-value.js';
 import { nicArgs } from './args/net.js';
@@ -71,6 +71,7 @@ export function qemuArgv(input: QemuArgvInput): string[] {
     ...(spec.nics ?? []).flatMap((nic, n) => nicArgs(nic, n, transport, accel === 'kvm')),
     ...(spec.agentChannel === 'vsock' ? vsockArgs({ cid: input.vsockCid ?? 0, transport }) : []),
     ...rngArgs(transport),
+    ...vmGenIdArgs(config.machineType),
     ...sandboxArgs(config.sandbox, (input.runAs ?? null) !== null),
     ...runAsArgs(input.runAs ?? null),
     // A clone: devices are made, then the state comes through QMP migrate-incoming.

@@ -36,7 +36,7 @@ describe('QEMU command line', () => {
       'virtserialport,chardev=agent,name=agent.channel.0',
       'virtio-blk-device,drive=rootfs,id=rootfs-dev',
       'virtio-rng-device,rng=rng0',
-    ]);
+    ]); // no vmgenid: microvm's ACPI has none
     assert.deepEqual(
       values(argv, '-chardev').map((c) => c.split(',')[1]),
       ['id=console', 'id=log', 'id=agent'],
@@ -57,6 +57,7 @@ describe('QEMU command line', () => {
     assert.equal(values(argv, '-initrd')[0], '/img/initrd.img');
     assert.equal(values(argv, '-append')[0], 'console=ttyS0 panic=-1 reboot=t quiet');
     assert.ok(values(argv, '-device').includes('vhost-vsock-pci,guest-cid=77'));
+    assert.ok(values(argv, '-device').includes('vmgenid,guid=auto'), 'q35 has a VM generation id: a clone gets a new one');
     assert.ok(!values(argv, '-device').some((d) => d.startsWith('virtserialport')));
     assert.ok(!values(argv, '-blockdev').length);
   });

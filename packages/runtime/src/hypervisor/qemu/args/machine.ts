@@ -10,3 +10,13 @@ export function machineArgs(opts: { type: MachineType; accel: Accel }): string[]
   const machine = opts.type === 'microvm' ? 'microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on' : 'q35,acpi=on';
   return ['-M', machine, '-accel', opts.accel];
 }
+
+/**
+ * q35's VM generation ID (ACPI): a new id for every QEMU process, written
+ * into the guest and notified when a clone restores a template's state, so
+ * the guest kernel reseeds its CRNG (CONFIG_VMGENID). microvm's ACPI tables
+ * have no VMGENID device: there mayu's own reseed is the only one.
+ */
+export function vmGenIdArgs(type: MachineType): string[] {
+  return type === 'q35' ? ['-device', 'vmgenid,guid=auto'] : [];
+}
