@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { removeDirSafely } from '@mayu/runtime';
 import { REPO_ROOT } from '../helpers/guest-factory.js';
 import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
-import { progress, rssKib, summarize, type Summary } from './stats.js';
+import { progress, pssKib, summarize, type Summary } from './stats.js';
 
 /** The phases of one `ctr run --rm … true` with mayu, from the shim's log (ms). */
 export interface CtrRunPhases {
@@ -26,11 +26,13 @@ export interface CtrRunBench {
   runc: Summary;
   ratio: number;
   phases: Record<keyof CtrRunPhases, Summary>;
-  shimRssMib: Summary;
-  qemuRssMib: Summary;
+  shimPssMib: Summary;
+  qemuPssMib: Summary;
+  /** `ctr task exec` of `true` into a running container. */
+  exec: { mayu: Summary; runc: Summary; ratio: number };
 }
 
-const rssMib = (pid: number | undefined): number => (pid ? rssKib(pid) / 1024 : NaN);
+const pssMib = (pid: number | undefined): number => (pid ? pssKib(pid) / 1024 : NaN);
 
 /** The shim's log lines (pino JSON, copied into containerd's log) for one task. */
 function shimEvents(log: string, id: string): Map<string, number> {
@@ -61,7 +63,7 @@ function phasesOf(events: Map<string, number>, startedAt: number, endedAt: numbe
 /**
  * `ctr run --rm` of `true` on the same locally built image with runc and with
  * mayu, alternating, through one private containerd; mayu's time split into
- * its phases; and the memory a pod costs on the host (shim and QEMU RSS with
+ * its phases; and the memory a pod costs on the host (shim and QEMU PSS with
  * a container running).
  */
 export async function ctrRunBench(runs: number): Promise<CtrRunBench> {
@@ -103,20 +105,44 @@ export async function ctrRunBench(runs: number): Promise<CtrRunBench> {
       }
       progress(`run ${i + 1}/${runs}: mayu ${mayu.at(-1)} ms, runc ${runc.at(-1)} ms`);
     }
-    const shimRss: number[] = [];
-    const qemuRss: number[] = [];
+    progress('ctr task exec into a running container of each');
+    const execMs = { mayu: [] as number[], runc: [] as number[] };
+    for (const [which, runtime] of [
+      ['mayu', MAYU_RUNTIME],
+      ['runc', 'io.containerd.runc.v2'],
+    ] as const) {
+      const extra = which === 'mayu' ? ['--runtime-config-path', ctrd.mayuConfig] : [];
+      const r = await ctrd.ctr(['run', '-d', '--runtime', runtime, ...extra, EXAMPLE_IMAGE, `exec-${which}`, 'sleep', '600']);
+      if (r.code !== 0) throw new Error(`ctr run -d exec-${which}: ${r.stderr}`);
+    }
+    for (let i = 0; i < runs + 1; i++) {
+      for (const which of i % 2 === 0 ? (['runc', 'mayu'] as const) : (['mayu', 'runc'] as const)) {
+        const t0 = Date.now();
+        const r = await ctrd.ctr(['task', 'exec', '--exec-id', `x${i}`, `exec-${which}`, 'true']);
+        if (r.code !== 0) throw new Error(`ctr task exec into exec-${which} exited ${r.code}: ${r.stderr}`);
+        if (i > 0) execMs[which].push(Date.now() - t0); // the first of each warms up
+      }
+    }
+    for (const which of ['mayu', 'runc']) {
+      await ctrd.ctr(['tasks', 'kill', '--signal', 'SIGKILL', `exec-${which}`]);
+      await ctrd.ctr(['tasks', 'rm', '--force', `exec-${which}`]);
+      await ctrd.ctr(['containers', 'rm', `exec-${which}`]);
+    }
+    await ctrd.settle();
+    const shimPss: number[] = [];
+    const qemuPss: number[] = [];
     for (let i = 0; i < Math.min(runs, 3); i++) {
       const id = `rss-${i}`;
       const r = await ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, id, 'sleep', '600']);
       if (r.code !== 0) throw new Error(`ctr run -d ${id}: ${r.stderr}`);
       await new Promise((res) => setTimeout(res, 1000));
-      shimRss.push(rssMib(ctrd.shims()[0]));
-      qemuRss.push(rssMib(ctrd.vms()[0]));
+      shimPss.push(pssMib(ctrd.shims()[0]));
+      qemuPss.push(pssMib(ctrd.vms()[0]));
       await ctrd.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
       await ctrd.ctr(['tasks', 'rm', '--force', id]);
       await ctrd.ctr(['containers', 'rm', id]);
       await ctrd.settle();
-      progress(`pod memory ${i + 1}: shim ${shimRss.at(-1)?.toFixed(0)} MiB, QEMU ${qemuRss.at(-1)?.toFixed(0)} MiB`);
+      progress(`pod memory ${i + 1}: shim ${shimPss.at(-1)?.toFixed(0)} MiB, QEMU ${qemuPss.at(-1)?.toFixed(0)} MiB`);
     }
     const m = summarize(mayu);
     const rc = summarize(runc);
@@ -127,8 +153,9 @@ export async function ctrRunBench(runs: number): Promise<CtrRunBench> {
       runc: rc,
       ratio: m.median / rc.median,
       phases: Object.fromEntries(keys.map((k) => [k, summarize(phases.map((p) => p[k]))])) as Record<keyof CtrRunPhases, Summary>,
-      shimRssMib: summarize(shimRss),
-      qemuRssMib: summarize(qemuRss),
+      shimPssMib: summarize(shimPss),
+      qemuPssMib: summarize(qemuPss),
+      exec: { mayu: summarize(execMs.mayu), runc: summarize(execMs.runc), ratio: summarize(execMs.mayu).median / summarize(execMs.runc).median },
     };
   } finally {
     await ctrd.stop();

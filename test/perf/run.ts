@@ -2,11 +2,12 @@ import { parseArgs } from 'node:util';
 import { bootBench, formatBootBench } from './boot.bench.js';
 import { agentRssBench, execBench, readBench, runTrueBench, type Comparison } from './containers.bench.js';
 import { ctrRunBench } from './ctr.bench.js';
+import { densityBench } from './density.bench.js';
 import { netBench } from './net.bench.js';
 import { portForwardBench } from './portforward.bench.js';
 import type { Summary } from './stats.js';
 
-const BENCHMARKS = ['boot', 'clone', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'net', 'portforward'] as const;
+const BENCHMARKS = ['boot', 'clone', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'density', 'net', 'portforward'] as const;
 type Name = (typeof BENCHMARKS)[number];
 
 const row = (label: string, s: Summary, unit = 'ms'): string => `${label.padEnd(30)} ${s.median.toFixed(1).padStart(9)} ${s.min.toFixed(1).padStart(9)} ${s.max.toFixed(1).padStart(9)}  ${unit}`;
@@ -14,7 +15,7 @@ const header = `${''.padEnd(30)} ${'median'.padStart(9)} ${'min'.padStart(9)} ${
 const comparison = (title: string, c: Comparison, mayuLabel = 'mayu', runcLabel = 'runc'): string =>
   [title, header, row(mayuLabel, c.mayu), row(runcLabel, c.runc), `ratio mayu / runc (medians): ${c.ratio.toFixed(2)}x`].join('\n');
 
-async function bench(name: Name, runs: number, toml: string): Promise<{ text: string; json: unknown }> {
+async function bench(name: Name, runs: number, toml: string, pods: number[]): Promise<{ text: string; json: unknown }> {
   switch (name) {
     case 'boot': {
       const r = await bootBench(runs, toml, 'cold');
@@ -67,8 +68,29 @@ async function bench(name: Name, runs: number, toml: string): Promise<{ text: st
           "where mayu's time goes",
           header,
           ...phases.map(([label, k]) => row(label, r.phases[k])),
-          row('shim RSS (container running)', r.shimRssMib, 'MiB'),
-          row('QEMU RSS (container running)', r.qemuRssMib, 'MiB'),
+          row('shim PSS (container running)', r.shimPssMib, 'MiB'),
+          row('QEMU PSS (container running)', r.qemuPssMib, 'MiB'),
+          '',
+          comparison(`ctr task exec of true into a running container, ${runs} runs each, alternating`, r.exec),
+        ].join('\n'),
+        json: r,
+      };
+    }
+    case 'density': {
+      const r = await densityBench(pods);
+      const point = (label: string, p: { pods: number; perPodMib: number; shimMibPerPod: number; vmMibPerPod: number }, vm: string): string =>
+        `${label.padEnd(6)} ${String(p.pods).padStart(4)} pods  ${p.perPodMib.toFixed(1).padStart(7)} MiB per pod  (shim ${p.shimMibPerPod.toFixed(1)}, ${vm} ${p.vmMibPerPod.toFixed(1)})`;
+      return {
+        text: [
+          `idle pods (ctr run -d ... sleep), PSS of everything a pod costs on the host`,
+          ...r.mayu.map((p) => point('mayu', p, 'QEMU')),
+          ...r.runc.map((p) => point('runc', p, 'container')),
+          ...r.mayu.map((p, i) => `ratio at ${p.pods} pods: ${(p.perPodMib / (r.runc[i]?.perPodMib ?? NaN)).toFixed(1)}x`),
+          header,
+          row('mayu: ctr run -d, pod after pod', r.startSeconds.mayu, 's'),
+          row('runc: ctr run -d, pod after pod', r.startSeconds.runc, 's'),
+          `pods started per minute, back to back: mayu ${r.podsPerMinute.mayu.toFixed(0)}, runc ${r.podsPerMinute.runc.toFixed(0)}`,
+          `host memory available: ${r.hostAvailableMib.before.toFixed(0)} MiB before, ${r.hostAvailableMib.atMost.toFixed(0)} MiB at most pods`,
         ].join('\n'),
         json: r,
       };
@@ -115,21 +137,22 @@ async function bench(name: Name, runs: number, toml: string): Promise<{ text: st
   }
 }
 
-/** `npm run bench -- <name>... [--runs N] [--json] [--config-toml TOML]` */
+/** `npm run bench -- <name>... [--runs N] [--pods N,N,...] [--json] [--config-toml TOML]` */
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
-    options: { runs: { type: 'string', default: '10' }, json: { type: 'boolean', default: false }, 'config-toml': { type: 'string', default: '' } },
+    options: { runs: { type: 'string', default: '10' }, pods: { type: 'string', default: '1,5,10' }, json: { type: 'boolean', default: false }, 'config-toml': { type: 'string', default: '' } },
     allowPositionals: true,
   });
   const names = (positionals.length > 0 ? positionals : ['boot']) as Name[];
   const runs = Number(values.runs);
-  if (names.some((n) => !BENCHMARKS.includes(n)) || !Number.isInteger(runs) || runs < 1) {
-    process.stderr.write(`usage: npm run bench -- <${BENCHMARKS.join('|')}>... [--runs N] [--json] [--config-toml TOML]\n`);
+  const pods = values.pods.split(',').map(Number);
+  if (names.some((n) => !BENCHMARKS.includes(n)) || !Number.isInteger(runs) || runs < 1 || pods.some((n) => !Number.isInteger(n) || n < 1)) {
+    process.stderr.write(`usage: npm run bench -- <${BENCHMARKS.join('|')}>... [--runs N] [--pods N,N,...] [--json] [--config-toml TOML]\n`);
     return 2;
   }
   const results: Record<string, unknown> = {};
   for (const name of names) {
-    const r = await bench(name, runs, values['config-toml']);
+    const r = await bench(name, runs, values['config-toml'], pods);
     results[name] = r.json;
     if (!values.json) process.stdout.write(`${r.text}\n\n`);
   }
