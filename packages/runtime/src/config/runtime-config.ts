@@ -38,6 +38,8 @@ export interface QemuConfig {
   path: string;
   machineType: 'microvm' | 'q35';
   accel: 'auto' | 'kvm' | 'tcg';
+  /** MiB of TCG translation buffer (-accel tcg,tb-size=); 0 leaves QEMU's default (1 GiB, resident as it fills). */
+  tcgTbSizeMib: number;
   sandbox: boolean;
   /** "auto", "root" or "UID:GID" (see configuration.toml). */
   runAs: string;
@@ -97,7 +99,7 @@ export interface RawConfig {
     container_layer_size: number;
   };
   hypervisor: {
-    qemu: { path: string; machine_type: QemuConfig['machineType']; accel: QemuConfig['accel']; sandbox: boolean; run_as: string };
+    qemu: { path: string; machine_type: QemuConfig['machineType']; accel: QemuConfig['accel']; tcg_tb_size: number; sandbox: boolean; run_as: string };
     clh: { path: string; seccomp: ClhConfig['seccomp']; run_as: string; api_timeout: number };
   };
   agent: { dial_timeout: number; call_timeout: number };
@@ -132,7 +134,7 @@ export function configFromRaw(raw: RawConfig, source: string, warnings: string[]
       containerLayerMib: s.container_layer_size,
     },
     hypervisor: {
-      qemu: { path: q.path, machineType: q.machine_type, accel: q.accel, sandbox: q.sandbox, runAs: q.run_as },
+      qemu: { path: q.path, machineType: q.machine_type, accel: q.accel, tcgTbSizeMib: q.tcg_tb_size, sandbox: q.sandbox, runAs: q.run_as },
       clh: { path: c.path, seccomp: c.seccomp, runAs: c.run_as, apiTimeoutMs: c.api_timeout * 1000 },
     },
     agent: { dialTimeoutMs: raw.agent.dial_timeout * 1000, callTimeoutMs: raw.agent.call_timeout * 1000 },

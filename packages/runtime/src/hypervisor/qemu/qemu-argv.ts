@@ -55,7 +55,7 @@ export function qemuArgv(input: QemuArgvInput): string[] {
 
   return [
     ...baseArgs({ name: `mayu-${spec.id}`, pidFile: paths.pid }),
-    ...machineArgs({ type: config.machineType, accel }),
+    ...machineArgs({ type: config.machineType, accel, tbSizeMib: config.tcgTbSizeMib }),
     ...cpuArgs({ accel, vcpus: spec.vcpus }),
     ...memoryArgs({ mib: spec.memoryMib, shared: (spec.sharedDirs ?? []).some((d) => d.kind === 'virtio-fs'), file: spec.memoryFile }),
     ...kernelArgs({ kernel: spec.kernel, initrd: spec.rootfs.kind === 'initrd' ? spec.rootfs.path : undefined, cmdline }),

@@ -43,6 +43,8 @@ describe('QEMU command line', () => {
     );
     assert.ok(argv.includes('-S') && argv.includes('-sandbox'));
     assert.ok(!argv.includes('-initrd'));
+    assert.deepEqual(values(argv, '-accel'), ['tcg,tb-size=128'], "TCG's translation buffer is capped (tcg_tb_size)");
+    assert.deepEqual(values(qemuArgv({ spec: spec(), config: { ...config, tcgTbSizeMib: 0 }, accel: 'tcg', tscKhz: null, paths }), '-accel'), ['tcg'], "0: QEMU's default");
   });
 
   it('q35, KVM, initrd, agent on vsock', () => {
@@ -58,6 +60,7 @@ describe('QEMU command line', () => {
     assert.equal(values(argv, '-append')[0], 'console=ttyS0 panic=-1 reboot=t quiet');
     assert.ok(values(argv, '-device').includes('vhost-vsock-pci,guest-cid=77'));
     assert.ok(values(argv, '-device').includes('vmgenid,guid=auto'), 'q35 has a VM generation id: a clone gets a new one');
+    assert.deepEqual(values(argv, '-accel'), ['kvm'], 'no TCG buffer under KVM');
     assert.ok(!values(argv, '-device').some((d) => d.startsWith('virtserialport')));
     assert.ok(!values(argv, '-blockdev').length);
   });

@@ -6,9 +6,10 @@ export type Accel = 'kvm' | 'tcg';
  * an RTC for the guest's wall clock, one ISA serial port for the kernel
  * console, ACPI for virtio-mmio discovery and the power button.
  */
-export function machineArgs(opts: { type: MachineType; accel: Accel }): string[] {
+export function machineArgs(opts: { type: MachineType; accel: Accel; tbSizeMib?: number }): string[] {
   const machine = opts.type === 'microvm' ? 'microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,acpi=on' : 'q35,acpi=on';
-  return ['-M', machine, '-accel', opts.accel];
+  const accel = opts.accel === 'tcg' && opts.tbSizeMib ? `tcg,tb-size=${opts.tbSizeMib}` : opts.accel;
+  return ['-M', machine, '-accel', accel];
 }
 
 /**
