@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { removeDirSafely } from '@mayu/runtime';
 import { REPO_ROOT } from '../helpers/guest-factory.js';
 import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
+import { removeTemplatesOf } from './density.bench.js';
 import { progress, pssKib, summarize, type Summary } from './stats.js';
 
 /** The phases of one `ctr run --rm … true` with mayu, from the shim's log (ms). */
@@ -159,6 +160,7 @@ export async function ctrRunBench(runs: number): Promise<CtrRunBench> {
     };
   } finally {
     await ctrd.stop();
+    removeTemplatesOf(root);
     removeDirSafely(root);
   }
 }

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDirSafely } from '@mayu/runtime';
 import { REPO_ROOT } from '../helpers/guest-factory.js';
 import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
+import { TEST_TEMPLATE_DIR } from '../helpers/guest-factory.js';
 import { processesMentioning } from '../helpers/leftovers.js';
 import { progress, pssKib, summarize, type Summary } from './stats.js';
 
@@ -16,6 +17,8 @@ export interface DensityPoint {
   shimMibPerPod: number;
   /** mayu: QEMU's share; runc: the container processes'. */
   vmMibPerPod: number;
+  /** mayu: the VM template's RAM file (tmpfs, in no process's PSS) divided among the pods. */
+  templateMibPerPod: number;
 }
 
 export interface DensityBench {
@@ -33,6 +36,30 @@ export interface DensityBench {
 const mib = (kib: number): number => kib / 1024;
 const sumPss = (pids: number[]): number => pids.reduce((n, pid) => n + (Number.isFinite(pssKib(pid)) ? pssKib(pid) : 0), 0);
 const availableMib = (): number => mib(Number(/^MemAvailable:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? NaN));
+
+/** The VM templates of a staged install's guest image (the benchmark's containerd uses the test template directory). */
+function templatesOf(installRoot: string): string[] {
+  if (!existsSync(TEST_TEMPLATE_DIR)) return [];
+  return readdirSync(TEST_TEMPLATE_DIR)
+    .map((k) => join(TEST_TEMPLATE_DIR, k))
+    .filter((dir) => {
+      try {
+        return (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { image: string[] }).image.some((i) => i.startsWith(`${installRoot}/`));
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** MiB of those templates' RAM files resident in their tmpfs. */
+function templateResidentMib(installRoot: string): number {
+  return templatesOf(installRoot).reduce((n, dir) => n + (statSync(join(dir, 'memory')).blocks * 512) / 1048576, 0);
+}
+
+/** Removes the templates of a staged install that is going away (they would only be stale). */
+export function removeTemplatesOf(installRoot: string): void {
+  for (const dir of templatesOf(installRoot)) rmSync(dir, { recursive: true, force: true });
+}
 
 /** The processes whose parent is one of `parents`. */
 function childrenOf(parents: number[]): number[] {
@@ -53,7 +80,8 @@ function childrenOf(parents: number[]): number[] {
  * Idle pods on one host: for each count N, N containers (`sleep`) started
  * with `ctr run -d` through one private containerd with mayu, then with
  * runc; the proportional set size of everything they cost (mayu: shims and
- * QEMU; runc: shims and the container processes) divided by N. The start
+ * QEMU, plus the template's RAM file; runc: shims and the container
+ * processes) divided by N. The start
  * times of the pods give pods per minute on this machine.
  */
 export async function densityBench(counts: number[]): Promise<DensityBench> {
@@ -108,9 +136,12 @@ export async function densityBench(counts: number[]): Promise<DensityBench> {
           const others = which === 'mayu' ? ctrd.vms() : childrenOf(shims);
           const shim = mib(sumPss(shims));
           const vm = mib(sumPss(others));
-          result[which].push({ pods: n, perPodMib: (shim + vm) / n, shimMibPerPod: shim / n, vmMibPerPod: vm / n });
+          const template = which === 'mayu' ? templateResidentMib(root) : 0;
+          result[which].push({ pods: n, perPodMib: (shim + vm + template) / n, shimMibPerPod: shim / n, vmMibPerPod: vm / n, templateMibPerPod: template / n });
           atMost = Math.min(atMost, availableMib());
-          progress(`${which}: ${n} pods, ${((shim + vm) / n).toFixed(0)} MiB PSS per pod (shim ${(shim / n).toFixed(0)}, ${which === 'mayu' ? 'QEMU' : 'container'} ${(vm / n).toFixed(0)})`);
+          progress(
+            `${which}: ${n} pods, ${((shim + vm + template) / n).toFixed(0)} MiB per pod (shim ${(shim / n).toFixed(0)}, ${which === 'mayu' ? 'QEMU' : 'container'} ${(vm / n).toFixed(0)}, template ${(template / n).toFixed(0)})`,
+          );
         }
       } finally {
         await removeAll(ids);
@@ -120,6 +151,7 @@ export async function densityBench(counts: number[]): Promise<DensityBench> {
     return { ...result, startSeconds: s, podsPerMinute: { mayu: 60 / s.mayu.median, runc: 60 / s.runc.median }, hostAvailableMib: { before, atMost } };
   } finally {
     await ctrd.stop();
+    removeTemplatesOf(root);
     removeDirSafely(root);
   }
 }

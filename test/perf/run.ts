@@ -78,8 +78,8 @@ async function bench(name: Name, runs: number, toml: string, pods: number[]): Pr
     }
     case 'density': {
       const r = await densityBench(pods);
-      const point = (label: string, p: { pods: number; perPodMib: number; shimMibPerPod: number; vmMibPerPod: number }, vm: string): string =>
-        `${label.padEnd(6)} ${String(p.pods).padStart(4)} pods  ${p.perPodMib.toFixed(1).padStart(7)} MiB per pod  (shim ${p.shimMibPerPod.toFixed(1)}, ${vm} ${p.vmMibPerPod.toFixed(1)})`;
+      const point = (label: string, p: { pods: number; perPodMib: number; shimMibPerPod: number; vmMibPerPod: number; templateMibPerPod: number }, vm: string): string =>
+        `${label.padEnd(6)} ${String(p.pods).padStart(4)} pods  ${p.perPodMib.toFixed(1).padStart(7)} MiB per pod  (shim ${p.shimMibPerPod.toFixed(1)}, ${vm} ${p.vmMibPerPod.toFixed(1)}${label === 'mayu' ? `, template RAM ${p.templateMibPerPod.toFixed(1)}` : ''})`;
       return {
         text: [
           `idle pods (ctr run -d ... sleep), PSS of everything a pod costs on the host`,
