@@ -54,6 +54,9 @@ describe('VM templates: sandboxes cloned from a saved VM (real QEMU)', function 
     for (const clock of [clockA, clockB]) assert.ok(Math.abs(Number(clock) - now) < 10, `the guest clock is the host's (${clock} vs ${now.toFixed(0)}), not the template's`);
     assert.deepEqual([hostA, hostB], ['clone-a', 'clone-b']);
     assert.notEqual(bootA, bootB, 'the boot id too (the kernel makes it on first read, after the reseed)');
+    // The template ran a warm-up container before it was saved: nothing of it is left in a clone.
+    const again = await runIn(b, 'mayu-template-warm-up', await imageSpec(['true']));
+    assert.equal(again.status, 0, again.stderr);
     // The clone maps the template's RAM privately.
     const cmdline = processesMentioning(a.stateDir).find((p) => p.cmdline.includes('qemu-system'))?.cmdline ?? '';
     assert.ok(cmdline.includes(`mem-path=${join(dir, store().list()[0]?.manifest.key ?? '?', 'memory')},share=off`), cmdline);

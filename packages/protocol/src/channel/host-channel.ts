@@ -17,7 +17,7 @@ interface PendingHello {
  * reopening its port (after the previous host left) discards what was
  * buffered for the old open, so one Hello can be lost.
  */
-export const HELLO_RESEND_MS = 200;
+export const HELLO_RESEND_MS = 50;
 
 const closedError = (): MayuError => new MayuError('ERR_UNAVAILABLE', 'serial channel closed');
 

@@ -7,6 +7,7 @@ import type { RuntimeConfig } from '../config/runtime-config.js';
 import type { Hypervisor, HypervisorFactory, VmSpec } from '../hypervisor/hypervisor.js';
 import { templateMac } from '../hypervisor/template-mac.js';
 import { createNamedNetns, deleteNamedNetns, inNetns } from '../network/netns.js';
+import { defaultSpec } from '../oci/default-spec.js';
 import { GuestLogRelay } from '../sandbox/guest-log-relay.js';
 import { TemplateStore, type Template, type TemplateManifest } from './template-store.js';
 
@@ -36,9 +37,43 @@ function imageFiles(spec: VmSpec): string[] {
   });
 }
 
-/** The key of a template: a hash of the hypervisor's identity of the spec and the image's files. */
+/** How a template is built (what runs in it before it is saved): a template built otherwise is another template. */
+const TEMPLATE_RECIPE = 2;
+
+/** The key of a template: a hash of the hypervisor's identity of the spec, the image's files and the recipe. */
 export function templateKey(identity: string, image: readonly string[]): string {
-  return createHash('sha256').update(JSON.stringify({ identity, image })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify({ identity, image, recipe: TEMPLATE_RECIPE }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+const WARM_UP_ID = 'mayu-template-warm-up';
+
+/**
+ * Runs one container in the template VM before it is saved (the guest's own
+ * root bound read-only: `crun --version` under mayu's default spec, seccomp
+ * included), then removes it. What that leaves is saved with the template
+ * and every clone starts with it: crun and its libraries in the guest's
+ * page cache, the agent's container paths compiled by V8, the kernel's
+ * caches warm. Nothing of the container remains.
+ */
+async function warmUp(agent: AgentClient): Promise<void> {
+  const rootfs = `/run/mayu/${WARM_UP_ID}`;
+  const spec = defaultSpec(
+    rootfs,
+    { entrypoint: [], cmd: [], env: [], workingDir: '', user: '' },
+    { args: ['/usr/bin/crun', '--version'], env: [], terminal: false, volumes: [], readOnlyRootfs: true },
+  );
+  const storages = [{ driver: 'bind' as const, source: '/', fstype: '', options: ['ro'], mountPoint: rootfs }];
+  await agent.createContainer({ containerId: WARM_UP_ID, spec, storages, stdio: { terminal: false, stdin: false } });
+  try {
+    await agent.startContainer(WARM_UP_ID);
+    const exit = await agent.waitProcess({ containerId: WARM_UP_ID, execId: '' });
+    if (exit.exitStatus !== 0) throw new Error(`the warm-up container exited ${exit.exitStatus}`);
+  } finally {
+    await agent.removeContainer(WARM_UP_ID);
+  }
 }
 
 /**
@@ -120,6 +155,7 @@ export class VmFactory {
       });
       try {
         await agent.waitReady();
+        await warmUp(agent);
       } finally {
         // Saved with no host connection open: a clone's first connection is then its only one.
         agent.close();
