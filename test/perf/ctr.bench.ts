@@ -1,10 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeDirSafely } from '@mayu/runtime';
-import { REPO_ROOT } from '../helpers/guest-factory.js';
-import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
-import { removeTemplatesOf } from './density.bench.js';
+import { EXAMPLE_IMAGE, MAYU_RUNTIME } from '../helpers/containerd.js';
+import { startInstalledContainerd } from './installed-containerd.js';
 import { progress, pssKib, summarize, type Summary } from './stats.js';
 
 /** The phases of one `ctr run --rm … true` with mayu, from the shim's log (ms). */
@@ -68,15 +65,8 @@ function phasesOf(events: Map<string, number>, startedAt: number, endedAt: numbe
  * a container running).
  */
 export async function ctrRunBench(runs: number): Promise<CtrRunBench> {
-  // The shim as installed (one bundled file), as containerd runs it in production.
-  progress('staging an install (scripts/install-containerd --root)');
-  const root = mkdtempSync('/run/mayu-bench-install-');
-  const install = spawnSync(join(REPO_ROOT, 'scripts/install-containerd'), ['--root', root, '--no-setup'], { encoding: 'utf8' });
-  if (install.status !== 0) throw new Error(`install-containerd failed: ${install.stderr}`);
-  const ctrd = await PrivateContainerd.start({ shimDir: join(root, 'usr/local/bin'), guestImageDir: join(root, 'usr/share/mayu/guest-image') }).catch((err: unknown) => {
-    removeDirSafely(root);
-    throw err;
-  });
+  const installed = await startInstalledContainerd();
+  const { ctrd } = installed;
   const logFile = join(ctrd.dir, 'containerd.log');
   const run = async (runtime: string, id: string, args: string[] = ['true']): Promise<number> => {
     const t0 = Date.now();
@@ -159,8 +149,6 @@ export async function ctrRunBench(runs: number): Promise<CtrRunBench> {
       exec: { mayu: summarize(execMs.mayu), runc: summarize(execMs.runc), ratio: summarize(execMs.mayu).median / summarize(execMs.runc).median },
     };
   } finally {
-    await ctrd.stop();
-    removeTemplatesOf(root);
-    removeDirSafely(root);
+    await installed.stop();
   }
 }

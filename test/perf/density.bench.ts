@@ -1,11 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { removeDirSafely } from '@mayu/runtime';
-import { REPO_ROOT } from '../helpers/guest-factory.js';
-import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
-import { TEST_TEMPLATE_DIR } from '../helpers/guest-factory.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { EXAMPLE_IMAGE, MAYU_RUNTIME } from '../helpers/containerd.js';
 import { processesMentioning } from '../helpers/leftovers.js';
+import { startInstalledContainerd } from './installed-containerd.js';
 import { progress, pssKib, summarize, type Summary } from './stats.js';
 
 /** Host memory of N idle pods of one runtime (PSS, MiB). */
@@ -37,30 +33,6 @@ const mib = (kib: number): number => kib / 1024;
 const sumPss = (pids: number[]): number => pids.reduce((n, pid) => n + (Number.isFinite(pssKib(pid)) ? pssKib(pid) : 0), 0);
 const availableMib = (): number => mib(Number(/^MemAvailable:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? NaN));
 
-/** The VM templates of a staged install's guest image (the benchmark's containerd uses the test template directory). */
-function templatesOf(installRoot: string): string[] {
-  if (!existsSync(TEST_TEMPLATE_DIR)) return [];
-  return readdirSync(TEST_TEMPLATE_DIR)
-    .map((k) => join(TEST_TEMPLATE_DIR, k))
-    .filter((dir) => {
-      try {
-        return (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { image: string[] }).image.some((i) => i.startsWith(`${installRoot}/`));
-      } catch {
-        return false;
-      }
-    });
-}
-
-/** MiB of those templates' RAM files resident in their tmpfs. */
-function templateResidentMib(installRoot: string): number {
-  return templatesOf(installRoot).reduce((n, dir) => n + (statSync(join(dir, 'memory')).blocks * 512) / 1048576, 0);
-}
-
-/** Removes the templates of a staged install that is going away (they would only be stale). */
-export function removeTemplatesOf(installRoot: string): void {
-  for (const dir of templatesOf(installRoot)) rmSync(dir, { recursive: true, force: true });
-}
-
 /** The processes whose parent is one of `parents`. */
 function childrenOf(parents: number[]): number[] {
   const set = new Set(parents);
@@ -85,14 +57,8 @@ function childrenOf(parents: number[]): number[] {
  * times of the pods give pods per minute on this machine.
  */
 export async function densityBench(counts: number[]): Promise<DensityBench> {
-  progress('staging an install (scripts/install-containerd --root)');
-  const root = mkdtempSync('/run/mayu-bench-install-');
-  const install = spawnSync(join(REPO_ROOT, 'scripts/install-containerd'), ['--root', root, '--no-setup'], { encoding: 'utf8' });
-  if (install.status !== 0) throw new Error(`install-containerd failed: ${install.stderr}`);
-  const ctrd = await PrivateContainerd.start({ shimDir: join(root, 'usr/local/bin'), guestImageDir: join(root, 'usr/share/mayu/guest-image') }).catch((err: unknown) => {
-    removeDirSafely(root);
-    throw err;
-  });
+  const installed = await startInstalledContainerd();
+  const { ctrd } = installed;
   const runcShims = (): number[] =>
     processesMentioning(ctrd.address)
       .filter((p) => p.cmdline.includes('containerd-shim-runc-v2'))
@@ -136,7 +102,7 @@ export async function densityBench(counts: number[]): Promise<DensityBench> {
           const others = which === 'mayu' ? ctrd.vms() : childrenOf(shims);
           const shim = mib(sumPss(shims));
           const vm = mib(sumPss(others));
-          const template = which === 'mayu' ? templateResidentMib(root) : 0;
+          const template = which === 'mayu' ? installed.templateResidentMib() : 0;
           result[which].push({ pods: n, perPodMib: (shim + vm + template) / n, shimMibPerPod: shim / n, vmMibPerPod: vm / n, templateMibPerPod: template / n });
           atMost = Math.min(atMost, availableMib());
           progress(
@@ -150,8 +116,6 @@ export async function densityBench(counts: number[]): Promise<DensityBench> {
     const s = { mayu: summarize(starts.mayu), runc: summarize(starts.runc) };
     return { ...result, startSeconds: s, podsPerMinute: { mayu: 60 / s.mayu.median, runc: 60 / s.runc.median }, hostAvailableMib: { before, atMost } };
   } finally {
-    await ctrd.stop();
-    removeTemplatesOf(root);
-    removeDirSafely(root);
+    await installed.stop();
   }
 }

@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util';
 import { bootBench, formatBootBench } from './boot.bench.js';
 import { agentRssBench, execBench, readBench, runTrueBench, type Comparison } from './containers.bench.js';
+import { criBench } from './cri.bench.js';
 import { ctrRunBench } from './ctr.bench.js';
 import { densityBench } from './density.bench.js';
 import { netBench } from './net.bench.js';
 import { portForwardBench } from './portforward.bench.js';
 import type { Summary } from './stats.js';
 
-const BENCHMARKS = ['boot', 'clone', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'density', 'net', 'portforward'] as const;
+const BENCHMARKS = ['boot', 'clone', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'cri', 'density', 'net', 'portforward'] as const;
 type Name = (typeof BENCHMARKS)[number];
 
 const row = (label: string, s: Summary, unit = 'ms'): string => `${label.padEnd(30)} ${s.median.toFixed(1).padStart(9)} ${s.min.toFixed(1).padStart(9)} ${s.max.toFixed(1).padStart(9)}  ${unit}`;
@@ -72,6 +73,22 @@ async function bench(name: Name, runs: number, toml: string, pods: number[]): Pr
           row('QEMU PSS (container running)', r.qemuPssMib, 'MiB'),
           '',
           comparison(`ctr task exec of true into a running container, ${runs} runs each, alternating`, r.exec),
+        ].join('\n'),
+        json: r,
+      };
+    }
+    case 'cri': {
+      const r = await criBench(runs);
+      return {
+        text: [
+          comparison(`CRI RunPodSandbox -> StartContainer (one container, CNI network), ${runs} pods each, alternating`, r.start, 'mayu (handler mayu)', 'runc'),
+          header,
+          row('mayu: RunPodSandbox', r.runPodSandbox.mayu),
+          row('runc: RunPodSandbox', r.runPodSandbox.runc),
+          row('mayu: Create+StartContainer', r.container.mayu),
+          row('runc: Create+StartContainer', r.container.runc),
+          row('mayu: Stop+RemovePodSandbox', r.teardown.mayu),
+          row('runc: Stop+RemovePodSandbox', r.teardown.runc),
         ].join('\n'),
         json: r,
       };
