@@ -13,7 +13,8 @@ describe('vsock package inside the guest (loopback, CID 1)', () => {
   const vms = useGuestFactory();
 
   it('listens, connects, streams, half-closes, refuses, and serves gRPC over AF_VSOCK', async () => {
-    const { sandbox } = await vms().boot({ kernelParams: 'agent.selftest=vsock' });
+    // A cold boot: the self-test runs as the agent starts, and a template would have run it before it was saved.
+    const { sandbox } = await vms().boot({ kernelParams: 'agent.selftest=vsock', toml: '[factory]\ntemplate = false' });
     const consoleLog = join(sandbox.stateDir, 'console.log');
     let line: string | undefined;
     for (let waited = 0; !line && waited < 90_000; waited += 250) {
