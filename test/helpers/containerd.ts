@@ -162,7 +162,7 @@ export class PrivateContainerd {
   }
 
   /** Runs `ctr` against this containerd. */
-  ctr(args: string[], o: { namespace?: string; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  ctr(args: string[], o: { namespace?: string; input?: string | Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
     const child = this.startCtr(args, o.namespace);
     let stdout = '';
     let stderr = '';

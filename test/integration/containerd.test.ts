@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,16 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     const r = await run('run-2', ['sh', '-c', 'cat; echo "<eof>"'], { input: 'piped\ndata\n' });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'piped\ndata\n<eof>\n');
+  });
+
+  it('ctr run passes 16 MiB of stdin byte-exact, as runc does (the shim once lost the last 64 KiB it had buffered at CloseIO)', async () => {
+    const input = randomBytes(16 * 1024 * 1024);
+    const want = `${createHash('sha256').update(input).digest('hex')}  -\n`;
+    const mayu = await ctrd.ctr(['run', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, '--rm', EXAMPLE_IMAGE, 'stdin-mayu', 'sha256sum'], { input, timeoutMs: 170_000 });
+    const runc = await ctrd.ctr(['run', '--rm', EXAMPLE_IMAGE, 'stdin-runc', 'sha256sum'], { input });
+    assert.equal(runc.stdout, want, `runc: ${runc.stderr}`);
+    assert.equal(mayu.code, 0, mayu.stderr);
+    assert.equal(mayu.stdout, want, 'mayu: the same bytes, all of them');
   });
 
   it("ctr run -t gives a terminal at the caller's size (ResizePty)", async () => {

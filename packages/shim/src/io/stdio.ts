@@ -123,8 +123,14 @@ export class ShimIo {
       if (finished) return;
       finished = true;
       input.pause();
-      // Whatever the client wrote before CloseIO still goes first.
-      for (let chunk = drain ? readAvailable(fd) : null; chunk; chunk = readAvailable(fd)) send(chunk);
+      if (drain) {
+        // Whatever the client wrote before CloseIO still goes, in order: what
+        // the stream already read from the FIFO (up to its high-water mark,
+        // read while the pump waited for the agent), then what is in the FIFO.
+        input.removeAllListeners('data');
+        for (let chunk = input.read() as Buffer | null; chunk; chunk = input.read() as Buffer | null) send(chunk);
+        for (let chunk = readAvailable(fd); chunk; chunk = readAvailable(fd)) send(chunk);
+      }
       input.destroy();
       chain = chain.then(() => (this.closed ? undefined : agent.closeStdin(ref))).catch(() => {});
     };
