@@ -112,6 +112,41 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     await eventually('the shim and VM to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
   });
 
+  it("exit statuses are runc's: 0, 1, 126, 127, 255, and 128+N for each signal N a process can die of", async () => {
+    leftovers.push('status-mayu', 'status-runc');
+    assert.equal((await runDetached('status-mayu')).code, 0);
+    const runc = await ctrd.ctr(['run', '-d', EXAMPLE_IMAGE, 'status-runc', 'sleep', '600']);
+    assert.equal(runc.code, 0, runc.stderr);
+    const signals: [string, number][] = [
+      ['HUP', 1],
+      ['INT', 2],
+      ['QUIT', 3],
+      ['ABRT', 6],
+      ['KILL', 9],
+      ['USR1', 10],
+      ['SEGV', 11],
+      ['USR2', 12],
+      ['PIPE', 13],
+      ['ALRM', 14],
+      ['TERM', 15],
+    ];
+    const cases: [string, string, number][] = [
+      ['exit 0', 'exit 0', 0],
+      ['exit 1', 'exit 1', 1],
+      ['exit 255', 'exit 255', 255],
+      ['not executable', '/etc', 126],
+      ['not found', 'no-such-command', 127],
+      // The shell dies of the signal unless it ignores it (busybox sh ignores SIGQUIT): then both say 0.
+      ...signals.map(([name, n]): [string, string, number] => [`SIG${name}`, `kill -${name} $$`, name === 'QUIT' ? 0 : 128 + n]),
+    ];
+    let n = 0;
+    for (const [what, script, want] of cases) {
+      const codes = [];
+      for (const id of ['status-mayu', 'status-runc']) codes.push((await ctrd.ctr(['tasks', 'exec', '--exec-id', `x${++n}`, id, 'sh', '-c', script])).code);
+      assert.deepEqual(codes, [want, want], `${what}: mayu ${codes[0]}, runc ${codes[1]}, expected ${want}`);
+    }
+  });
+
   it('a detached task: ps, exec (its exit code), metrics, pause/resume, kill, delete', async () => {
     const id = 'task-1';
     leftovers.push(id);
