@@ -6,15 +6,16 @@ import { ctrRunBench } from './ctr.bench.js';
 import { densityBench } from './density.bench.js';
 import { netBench } from './net.bench.js';
 import { portForwardBench } from './portforward.bench.js';
+import { stdioBench } from './stdio.bench.js';
 import type { Summary } from './stats.js';
 
-const BENCHMARKS = ['boot', 'clone', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'cri', 'density', 'net', 'portforward'] as const;
+const BENCHMARKS = ['boot', 'clone', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'cri', 'density', 'net', 'portforward', 'stdio'] as const;
 type Name = (typeof BENCHMARKS)[number];
 
 const row = (label: string, s: Summary, unit = 'ms'): string => `${label.padEnd(30)} ${s.median.toFixed(1).padStart(9)} ${s.min.toFixed(1).padStart(9)} ${s.max.toFixed(1).padStart(9)}  ${unit}`;
 const header = `${''.padEnd(30)} ${'median'.padStart(9)} ${'min'.padStart(9)} ${'max'.padStart(9)}`;
-const comparison = (title: string, c: Comparison, mayuLabel = 'mayu', runcLabel = 'runc'): string =>
-  [title, header, row(mayuLabel, c.mayu), row(runcLabel, c.runc), `ratio mayu / runc (medians): ${c.ratio.toFixed(2)}x`].join('\n');
+const comparison = (title: string, c: Comparison, mayuLabel = 'mayu', runcLabel = 'runc', unit = 'ms'): string =>
+  [title, header, row(mayuLabel, c.mayu, unit), row(runcLabel, c.runc, unit), `ratio mayu / runc (medians): ${c.ratio.toFixed(2)}x`].join('\n');
 
 async function bench(name: Name, runs: number, toml: string, pods: number[]): Promise<{ text: string; json: unknown }> {
   switch (name) {
@@ -144,6 +145,17 @@ async function bench(name: Name, runs: number, toml: string, pods: number[]): Pr
           row(`runc: ${16} MiB forwarded`, r.throughput.runc, 'MiB/s'),
           `ratio mayu / runc (medians): ${r.throughput.ratio.toFixed(2)}x`,
         ].join('\n'),
+        json: r,
+      };
+    }
+    case 'stdio': {
+      const r = await stdioBench(runs);
+      return {
+        text: [
+          comparison(`${r.mib} MiB of a container's stdout through ctr run, ${runs} runs each`, r.stdout, 'mayu', 'runc', 'MiB/s'),
+          comparison(`${r.mib} MiB into a container's stdin through ctr run, ${runs} runs each`, r.stdin, 'mayu', 'runc', 'MiB/s'),
+          `mayu shim peak PSS while streaming: ${r.shimPeakPssMib.toFixed(1)} MiB`,
+        ].join('\n\n'),
         json: r,
       };
     }
