@@ -58,7 +58,14 @@ export interface ClhConfig {
 export interface RuntimeConfig {
   sandbox: SandboxConfig;
   hypervisor: { qemu: QemuConfig; clh: ClhConfig };
-  agent: { dialTimeoutMs: number; callTimeoutMs: number };
+  agent: {
+    dialTimeoutMs: number;
+    callTimeoutMs: number;
+    /** How often a running sandbox's agent is asked Check (0: never). */
+    healthIntervalMs: number;
+    /** How long one such Check may take. */
+    healthTimeoutMs: number;
+  };
   runtime: {
     stateDir: string;
     stopTimeoutMs: number;
@@ -102,7 +109,7 @@ export interface RawConfig {
     qemu: { path: string; machine_type: QemuConfig['machineType']; accel: QemuConfig['accel']; tcg_tb_size: number; sandbox: boolean; run_as: string };
     clh: { path: string; seccomp: ClhConfig['seccomp']; run_as: string; api_timeout: number };
   };
-  agent: { dial_timeout: number; call_timeout: number };
+  agent: { dial_timeout: number; call_timeout: number; health_interval: number; health_timeout: number };
   runtime: { state_dir: string; stop_timeout: number; lsm_labels: 'refuse' | 'drop'; host_namespaces: 'refuse' | 'vm' };
   factory: { template: boolean; template_dir: string; max_templates: number };
 }
@@ -137,7 +144,12 @@ export function configFromRaw(raw: RawConfig, source: string, warnings: string[]
       qemu: { path: q.path, machineType: q.machine_type, accel: q.accel, tcgTbSizeMib: q.tcg_tb_size, sandbox: q.sandbox, runAs: q.run_as },
       clh: { path: c.path, seccomp: c.seccomp, runAs: c.run_as, apiTimeoutMs: c.api_timeout * 1000 },
     },
-    agent: { dialTimeoutMs: raw.agent.dial_timeout * 1000, callTimeoutMs: raw.agent.call_timeout * 1000 },
+    agent: {
+      dialTimeoutMs: raw.agent.dial_timeout * 1000,
+      callTimeoutMs: raw.agent.call_timeout * 1000,
+      healthIntervalMs: raw.agent.health_interval * 1000,
+      healthTimeoutMs: raw.agent.health_timeout * 1000,
+    },
     runtime: { stateDir: raw.runtime.state_dir, stopTimeoutMs: raw.runtime.stop_timeout * 1000, lsmLabels: raw.runtime.lsm_labels, hostNamespaces: raw.runtime.host_namespaces },
     factory: { template: raw.factory.template, templateDir: raw.factory.template_dir, maxTemplates: raw.factory.max_templates },
     source,

@@ -12,7 +12,9 @@ import { VmFactory } from '../factory/vm-factory.js';
 import type { Template } from '../factory/template-store.js';
 import { removeDirSafely } from '../storage/host-mounts.js';
 import { buildRootfsImage } from '../storage/rootfs-image.js';
+import { AgentHealthWatch } from './agent-health.js';
 import { computeBootTimings, type BootTimings } from './boot-timings.js';
+import { guestPanic } from './exit-reason.js';
 import { prepareContainer, type ContainerRootfs, type ContainerShares } from './container-setup.js';
 import { specForGuest } from './guest-spec.js';
 import { GuestLogRelay } from './guest-log-relay.js';
@@ -108,6 +110,10 @@ export class Sandbox {
   private networking: PodNetworking | null = null;
   /** The VM was restored from a template (a clone), not booted. */
   private restored = false;
+  /** Asks the running agent Check; kills a hung VM. */
+  private health: AgentHealthWatch | null = null;
+  /** Why the VM was killed as hung, once it was. */
+  private hungReason: string | null = null;
   /** Serves port-forward in the pod's namespace (network.portForward). */
   private portForwarder: PortForwarder | null = null;
   private readonly createdAt = new Date().toISOString();
@@ -187,6 +193,23 @@ export class Sandbox {
   }
 
   /**
+   * Why the VM is gone, for the operator: killed as hung, the guest
+   * kernel's panic (from the end of its console log), or how its
+   * hypervisor process ended.
+   */
+  exitReason(exit: VmExit): string {
+    return this.hungReason ?? guestPanic(join(this.stateDir, 'console.log')) ?? `the hypervisor exited (code ${String(exit.code)}, signal ${String(exit.signal)})`;
+  }
+
+  /** A VM whose agent stopped answering is killed: whoever waits on it is answered (the VM died). */
+  private async killHung(reason: string): Promise<void> {
+    if (this.fsm.state !== 'running') return;
+    this.hungReason = reason;
+    this.log.error({ event: 'vm.hung', sandboxId: this.id, reason }, 'killing a hung VM');
+    await this.hypervisor.destroy().catch((err: unknown) => this.log.warn({ err }, 'killing the hung VM failed'));
+  }
+
+  /**
    * Offers a container's root filesystem before the VM boots. With
    * container_rootfs = "block", it becomes a read-only erofs disk (the guest
    * puts a writable overlay on top); otherwise nothing happens here and
@@ -245,6 +268,7 @@ export class Sandbox {
   async stop(): Promise<void> {
     if (this.fsm.state === 'stopped') return;
     if (this.fsm.can('stopping')) this.fsm.transition('stopping');
+    this.health?.stop();
     if (this.restored && this.agentClient && !this.vmExited) {
       // A clone is disposable: its shares are unmounted in the guest (dirty
       // pages reach the host), then it is killed — no guest power-off.
@@ -261,6 +285,7 @@ export class Sandbox {
   /** Kills the VM at once and removes everything; idempotent. */
   async destroy(): Promise<void> {
     if (this.fsm.state === 'stopped') return;
+    this.health?.stop();
     this.agentClient?.close();
     await this.hypervisor.destroy();
     await this.release();
@@ -268,6 +293,7 @@ export class Sandbox {
 
   /** Leaves the VM running with nothing of this process attached (mayu boot --keep). */
   detach(): void {
+    this.health?.stop();
     this.agentClient?.close();
     this.agentClient = null;
     this.hypervisor.disconnect();
@@ -371,6 +397,14 @@ export class Sandbox {
       annotations: {},
     });
     this.fsm.transition('running');
+    this.health = new AgentHealthWatch({
+      intervalMs: this.config.agent.healthIntervalMs,
+      timeoutMs: this.config.agent.healthTimeoutMs,
+      check: (timeoutMs) => agent.check({ timeoutMs }),
+      onHung: (reason) => void this.killHung(reason),
+      log: this.log.child({ subsystem: 'health' }),
+    });
+    this.health.start();
     const timings = computeBootTimings({ ...started, firstRpcAt, detailsSentAt, detailsReceivedAt, guest, restored: !!started.restored });
     this.log.info({ event: 'vm.booted', timings }, 'sandbox booted');
     return { timings, guest, accel: this.accel, pid: started.pid, stateDir: this.stateDir, agentEndpoint: this.agentEndpoint };

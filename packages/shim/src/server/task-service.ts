@@ -413,10 +413,11 @@ export class TaskService {
   // ---- helpers --------------------------------------------------------------
 
   private watchVm(sandbox: Sandbox): void {
-    void sandbox.exited().then(() => {
+    void sandbox.exited().then((exit) => {
       this.oomWatcher?.stop();
       if (this.shuttingDown) return;
-      this.o.log.error({ event: 'vm.died' }, 'the VM exited: every process of the pod is gone');
+      const reason = sandbox.exitReason(exit);
+      this.o.log.error({ event: 'vm.died', reason }, `the VM exited: every process of the pod is gone (${reason})`);
       for (const c of this.containers.values()) for (const p of [c.init, ...c.execs.values()]) if (p.status !== 'created') this.recordExit(c, p, 255);
     });
     this.oomWatcher = new OomWatcher(

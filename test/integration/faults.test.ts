@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Sandbox } from '@mayu/runtime';
+import { useGuestFactory } from '../helpers/guest-factory.js';
+import { imageSpec } from '../helpers/in-guest.js';
+
+/** Health checks every second, each allowed 2 s: a hung VM is found within ~9 s. */
+const FAST_HEALTH = '[agent]\nhealth_interval = 1\nhealth_timeout = 2\n[runtime]\nhost_namespaces = "vm"\n';
+const BOUND_MS = 30_000;
+
+/** A container that sleeps, and its WaitProcess (which has no deadline of its own). */
+async function sleeper(sandbox: Sandbox, id: string, edit?: (s: Record<string, unknown>) => void): Promise<{ waiting: Promise<unknown> }> {
+  await sandbox.createContainer({ id, spec: await imageSpec(['sleep', '600'], {}, edit), rootfs: 'image', stdio: { terminal: false, stdin: false } });
+  await sandbox.agent.startContainer(id);
+  const waiting = sandbox.agent.waitProcess({ containerId: id, execId: '' });
+  waiting.catch(() => {});
+  return { waiting };
+}
+
+/** Resolves with how long `p` took to settle (it must settle within BOUND_MS), and whether it was rejected. */
+async function settles(p: Promise<unknown>): Promise<{ ms: number; rejected: boolean }> {
+  const t0 = performance.now();
+  const outcome = await Promise.race([
+    p.then(
+      () => false,
+      () => true,
+    ),
+    sleep(BOUND_MS).then(() => 'timeout' as const),
+  ]);
+  assert.notEqual(outcome, 'timeout', `still waiting after ${BOUND_MS} ms`);
+  return { ms: performance.now() - t0, rejected: outcome === true };
+}
+
+/**
+ * A VM that stops answering: its vCPUs stopped (QEMU itself stopped here)
+ * or its agent wedged. The sandbox's health checks find it, kill it, and
+ * every waiting caller is answered — as with runc, where a container's
+ * death is always reported.
+ */
+describe('faults inside the VM: a hung guest and a hung agent (real VMs)', () => {
+  const vms = useGuestFactory();
+
+  it('a hung VM (QEMU stopped): killed within bounded time, a waiting WaitProcess fails, the reason says why, nothing is left', async () => {
+    const { sandbox } = await vms().boot({ toml: FAST_HEALTH });
+    const { waiting } = await sleeper(sandbox, 'hang-1');
+    const pid = sandbox.pid as number;
+    process.kill(pid, 'SIGSTOP');
+    const { ms, rejected } = await settles(waiting);
+    assert.ok(rejected, 'the wait failed: the VM is gone');
+    const exit = await sandbox.exited();
+    assert.match(sandbox.exitReason(exit), /answered none of 3 health checks in a row .*the VM is hung/);
+    assert.ok(ms < BOUND_MS, `answered after ${Math.round(ms)} ms`);
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, 'QEMU is gone');
+  });
+
+  it('a hung agent (SIGSTOP from a container in the VM): the same, and a VM that keeps answering is left alone', async () => {
+    const { sandbox } = await vms().boot({ toml: FAST_HEALTH });
+    const { waiting } = await sleeper(sandbox, 'calm');
+    // Several health checks pass while the VM is well.
+    await sleep(4000);
+    assert.equal(sandbox.state, 'running');
+    // A container in the VM's own PID namespace (runtime.host_namespaces = "vm") stops the agent.
+    const inVmPidns = (s: Record<string, unknown>): void => {
+      const linux = s.linux as { namespaces: { type: string }[] };
+      linux.namespaces = linux.namespaces.filter((n) => n.type !== 'pid');
+    };
+    const script = 'for p in /proc/[0-9]*; do case "$(tr "\\0" " " < $p/cmdline 2>/dev/null)" in *mayu-agent*) kill -STOP ${p#/proc/};; esac; done';
+    await sandbox.createContainer({ id: 'stopper', spec: await imageSpec(['sh', '-c', script], {}, inVmPidns), rootfs: 'image', stdio: { terminal: false, stdin: false } });
+    await sandbox.agent.startContainer('stopper').catch(() => {});
+    const { rejected } = await settles(waiting);
+    assert.ok(rejected);
+    assert.match(sandbox.exitReason(await sandbox.exited()), /the VM is hung/);
+  });
+});
