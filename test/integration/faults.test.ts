@@ -37,7 +37,7 @@ async function settles(p: Promise<unknown>): Promise<{ ms: number; rejected: boo
  * every waiting caller is answered — as with runc, where a container's
  * death is always reported.
  */
-describe('faults inside the VM: a hung guest and a hung agent (real VMs)', () => {
+describe('faults inside the VM: a hung guest, a hung agent, guest memory exhausted (real VMs)', () => {
   const vms = useGuestFactory();
 
   it('a hung VM (QEMU stopped): killed within bounded time, a waiting WaitProcess fails, the reason says why, nothing is left', async () => {
@@ -70,5 +70,23 @@ describe('faults inside the VM: a hung guest and a hung agent (real VMs)', () =>
     const { rejected } = await settles(waiting);
     assert.ok(rejected);
     assert.match(sandbox.exitReason(await sandbox.exited()), /the VM is hung/);
+  });
+
+  it('containers that exhaust guest memory with many processes, each smaller than the agent, are OOM-killed in their cgroup; the agent lives', async () => {
+    const { sandbox } = await vms().boot();
+    const oom = sandbox.agent.nextOomEvent();
+    // 48 processes of 12 MiB each (more than the guest's 512 MiB), held by a pipe nobody reads. Each is
+    // smaller than the agent (~13 MiB anonymous): the kernel's global OOM killer picked the agent, and
+    // the VM powered off, before the containers' memory was capped below the guest's.
+    const hog = 'for i in $(seq 48); do (dd if=/dev/zero bs=12M count=1 2>/dev/null | sleep 600) & done; wait';
+    await sandbox.createContainer({ id: 'hogs', spec: await imageSpec(['sh', '-c', hog]), rootfs: 'image', stdio: { terminal: false, stdin: false } });
+    await sandbox.agent.startContainer('hogs');
+    assert.equal(await Promise.race([oom, sleep(60_000).then(() => 'no OOM event')]), 'hogs');
+    await sleep(2000);
+    assert.equal(await sandbox.agent.check(), 'serving', 'the agent survived');
+    assert.equal(sandbox.state, 'running');
+    const stats = await sandbox.agent.stats('hogs');
+    assert.ok(stats.memory.usageBytes < 512 * 1048576, 'the containers stayed under their cap');
+    await sandbox.removeContainer('hogs');
   });
 });

@@ -2,10 +2,24 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { CGROUP_ROOT, CONTAINER_CGROUP_PARENT } from '../stats/cgroup-stats.js';
 
+/** Guest memory the containers together never get: the agent's, init's and the kernel's. */
+export const AGENT_MEMORY_RESERVE = 128 * 1048576;
+
+/**
+ * What the containers together may use of `memTotal` bytes: all but a
+ * reserve of a quarter of it, at most AGENT_MEMORY_RESERVE.
+ */
+export function containersMemoryMax(memTotal: number): number {
+  return memTotal - Math.min(AGENT_MEMORY_RESERVE, Math.floor(memTotal / 4));
+}
+
 /**
  * Delegates every available cgroup v2 controller to /sys/fs/cgroup/mayu,
  * the parent of the containers' cgroups, so that their resource limits and
- * statistics work.
+ * statistics work, and caps the containers' memory together below the
+ * guest's: memory they exhaust is reclaimed or OOM-killed inside their own
+ * cgroups, never the agent (the kernel's global OOM killer would pick the
+ * largest process, which the agent can be).
  */
 export function setUpCgroups(log: Logger): void {
   try {
@@ -14,7 +28,10 @@ export function setUpCgroups(log: Logger): void {
     writeFileSync(`${CGROUP_ROOT}/cgroup.subtree_control`, enable);
     mkdirSync(`${CGROUP_ROOT}/${CONTAINER_CGROUP_PARENT}`, { recursive: true });
     writeFileSync(`${CGROUP_ROOT}/${CONTAINER_CGROUP_PARENT}/cgroup.subtree_control`, enable);
-    log.debug({ controllers: available }, 'cgroup controllers delegated');
+    const memTotal = Number(/^MemTotal:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
+    const memoryMax = memTotal > 0 ? containersMemoryMax(memTotal) : 0;
+    if (memoryMax > 0) writeFileSync(`${CGROUP_ROOT}/${CONTAINER_CGROUP_PARENT}/memory.max`, String(memoryMax));
+    log.debug({ controllers: available, memTotal, containersMemoryMax: memoryMax }, 'cgroup controllers delegated');
   } catch (err) {
     log.warn({ err }, 'cannot set up cgroup controllers: container limits and stats will not work');
   }
