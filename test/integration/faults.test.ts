@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Sandbox } from '@mayu/runtime';
 import { useGuestFactory } from '../helpers/guest-factory.js';
-import { imageSpec } from '../helpers/in-guest.js';
+import { imageSpec, runIn } from '../helpers/in-guest.js';
 
 /** Health checks every second, each allowed 2 s: a hung VM is found within ~9 s. */
 const FAST_HEALTH = '[agent]\nhealth_interval = 1\nhealth_timeout = 2\n[runtime]\nhost_namespaces = "vm"\n';
@@ -37,7 +37,7 @@ async function settles(p: Promise<unknown>): Promise<{ ms: number; rejected: boo
  * every waiting caller is answered — as with runc, where a container's
  * death is always reported.
  */
-describe('faults inside the VM: a hung guest, a hung agent, guest memory exhausted (real VMs)', () => {
+describe('faults inside the VM: a hung guest, a hung agent, guest memory exhausted, a fork bomb (real VMs)', () => {
   const vms = useGuestFactory();
 
   it('a hung VM (QEMU stopped): killed within bounded time, a waiting WaitProcess fails, the reason says why, nothing is left', async () => {
@@ -88,5 +88,26 @@ describe('faults inside the VM: a hung guest, a hung agent, guest memory exhaust
     const stats = await sandbox.agent.stats('hogs');
     assert.ok(stats.memory.usageBytes < 512 * 1048576, 'the containers stayed under their cap');
     await sandbox.removeContainer('hogs');
+  });
+
+  it("a fork bomb is held by the pod's pids limit: the agent serves, another container starts, the bomb is removed", async () => {
+    const { sandbox } = await vms().boot();
+    const withPids = (s: Record<string, unknown>): void => {
+      (s.linux as { resources: Record<string, unknown> }).resources.pids = { limit: 64 };
+    };
+    const bomb = 'f() { f | f & }; f; sleep 600';
+    await sandbox.createContainer({ id: 'bomb', spec: await imageSpec(['sh', '-c', bomb], {}, withPids), rootfs: 'image', stdio: { terminal: false, stdin: false } });
+    await sandbox.agent.startContainer('bomb');
+    await sleep(5000);
+    assert.equal(await sandbox.agent.check(), 'serving');
+    const { pids } = await sandbox.agent.stats('bomb');
+    assert.equal(pids.limit, 64);
+    assert.ok(pids.current <= 64 && pids.current > 8, `the bomb ran, and stopped at its limit (${pids.current} processes)`);
+    const probe = await runIn(sandbox, 'probe', await imageSpec(['echo', 'still here']));
+    assert.deepEqual([probe.status, probe.stdout], [0, 'still here\n']);
+    const t0 = performance.now();
+    await sandbox.removeContainer('bomb');
+    assert.ok(performance.now() - t0 < 20_000, 'removed within bounded time');
+    assert.equal(await sandbox.agent.check(), 'serving');
   });
 });
