@@ -202,6 +202,20 @@ export class PrivateContainerd {
     while ((this.shims().length > 0 || this.vms().length > 0) && Date.now() < deadline) await sleep(100);
   }
 
+  /** Kills containerd by PID with SIGKILL (its shims live on); `start` brings it back on the same state. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await gone;
+  }
+
+  /** Starts containerd again after kill(), on the same configuration, root and state. */
+  async restart(): Promise<void> {
+    await this.launch();
+  }
+
   /** Stops containerd by PID, keeps its log when asked, and checks that nothing of it is left. */
   async stop(keepLogAs?: string): Promise<void> {
     if (keepLogAs && existsSync(join(this.dir, 'containerd.log'))) {

@@ -245,6 +245,65 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     assert.deepEqual(processesMentioning(silent), [], 'the logger was killed');
   });
 
+  it('containerd killed and restarted while tasks run: they are listed with their PIDs, exec/kill/delete work, output and exits from the outage are kept', async () => {
+    leftovers.push('rs-long', 'rs-ends');
+    mkdirSync(join(ctrd.dir, 'logs'), { recursive: true });
+    const longLog = join(ctrd.dir, 'logs', 'rs-long.log');
+    const endsLog = join(ctrd.dir, 'logs', 'rs-ends.log');
+    const detached = (id: string, log: string, script: string) =>
+      ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, '--log-uri', `file://${log}`, EXAMPLE_IMAGE, id, 'sh', '-c', script]);
+    assert.equal((await detached('rs-long', longLog, 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.5; done')).code, 0);
+    assert.equal((await detached('rs-ends', endsLog, 'sleep 3; echo bye; exit 3')).code, 0);
+    // runc's twins, through the same outage.
+    leftovers.push('rr-long', 'rr-ends');
+    assert.equal((await ctrd.ctr(['run', '-d', EXAMPLE_IMAGE, 'rr-long', 'sleep', '600'])).code, 0);
+    assert.equal((await ctrd.ctr(['run', '-d', EXAMPLE_IMAGE, 'rr-ends', 'sh', '-c', 'sleep 3; exit 3'])).code, 0);
+    const tasks = async (): Promise<Map<string, { pid: string; status: string }>> =>
+      new Map(
+        (await ctrd.ctr(['tasks', 'ls'])).stdout
+          .split('\n')
+          .slice(1)
+          .filter(Boolean)
+          .map((l) => l.trim().split(/\s+/))
+          .map(([id = '', pid = '', status = '']) => [id, { pid, status }]),
+      );
+    const before = await tasks();
+    assert.equal(before.get('rs-long')?.status, 'RUNNING');
+    const ticksBefore = readFileSync(longLog, 'utf8').split('\n').filter(Boolean).length;
+
+    await ctrd.kill();
+    await sleep(6000); // rs-ends exits, rs-long keeps printing, with no containerd
+    await ctrd.restart();
+
+    const after = await tasks();
+    assert.deepEqual(after.get('rs-long'), before.get('rs-long'), 'the running task, its PID');
+    assert.equal(after.get('rs-ends')?.status, 'STOPPED', 'the task that ended meanwhile');
+    assert.deepEqual([after.get('rr-long'), after.get('rr-ends')?.status], [before.get('rr-long'), 'STOPPED'], 'as with runc');
+    const ticks = readFileSync(longLog, 'utf8').split('\n').filter(Boolean);
+    assert.ok(ticks.length > ticksBefore + 6, `output written during the outage is in the log (${ticksBefore} -> ${ticks.length} lines)`);
+    assert.deepEqual(
+      ticks,
+      ticks.map((_, i) => `tick ${i}`),
+      'every line, in order',
+    );
+    assert.equal(readFileSync(endsLog, 'utf8'), 'bye\n');
+    const exec = await ctrd.ctr(['tasks', 'exec', '--exec-id', 'after', 'rs-long', 'sh', '-c', 'echo alive; exit 4']);
+    assert.deepEqual([exec.code, exec.stdout], [4, 'alive\n']);
+    const ended = await ctrd.ctr(['tasks', 'rm', 'rs-ends']);
+    const endedRunc = await ctrd.ctr(['tasks', 'rm', 'rr-ends']);
+    assert.equal(ended.code, 0, ended.stderr);
+    assert.match(endedRunc.stderr + endedRunc.stdout, /exit code 3/, 'runc reports the exit status');
+    assert.match(ended.stderr + ended.stdout, /exit code 3/, 'so does mayu');
+    assert.equal((await ctrd.ctr(['tasks', 'kill', '--signal', 'SIGKILL', 'rs-long'])).code, 0);
+    await eventually('rs-long to stop', async () => (await tasks()).get('rs-long')?.status === 'STOPPED');
+    assert.equal((await ctrd.ctr(['tasks', 'rm', 'rs-long'])).code, 0);
+    await ctrd.ctr(['tasks', 'kill', '--signal', 'SIGKILL', 'rr-long']);
+    await eventually('rr-long to stop', async () => (await tasks()).get('rr-long')?.status === 'STOPPED');
+    assert.equal((await ctrd.ctr(['tasks', 'rm', 'rr-long'])).code, 0);
+    for (const id of ['rs-long', 'rs-ends', 'rr-long', 'rr-ends']) assert.equal((await ctrd.ctr(['containers', 'rm', id])).code, 0);
+    await eventually('the shims and VMs to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
+  });
+
   it('when the VM dies, every task of it exits (TaskExit) and the shim leaves nothing', async () => {
     const id = 'doomed-1';
     leftovers.push(id);
