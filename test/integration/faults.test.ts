@@ -37,7 +37,7 @@ async function settles(p: Promise<unknown>): Promise<{ ms: number; rejected: boo
  * every waiting caller is answered — as with runc, where a container's
  * death is always reported.
  */
-describe('faults inside the VM: a hung guest, a hung agent, guest memory exhausted, a fork bomb (real VMs)', () => {
+describe('faults inside the VM: a hung guest, a hung agent, a guest kernel panic, guest memory exhausted, a fork bomb (real VMs)', () => {
   const vms = useGuestFactory();
 
   it('a hung VM (QEMU stopped): killed within bounded time, a waiting WaitProcess fails, the reason says why, nothing is left', async () => {
@@ -109,5 +109,22 @@ describe('faults inside the VM: a hung guest, a hung agent, guest memory exhaust
     await sandbox.removeContainer('bomb');
     assert.ok(performance.now() - t0 < 20_000, 'removed within bounded time');
     assert.equal(await sandbox.agent.check(), 'serving');
+  });
+
+  it('a guest kernel panic (a privileged container writes c to /proc/sysrq-trigger): the VM is gone, waiting callers answered, the reason is the panic', async () => {
+    const { sandbox } = await vms().boot();
+    const { waiting } = await sleeper(sandbox, 'bystander');
+    const privileged = (s: Record<string, unknown>): void => {
+      const p = s.process as { capabilities: Record<string, string[]> };
+      for (const set of Object.keys(p.capabilities)) p.capabilities[set] = [...(p.capabilities[set] ?? []), 'CAP_SYS_ADMIN'];
+      const linux = s.linux as Record<string, unknown>;
+      linux.maskedPaths = [];
+      linux.readonlyPaths = [];
+    };
+    await sandbox.createContainer({ id: 'crasher', spec: await imageSpec(['sh', '-c', 'echo c > /proc/sysrq-trigger'], {}, privileged), rootfs: 'image', stdio: { terminal: false, stdin: false } });
+    await sandbox.agent.startContainer('crasher').catch(() => {});
+    const { rejected } = await settles(waiting);
+    assert.ok(rejected, "the bystander's wait failed: the VM is gone");
+    assert.equal(sandbox.exitReason(await sandbox.exited()), 'guest kernel panic: sysrq triggered crash');
   });
 });

@@ -31,6 +31,8 @@ const MIGRATION_TIMEOUT_MS = 30_000;
 const STATE_FD = 3;
 /** RAM pages in the shared memory file are not copied into the state (VM templates). */
 const IGNORE_SHARED = { capabilities: [{ capability: 'x-ignore-shared', state: true }] };
+/** How long an exit waits for the console's last bytes. */
+const CONSOLE_DRAIN_MS = 500;
 /** The kernel console log is cut at this size. */
 const CONSOLE_LOG_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -61,6 +63,8 @@ export class QemuHypervisor implements Hypervisor {
   private vsockCid: number | undefined;
   private child: ChildProcess | null = null;
   private exited: Promise<VmExit> | null = null;
+  /** The kernel console's socket, copied into the console log while it is open. */
+  private consoleSocket: Socket | null = null;
   private exit: VmExit | null = null;
   private qmp: QmpClient | null = null;
   private sockets: Socket[] = [];
@@ -165,6 +169,7 @@ export class QemuHypervisor implements Hypervisor {
       this.consoleFile = new CappedFile(paths.consoleLog, CONSOLE_LOG_MAX_BYTES);
       const consoleSocket = await this.connectSocket(paths.console);
       consoleSocket.on('data', (chunk: Buffer) => this.consoleFile?.write(chunk));
+      this.consoleSocket = consoleSocket;
       const logSocket = await this.connectSocket(paths.log);
       this.o.onGuestLog?.(logSocket);
       await qmp.execute('cont');
@@ -271,6 +276,19 @@ export class QemuHypervisor implements Hypervisor {
     await this.requireQmp().execute('cont');
   }
 
+  /** Resolves once the console socket has closed (QEMU gone: all it sent is in the log), or after `ms`. */
+  private consoleDrained(ms: number): Promise<void> {
+    const socket = this.consoleSocket;
+    if (!socket || socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   disconnect(): void {
     this.closeConnections();
   }
@@ -325,7 +343,9 @@ export class QemuHypervisor implements Hypervisor {
         // virtiofsd serves this VM only.
         void this.virtiofsd?.stop();
         this.o.log.info({ event: 'vm.exited', code, signal }, 'QEMU exited');
-        resolve(this.exit);
+        // The guest's last words (a panic) reach the console log before anyone hears of the exit.
+        const exit = this.exit;
+        void this.consoleDrained(CONSOLE_DRAIN_MS).then(() => resolve(exit));
       });
       child.once('error', (err) => {
         this.exit = { code: null, signal: null };
