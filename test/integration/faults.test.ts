@@ -128,3 +128,35 @@ describe('faults inside the VM: a hung guest, a hung agent, a guest kernel panic
     assert.equal(sandbox.exitReason(await sandbox.exited()), 'guest kernel panic: sysrq triggered crash');
   });
 });
+
+/** The agent's own RSS, from its metrics (MiB). */
+const agentRssMib = async (sandbox: Sandbox): Promise<number> => Number(/^mayu_agent_rss_bytes (\d+)$/m.exec(await sandbox.agent.metrics())?.[1] ?? NaN) / 1048576;
+
+describe('streams: a stalled reader (real VM)', () => {
+  const vms = useGuestFactory();
+
+  it('64 MiB of stdout that nobody reads: the writer blocks and the agent holds its bound; a late reader gets every byte', async () => {
+    const { sandbox } = await vms().boot();
+    const before = await agentRssMib(sandbox);
+    const bytes = 64 * 1048576;
+    await sandbox.createContainer({ id: 'flood', spec: await imageSpec(['sh', '-c', `head -c ${bytes} /dev/zero; echo done >&2`]), rootfs: 'image', stdio: { terminal: false, stdin: false } });
+    await sandbox.agent.startContainer('flood');
+    await sleep(8000); // nobody reads
+    const stalled = await agentRssMib(sandbox);
+    const ref = { containerId: 'flood', execId: '' };
+    const exitedEarly = await Promise.race([sandbox.agent.waitProcess(ref).then(() => true), sleep(500).then(() => false)]);
+    assert.equal(exitedEarly, false, 'the writer waits for a reader');
+    assert.ok(stalled - before < 16, `the agent's RSS grew ${(stalled - before).toFixed(1)} MiB while nobody read (bound: 4 MiB per stream, plus its own churn)`);
+    let got = 0;
+    let nonZero = false;
+    for (;;) {
+      const chunk = await sandbox.agent.readOutput(ref, 'stdout');
+      if (chunk.length === 0) break;
+      got += chunk.length;
+      nonZero ||= chunk.some((b) => b !== 0);
+    }
+    assert.equal(got, bytes, 'every byte');
+    assert.equal(nonZero, false);
+    assert.equal((await sandbox.agent.waitProcess(ref)).exitStatus, 0);
+  });
+});
