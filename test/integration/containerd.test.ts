@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { criWire } from '@mayu/protocol';
 import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
-import { CriClient } from '../helpers/cri-client.js';
+import { CriClient, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
 import { processesMentioning } from '../helpers/leftovers.js';
 
 /** Polls `check` until it returns something truthy, or fails after `ms`. */
@@ -302,6 +302,79 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     assert.equal((await ctrd.ctr(['tasks', 'rm', 'rr-long'])).code, 0);
     for (const id of ['rs-long', 'rs-ends', 'rr-long', 'rr-ends']) assert.equal((await ctrd.ctr(['containers', 'rm', id])).code, 0);
     await eventually('the shims and VMs to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
+  });
+
+  it("containerd killed and restarted under CRI pods of mayu and runc: the containers' states and exit codes, the logs written meanwhile, and ExecSync afterwards, the same for both", async () => {
+    let cri = new CriClient(ctrd.address);
+    const pods: string[] = [];
+    try {
+      const podOf = async (handler: string) => {
+        const name = `restart-${handler || 'runc'}`;
+        const config = podSandboxConfig(name, `${ctrd.dir}/pod-logs/${name}`);
+        const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: handler });
+        pods.push(podSandboxId);
+        const container = async (cname: string, script: string): Promise<string> => {
+          const { containerId } = await cri.createContainer({
+            podSandboxId,
+            config: criWire.ContainerConfig.fromPartial({ metadata: { name: cname, attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command: ['sh', '-c', script], logPath: `${cname}.log` }),
+            sandboxConfig: config,
+          });
+          await cri.startContainer({ containerId });
+          return containerId;
+        };
+        return {
+          dir: join(ctrd.dir, 'pod-logs', name),
+          long: await container('long', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.5; done'),
+          ends: await container('ends', 'sleep 3; echo bye; exit 3'),
+        };
+      };
+      const mayu = await podOf('mayu');
+      const runc = await podOf('');
+      await ctrd.kill();
+      await sleep(6000);
+      await ctrd.restart();
+      cri = new CriClient(ctrd.address);
+      const status = async (containerId: string) => (await cri.containerStatus({ containerId, verbose: false })).status;
+      // containerd's CRI plugin reloads its state after a restart ("server is not initialized yet" until then).
+      await eventually('CRI to answer again', async () =>
+        status(mayu.long).then(
+          () => true,
+          () => false,
+        ),
+      );
+      // CRI's log format: "<time> stdout F <line>".
+      const lines = (dir: string, name: string): string[] =>
+        readFileSync(join(dir, `${name}.log`), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' ').slice(3).join(' '));
+      const seen = [];
+      for (const pod of [mayu, runc]) {
+        assert.equal((await status(pod.long))?.state, criWire.ContainerState.CONTAINER_RUNNING);
+        const ended = await status(pod.ends);
+        assert.deepEqual([ended?.state, ended?.exitCode], [criWire.ContainerState.CONTAINER_EXITED, 3], 'ended during the outage, with its code');
+        const ticks = lines(pod.dir, 'long');
+        assert.ok(ticks.length >= 12, `${ticks.length} lines: those written while containerd was down are there`);
+        assert.deepEqual(
+          ticks,
+          ticks.map((_, i) => `tick ${i}`),
+          'every line, in order',
+        );
+        const exec = await cri.execSync({ containerId: pod.long, cmd: ['sh', '-c', 'echo alive'], timeout: 60n });
+        assert.deepEqual([exec.exitCode, Buffer.from(exec.stdout).toString()], [0, 'alive\n']);
+        seen.push(lines(pod.dir, 'ends'));
+      }
+      // What a container that ended during the outage wrote: containerd reads CRI logs from the
+      // task's FIFOs, and does not reopen an exited task's. The same for both runtimes.
+      assert.deepEqual(seen[0], seen[1], `mayu ${JSON.stringify(seen[0])}, runc ${JSON.stringify(seen[1])}`);
+      for (const id of pods) {
+        await cri.stopPodSandbox({ podSandboxId: id });
+        await cri.removePodSandbox({ podSandboxId: id });
+      }
+      await eventually('the shim and VM to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
+    } finally {
+      await removePodsQuietly(cri, pods);
+    }
   });
 
   it('when the VM dies, every task of it exits (TaskExit) and the shim leaves nothing', async () => {
