@@ -7,6 +7,7 @@ import type { RuntimeConfig } from '../config/runtime-config.js';
 import type { Hypervisor, HypervisorFactory, VmSpec } from '../hypervisor/hypervisor.js';
 import { templateMac } from '../hypervisor/template-mac.js';
 import { createNamedNetns, deleteNamedNetns, inNetns } from '../network/netns.js';
+import { emptyConfig } from '../image/image-config.js';
 import { defaultSpec } from '../oci/default-spec.js';
 import { GuestLogRelay } from '../sandbox/guest-log-relay.js';
 import { TemplateStore, type Template, type TemplateManifest } from './template-store.js';
@@ -60,11 +61,7 @@ const WARM_UP_ID = 'mayu-template-warm-up';
  */
 async function warmUp(agent: AgentClient): Promise<void> {
   const rootfs = `/run/mayu/${WARM_UP_ID}`;
-  const spec = defaultSpec(
-    rootfs,
-    { entrypoint: [], cmd: [], env: [], workingDir: '', user: '' },
-    { args: ['/usr/bin/crun', '--version'], env: [], terminal: false, volumes: [], readOnlyRootfs: true },
-  );
+  const spec = defaultSpec(rootfs, emptyConfig(), { args: ['/usr/bin/crun', '--version'], env: [], terminal: false, volumes: [], readOnlyRootfs: true });
   const storages = [{ driver: 'bind' as const, source: '/', fstype: '', options: ['ro'], mountPoint: rootfs }];
   await agent.createContainer({ containerId: WARM_UP_ID, spec, storages, stdio: { terminal: false, stdin: false } });
   try {
@@ -80,9 +77,10 @@ async function warmUp(agent: AgentClient): Promise<void> {
  * Kata's "VM factory": VM templates. The first sandbox of a kind has a
  * template VM booted to its agent and saved (TemplateStore); every sandbox
  * of that kind starts as a clone of it (VmSpec.memoryFile private +
- * VmSpec.incoming). The template VM runs nothing but the guest kernel and
- * the agent: no container, no shared directory mounted (9p refuses to save
- * a VM that has one mounted), no host connection open when it is saved.
+ * VmSpec.incoming). When the template VM is saved it runs nothing but the
+ * guest kernel and the agent: the warm-up container is gone, no shared
+ * directory is mounted (9p refuses to save a VM that has one mounted), no
+ * host connection is open.
  */
 export class VmFactory {
   readonly store: TemplateStore;
