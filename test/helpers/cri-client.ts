@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { criWire } from '@mayu/protocol';
+import { EXAMPLE_IMAGE } from './containerd.js';
 
 type UnaryCall<Req, Res> = (request: Req, metadata: Metadata, options: { deadline: number }, callback: (err: ServiceError | null, response: Res) => void) => unknown;
 
@@ -68,6 +69,17 @@ export function podSandboxConfig(name: string, logDirectory: string, over: Parti
     logDirectory,
     ...over,
   });
+}
+
+/** Creates and starts a container of the test image in a pod: `command`, its CRI log `<name>.log`; its id. */
+export async function startPodContainer(cri: CriClient, pod: { podSandboxId: string; config: criWire.PodSandboxConfig }, name: string, command: string[]): Promise<string> {
+  const { containerId } = await cri.createContainer({
+    podSandboxId: pod.podSandboxId,
+    config: criWire.ContainerConfig.fromPartial({ metadata: { name, attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command, logPath: `${name}.log` }),
+    sandboxConfig: pod.config,
+  });
+  await cri.startContainer({ containerId });
+  return containerId;
 }
 
 /** Stops and removes pods whatever state they are in (a failed test's), never throwing. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { criWire } from '@mayu/protocol';
 import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
-import { CriClient, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
+import { CriClient, podSandboxConfig, removePodsQuietly, startPodContainer } from '../helpers/cri-client.js';
 import { processesMentioning } from '../helpers/leftovers.js';
 
 /** Polls `check` until it returns something truthy, or fails after `ms`. */
@@ -51,14 +51,17 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
   /** `ctr run -d` of a long sleep: a running task to work with. */
   const runDetached = (id: string) => ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, id, 'sleep', '600']);
 
-  const taskStatus = async (id: string): Promise<string | undefined> => {
-    const r = await ctrd.ctr(['tasks', 'ls']);
-    return r.stdout
-      .split('\n')
-      .find((l) => l.startsWith(`${id} `))
-      ?.trim()
-      .split(/\s+/)[2];
-  };
+  /** `ctr tasks ls`: each task's PID and status, by id. */
+  const tasks = async (): Promise<Map<string, { pid: string; status: string }>> =>
+    new Map(
+      (await ctrd.ctr(['tasks', 'ls'])).stdout
+        .split('\n')
+        .slice(1)
+        .filter(Boolean)
+        .map((l) => l.trim().split(/\s+/))
+        .map(([id = '', pid = '', status = '']) => [id, { pid, status }]),
+    );
+  const taskStatus = async (id: string): Promise<string | undefined> => (await tasks()).get(id)?.status;
 
   it('ctr run --rm prints the guest kernel; stdout and stderr apart; the exit code propagates; nothing is left', async () => {
     const r = await run('run-1', ['sh', '-c', 'uname -r; echo to-err >&2; exit 7']);
@@ -258,15 +261,6 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     leftovers.push('rr-long', 'rr-ends');
     assert.equal((await ctrd.ctr(['run', '-d', EXAMPLE_IMAGE, 'rr-long', 'sleep', '600'])).code, 0);
     assert.equal((await ctrd.ctr(['run', '-d', EXAMPLE_IMAGE, 'rr-ends', 'sh', '-c', 'sleep 3; exit 3'])).code, 0);
-    const tasks = async (): Promise<Map<string, { pid: string; status: string }>> =>
-      new Map(
-        (await ctrd.ctr(['tasks', 'ls'])).stdout
-          .split('\n')
-          .slice(1)
-          .filter(Boolean)
-          .map((l) => l.trim().split(/\s+/))
-          .map(([id = '', pid = '', status = '']) => [id, { pid, status }]),
-      );
     const before = await tasks();
     assert.equal(before.get('rs-long')?.status, 'RUNNING');
     const ticksBefore = readFileSync(longLog, 'utf8').split('\n').filter(Boolean).length;
@@ -313,15 +307,7 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
         const config = podSandboxConfig(name, `${ctrd.dir}/pod-logs/${name}`);
         const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: handler });
         pods.push(podSandboxId);
-        const container = async (cname: string, script: string): Promise<string> => {
-          const { containerId } = await cri.createContainer({
-            podSandboxId,
-            config: criWire.ContainerConfig.fromPartial({ metadata: { name: cname, attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command: ['sh', '-c', script], logPath: `${cname}.log` }),
-            sandboxConfig: config,
-          });
-          await cri.startContainer({ containerId });
-          return containerId;
-        };
+        const container = (cname: string, script: string): Promise<string> => startPodContainer(cri, { podSandboxId, config }, cname, ['sh', '-c', script]);
         return {
           dir: join(ctrd.dir, 'pod-logs', name),
           long: await container('long', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.5; done'),

@@ -5,8 +5,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { criWire } from '@mayu/protocol';
 import { removeDirSafely } from '@mayu/runtime';
-import { EXAMPLE_IMAGE, PrivateContainerd } from '../helpers/containerd.js';
-import { CriClient, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
+import { PrivateContainerd } from '../helpers/containerd.js';
+import { CriClient, podSandboxConfig, removePodsQuietly, startPodContainer } from '../helpers/cri-client.js';
 import { GuestFactory, REPO_ROOT } from '../helpers/guest-factory.js';
 import { entriesOf } from '../helpers/leftovers.js';
 import { runMayu } from '../helpers/run-cli.js';
@@ -65,13 +65,7 @@ describe("pod networking: the pod's CNI network inside its VM (real containerd, 
     return { id: podSandboxId, ip, config };
   }
   async function container(p: { id: string; config: criWire.PodSandboxConfig }, name: string, command: string[]): Promise<string> {
-    const { containerId } = await cri.createContainer({
-      podSandboxId: p.id,
-      config: criWire.ContainerConfig.fromPartial({ metadata: { name, attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command, logPath: `${name}.log` }),
-      sandboxConfig: p.config,
-    });
-    await cri.startContainer({ containerId });
-    return containerId;
+    return startPodContainer(cri, { podSandboxId: p.id, config: p.config }, name, command);
   }
   /** The pod's network namespace (from its sandbox's bundle). */
   function podNetns(podId: string): string {

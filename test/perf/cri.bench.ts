@@ -1,6 +1,4 @@
-import { criWire } from '@mayu/protocol';
-import { EXAMPLE_IMAGE } from '../helpers/containerd.js';
-import { CriClient, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
+import { CriClient, podSandboxConfig, removePodsQuietly, startPodContainer } from '../helpers/cri-client.js';
 import { startInstalledContainerd } from './installed-containerd.js';
 import { progress, summarize, type Summary } from './stats.js';
 
@@ -38,12 +36,7 @@ export async function criBench(runs: number): Promise<CriBench> {
     const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: kind === 'mayu' ? 'mayu' : '' });
     const t1 = performance.now();
     try {
-      const { containerId } = await cri.createContainer({
-        podSandboxId,
-        config: criWire.ContainerConfig.fromPartial({ metadata: { name: 'c', attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command: ['sleep', '3600'], logPath: 'c.log' }),
-        sandboxConfig: config,
-      });
-      await cri.startContainer({ containerId });
+      await startPodContainer(cri, { podSandboxId, config }, 'c', ['sleep', '3600']);
       const t2 = performance.now();
       await cri.stopPodSandbox({ podSandboxId });
       await cri.removePodSandbox({ podSandboxId });

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { criWire } from '@mayu/protocol';
-import { EXAMPLE_IMAGE, PrivateContainerd } from '../helpers/containerd.js';
-import { CriClient, podSandboxConfig } from '../helpers/cri-client.js';
+import { PrivateContainerd } from '../helpers/containerd.js';
+import { CriClient, podSandboxConfig, startPodContainer } from '../helpers/cri-client.js';
 import { progress, summarize, type Summary } from './stats.js';
 
 export interface NetBench {
@@ -40,13 +39,7 @@ async function podPair(cri: CriClient, ctrd: PrivateContainerd, handler: string)
     const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: handler });
     pods.push(podSandboxId);
     const ip = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status?.network?.ip ?? '';
-    const { containerId } = await cri.createContainer({
-      podSandboxId,
-      config: criWire.ContainerConfig.fromPartial({ metadata: { name: 'c', attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command, logPath: 'c.log' }),
-      sandboxConfig: config,
-    });
-    await cri.startContainer({ containerId });
-    return { ip, containerId };
+    return { ip, containerId: await startPodContainer(cri, { podSandboxId, config }, 'c', command) };
   };
   const server = await make(`srv-${handler || 'runc'}`, [
     'sh',

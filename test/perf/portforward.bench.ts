@@ -1,6 +1,5 @@
-import { criWire } from '@mayu/protocol';
-import { EXAMPLE_IMAGE, PrivateContainerd } from '../helpers/containerd.js';
-import { CriClient, podSandboxConfig } from '../helpers/cri-client.js';
+import { PrivateContainerd } from '../helpers/containerd.js';
+import { CriClient, podSandboxConfig, startPodContainer } from '../helpers/cri-client.js';
 import { ChannelStream } from '../helpers/k8s-stream.js';
 import { progress, summarize, type Summary } from './stats.js';
 
@@ -71,12 +70,7 @@ export async function portForwardBench(runs: number): Promise<PortForwardBench> 
       const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: handler });
       pods.push(podSandboxId);
       const command = ['sh', '-c', `mkdir -p /www && echo ok > /www/index.html && dd if=/dev/zero of=/www/big bs=1M count=${BIG_MIB} 2>/dev/null && exec httpd -f -p ${PORT} -h /www`];
-      const { containerId } = await cri.createContainer({
-        podSandboxId,
-        config: criWire.ContainerConfig.fromPartial({ metadata: { name: 'srv', attempt: 0 }, image: { image: EXAMPLE_IMAGE }, command, logPath: 'srv.log' }),
-        sandboxConfig: config,
-      });
-      await cri.startContainer({ containerId });
+      await startPodContainer(cri, { podSandboxId, config }, 'srv', command);
       // Until the server answers through port-forward (bounded).
       for (let i = 0; i < 60 && (await forwardedGet(cri, podSandboxId, '/index.html', smallDone)).bytes === 0; i++) await new Promise((r) => setTimeout(r, 500));
       return podSandboxId;
