@@ -50,9 +50,39 @@ describe('task events to containerd', () => {
     assert.deepEqual(got[0], { topic: '/tasks/start', namespace: 'k8s.io', typeUrl: 'containerd.events.TaskStart', metadataNs: 'k8s.io', id: 'a' });
   });
 
-  it('gives up on an unreachable containerd without throwing', async () => {
-    const p = new EventPublisher(join(dir, 'nobody.sock'), 'default', pino({ level: 'silent' }));
-    await p.publish('/tasks/exit', { name: 'containerd.events.TaskExit', encode: (m: eventsWire.TaskExit) => eventsWire.TaskExit.encode(m) }, eventsWire.TaskExit.fromPartial({ containerId: 'x' }));
+  const exitType = { name: 'containerd.events.TaskExit', encode: (m: eventsWire.TaskExit) => eventsWire.TaskExit.encode(m) };
+
+  it('gives up on an unreachable containerd after its retries, without throwing', async () => {
+    const p = new EventPublisher(join(dir, 'nobody.sock'), 'default', pino({ level: 'silent' }), [10, 10]);
+    const t0 = performance.now();
+    await p.publish('/tasks/exit', exitType, eventsWire.TaskExit.fromPartial({ containerId: 'x' }));
+    assert.ok(performance.now() - t0 >= 20, 'it retried');
     p.close();
+  });
+
+  it('an event published while containerd is down reaches it once it is back (a restarted containerd), once', async () => {
+    const late = join(dir, 'late.sock');
+    const p = new EventPublisher(late, 'default', pino({ level: 'silent' }), [100, 200, 300]);
+    const before = got.length;
+    const sent = p.publish('/tasks/exit', exitType, eventsWire.TaskExit.fromPartial({ containerId: 'during-outage' }));
+    await new Promise((r) => setTimeout(r, 150));
+    const back = new TtrpcServer();
+    back.addService(eventsServiceWire.EventsDefinition, {
+      forward: async (req) => {
+        got.push({ topic: req.envelope?.topic ?? '', namespace: '', typeUrl: '', metadataNs: undefined, id: eventsWire.TaskExit.decode(req.envelope?.event?.value ?? new Uint8Array()).containerId });
+        return {};
+      },
+    });
+    await back.listen(late);
+    try {
+      await sent;
+      assert.deepEqual(
+        got.slice(before).map((g) => g.id),
+        ['during-outage'],
+      );
+    } finally {
+      p.close();
+      back.close();
+    }
   });
 });
