@@ -26,6 +26,8 @@ export interface ContainerdOptions {
   shimDir?: string;
   /** The guest image the shims use (default: the one the build made). */
   guestImageDir?: string;
+  /** More lines for the shims' mayu configuration's [runtime] table (e.g. `host_namespaces = "vm"`). */
+  runtimeToml?: string;
 }
 
 /**
@@ -73,7 +75,7 @@ export class PrivateContainerd {
     const d = this.dir;
     const backend = process.env.MAYU_HYPERVISOR ? `hypervisor = "${process.env.MAYU_HYPERVISOR}"\n` : '';
     const imageDir = this.o.guestImageDir || backend ? `[sandbox]\n${backend}${this.o.guestImageDir ? `guest_image_dir = "${this.o.guestImageDir}"\n` : ''}` : '';
-    writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n[factory]\ntemplate_dir = "${TEST_TEMPLATE_DIR}"\n${imageDir}`);
+    writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n${this.o.runtimeToml ?? ''}\n[factory]\ntemplate_dir = "${TEST_TEMPLATE_DIR}"\n${imageDir}`);
     mkdirSync(join(d, 'cni-conf'), { recursive: true });
     const subnet = `10.233.${72 + ((randomBytes(1)[0] ?? 0) % 100)}.0/24`;
     writeFileSync(
@@ -181,6 +183,12 @@ export class PrivateContainerd {
   /** Starts `ctr` (for streams such as `ctr events`); the caller ends it. */
   startCtr(args: string[], namespace = 'default'): ChildProcess {
     return spawn('ctr', ['--address', this.address, '--namespace', namespace, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
+  /** containerd's own PID (undefined once it has exited). */
+  get pid(): number | undefined {
+    const child = this.child;
+    return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
   }
 
   /** PIDs of this containerd's mayu shims and of its VMs' QEMU processes. */
