@@ -73,6 +73,8 @@ export interface RuntimeConfig {
     lsmLabels: 'refuse' | 'drop';
     /** What to do with a spec asking for host namespaces (see configuration.toml). */
     hostNamespaces: 'refuse' | 'vm';
+    /** Host memory a VM's start must leave free, in MiB (0: no admission check; see configuration.toml). */
+    hostMemoryReserveMib: number;
   };
   /** VM templates (see configuration.toml [factory]). */
   factory: { template: boolean; templateDir: string; maxTemplates: number };
@@ -110,7 +112,7 @@ export interface RawConfig {
     clh: { path: string; seccomp: ClhConfig['seccomp']; run_as: string; api_timeout: number };
   };
   agent: { dial_timeout: number; call_timeout: number; health_interval: number; health_timeout: number };
-  runtime: { state_dir: string; stop_timeout: number; lsm_labels: 'refuse' | 'drop'; host_namespaces: 'refuse' | 'vm' };
+  runtime: { state_dir: string; stop_timeout: number; lsm_labels: 'refuse' | 'drop'; host_namespaces: 'refuse' | 'vm'; host_memory_reserve: number };
   factory: { template: boolean; template_dir: string; max_templates: number };
 }
 
@@ -150,7 +152,13 @@ export function configFromRaw(raw: RawConfig, source: string, warnings: string[]
       healthIntervalMs: raw.agent.health_interval * 1000,
       healthTimeoutMs: raw.agent.health_timeout * 1000,
     },
-    runtime: { stateDir: raw.runtime.state_dir, stopTimeoutMs: raw.runtime.stop_timeout * 1000, lsmLabels: raw.runtime.lsm_labels, hostNamespaces: raw.runtime.host_namespaces },
+    runtime: {
+      stateDir: raw.runtime.state_dir,
+      stopTimeoutMs: raw.runtime.stop_timeout * 1000,
+      lsmLabels: raw.runtime.lsm_labels,
+      hostNamespaces: raw.runtime.host_namespaces,
+      hostMemoryReserveMib: raw.runtime.host_memory_reserve,
+    },
     factory: { template: raw.factory.template, templateDir: raw.factory.template_dir, maxTemplates: raw.factory.max_templates },
     source,
     warnings,

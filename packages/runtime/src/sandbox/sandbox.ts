@@ -6,6 +6,7 @@ import { AgentClient } from '../agent/agent-client.js';
 import type { RuntimeConfig, SharedFsKind } from '../config/runtime-config.js';
 import type { AccelDecision } from '../host/accel.js';
 import { locateGuestImage, type GuestImage } from '../host/guest-image.js';
+import { admitVm, hostAvailableMib, processRssMib } from '../host/memory-admission.js';
 import { hypervisorFactory } from '../hypervisor/backends.js';
 import type { Hypervisor, HypervisorFactory, VmExit, VmSpec, VmStarted } from '../hypervisor/hypervisor.js';
 import { VmFactory } from '../factory/vm-factory.js';
@@ -19,6 +20,7 @@ import { prepareContainer, type ContainerRootfs, type ContainerShares } from './
 import { specForGuest } from './guest-spec.js';
 import { GuestLogRelay } from './guest-log-relay.js';
 import { SANDBOX_TRANSITIONS, type SandboxState } from './sandbox-state.js';
+import { listSandboxes } from './sandbox-records.js';
 import { createStateDir, writeRecord } from './state-dir.js';
 import { planVm } from './vm-plan.js';
 import { PodNetworking } from '../network/pod-network.js';
@@ -299,6 +301,14 @@ export class Sandbox {
     this.hypervisor.disconnect();
   }
 
+  /** Host memory admission (runtime.host_memory_reserve): refused before anything is set up. */
+  private admitMemory(): void {
+    const running = listSandboxes(this.config)
+      .filter((s) => s.running && s.id !== this.id && s.pid)
+      .map((s) => ({ id: s.id, memoryMib: s.memoryMib ?? 0, rssMib: processRssMib(s.pid as number) }));
+    admitVm({ id: this.id, memoryMib: this.vmSpec.memoryMib, reserveMib: this.config.runtime.hostMemoryReserveMib, availableMib: hostAvailableMib(), running });
+  }
+
   private record(pid: number | null): void {
     writeRecord({
       id: this.id,
@@ -307,6 +317,7 @@ export class Sandbox {
       pid,
       createdAt: this.createdAt,
       agentEndpoint: this.hypervisor.agentEndpoint(),
+      memoryMib: this.vmSpec.memoryMib,
       ...(this.networking ? { network: this.networking.record } : {}),
     });
   }
@@ -349,6 +360,7 @@ export class Sandbox {
   }
 
   private async boot(): Promise<BootReport> {
+    this.admitMemory();
     // Recorded before anything is mounted: an owner killed at any point (a template build takes seconds) leaves a sandbox removeSandbox can find.
     this.record(null);
     await this.shares?.tree.setUp();
