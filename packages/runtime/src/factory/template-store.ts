@@ -155,8 +155,15 @@ export class TemplateStore {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const fd = openSync(path, 'wx', 0o600);
-        writeSync(fd, `${process.pid}\n`);
-        closeSync(fd);
+        try {
+          writeSync(fd, `${process.pid}\n`);
+        } catch (err) {
+          // A full disk: no lock without our pid in it is left behind.
+          rmSync(path, { force: true });
+          throw err;
+        } finally {
+          closeSync(fd);
+        }
         return () => rmSync(path, { force: true });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { invalidArgument, MayuError } from '@mayu/protocol';
@@ -27,6 +27,8 @@ export interface SandboxRecord {
   pid: number | null;
   createdAt: string;
   agentEndpoint: string;
+  /** The VM's memory size (MiB), for host memory admission. */
+  memoryMib?: number;
   /** The pod network wired to the VM (taps in the pod's namespace), to undo after a crash. */
   network?: PodNetworkRecord;
 }
@@ -58,10 +60,25 @@ export function readRecord(dir: string): SandboxRecord | null {
   }
 }
 
+/**
+ * Writes state.json whole or not at all (a temporary file renamed over it).
+ * A host that cannot take it (a full disk) is an error naming the file; the
+ * old record stays as it was.
+ */
 export function writeRecord(record: SandboxRecord): void {
   const tmp = join(record.stateDir, 'state.json.tmp');
-  writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, join(record.stateDir, 'state.json'));
+  try {
+    writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, join(record.stateDir, 'state.json'));
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    const errno = (err as NodeJS.ErrnoException).code;
+    const code = errno === 'ENOSPC' || errno === 'EDQUOT' ? 'ERR_RESOURCE_EXHAUSTED' : 'ERR_INTERNAL';
+    throw new MayuError(code, `sandbox ${record.id}: cannot write its state ${join(record.stateDir, 'state.json')}: ${(err as Error).message}`, {
+      cause: err,
+      details: { id: record.id, path: join(record.stateDir, 'state.json') },
+    });
+  }
 }
 
 /**
