@@ -57,6 +57,8 @@ export async function psCommand(args: string[], log: Logger): Promise<number> {
   process.stdout.write(`${'ID'.padEnd(24)}${'STATUS'.padEnd(14)}${'IMAGE'.padEnd(28)}COMMAND\n`);
   for (const r of list) {
     process.stdout.write(`${r.id.padEnd(24)}${r.status.padEnd(14)}${r.image.slice(0, 26).padEnd(28)}${r.command.slice(0, 40)}\n`);
+    // Why it failed (a VM that died: the guest's panic, a hung VM, QEMU killed), in full.
+    if (r.error) process.stdout.write(`  why: ${r.error}\n`);
   }
   return 0;
 }

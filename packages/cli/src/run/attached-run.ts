@@ -104,6 +104,11 @@ export async function runToCompletion(o: {
     const exit = await session.wait();
     await Promise.all([out, err]);
     return exit;
+  } catch (err) {
+    // Recorded for mayu ps -a: a VM that died says why.
+    updateRun(o.dir, { status: 'failed', error: (err as Error).message, ownerPid: null });
+    o.log.error({ event: 'run.failed', sandboxId: session.sandbox.id, containerId: session.id, reason: (err as Error).message }, 'the container did not run to its end');
+    throw err;
   } finally {
     for (const u of undo.reverse()) u();
     await session.finish();

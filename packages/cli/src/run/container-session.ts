@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { ExitStatus, ProcessRef } from '@mayu/protocol';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MayuError, type ExitStatus, type ProcessRef } from '@mayu/protocol';
 import { Sandbox, setUpRunNetwork, tearDownRunNetwork, vmSizeFromSpec, type AgentClient, type RunNetwork, type RunNetworkRecord, type RuntimeConfig } from '@mayu/runtime';
 import type { Logger } from 'pino';
 
@@ -23,6 +24,9 @@ function joinNetworkNamespace(spec: Record<string, unknown>, netns: string): voi
   const linux = (spec.linux ??= {}) as { namespaces?: { type: string; path?: string }[] };
   linux.namespaces = [...(linux.namespaces ?? []).filter((ns) => ns.type !== 'network'), { type: 'network', path: netns }];
 }
+
+/** How long a failed wait waits for the VM's exit to tell whether the VM died. */
+const VM_EXIT_GRACE_MS = 3000;
 
 /**
  * One container in its own sandbox, as `mayu run` makes it: the VM is sized
@@ -93,8 +97,17 @@ export class ContainerSession {
     await this.agent.startContainer(this.id);
   }
 
-  wait(): Promise<ExitStatus> {
-    return this.agent.waitProcess(this.ref);
+  /** The container's exit status; if the VM dies first, an error that says why (a guest panic, a hung VM, QEMU killed). */
+  async wait(): Promise<ExitStatus> {
+    try {
+      return await this.agent.waitProcess(this.ref);
+    } catch (err) {
+      // The wait fails as the VM goes; its exit (and the console's last words) follow within a moment.
+      const exit = await Promise.race([this.sandbox.exited(), sleep(VM_EXIT_GRACE_MS).then(() => null)]);
+      if (!exit) throw err;
+      const reason = this.sandbox.exitReason(exit);
+      throw new MayuError('ERR_HYPERVISOR', `the VM died before the container exited: ${reason}`, { details: { reason }, cause: err });
+    }
   }
 
   /** Removes the container and powers the sandbox off (nothing is left). */

@@ -417,13 +417,19 @@ export class TaskService {
       this.oomWatcher?.stop();
       if (this.shuttingDown) return;
       const reason = sandbox.exitReason(exit);
-      this.o.log.error({ event: 'vm.died', reason }, `the VM exited: every process of the pod is gone (${reason})`);
+      this.o.log.error({ event: 'vm.died', sandboxId: sandbox.id, containerIds: [...this.containers.keys()], reason }, `the VM exited: every process of the pod is gone (${reason})`);
       for (const c of this.containers.values()) for (const p of [c.init, ...c.execs.values()]) if (p.status !== 'created') this.recordExit(c, p, 255);
     });
     this.oomWatcher = new OomWatcher(
       sandbox.agent,
       (id) => this.containers.has(id),
-      (id) => void this.o.events.publish('/tasks/oom', typeOf('TaskOOM', eventsWire.TaskOOM), { containerId: id }),
+      (id) => {
+        this.o.log.warn(
+          { event: 'container.oom', sandboxId: sandbox.id, containerId: id, reason: 'the kernel OOM killer killed a process of the container (its memory limit, or the guest ran out)' },
+          'container OOM',
+        );
+        void this.o.events.publish('/tasks/oom', typeOf('TaskOOM', eventsWire.TaskOOM), { containerId: id });
+      },
       this.o.log.child({ subsystem: 'oom' }),
     );
     void this.oomWatcher.run();
