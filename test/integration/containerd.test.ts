@@ -382,6 +382,15 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
       await eventually('the task to stop', async () => (await taskStatus(id)) === 'STOPPED');
       const exits = seen.split('\n').filter((l) => l.includes('/tasks/exit'));
       assert.equal(exits.length, 2, `one TaskExit for the exec and one for the task:\n${seen}`);
+      // The shim's log (containerd copies it into its own): which VM died, its containers, and why.
+      const died = readFileSync(join(ctrd.dir, 'containerd.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"event":"vm.died"'))
+        .map((l) => JSON.parse(l.slice(l.indexOf('{'))) as { sandboxId: string; containerIds: string[]; reason: string });
+      assert.deepEqual(
+        died.map((d) => [d.sandboxId, d.containerIds, d.reason]),
+        [[id, [id], 'the hypervisor exited (code null, signal SIGKILL)']],
+      );
       assert.equal((await ctrd.ctr(['tasks', 'rm', id])).code, 0);
       assert.equal((await ctrd.ctr(['containers', 'rm', id])).code, 0);
       await eventually('the shim to exit', async () => ctrd.shims().length === 0);

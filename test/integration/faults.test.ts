@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isMayuError } from '@mayu/protocol';
 import type { Sandbox } from '@mayu/runtime';
 import { useGuestFactory } from '../helpers/guest-factory.js';
 import { imageSpec, runIn } from '../helpers/in-guest.js';
+import { processesMentioning } from '../helpers/leftovers.js';
 
 /** Health checks every second, each allowed 2 s: a hung VM is found within ~9 s. */
 const FAST_HEALTH = '[agent]\nhealth_interval = 1\nhealth_timeout = 2\n[runtime]\nhost_namespaces = "vm"\n';
@@ -111,6 +116,18 @@ describe('faults inside the VM: a hung guest, a hung agent, a guest kernel panic
     assert.equal(await sandbox.agent.check(), 'serving');
   });
 
+  it("a tmpfs in the guest filled to the last block (the container's /dev/shm): the writer gets ENOSPC, the agent and other containers carry on", async () => {
+    const { sandbox } = await vms().boot();
+    const r = await runIn(sandbox, 'filler', await imageSpec(['sh', '-c', 'dd if=/dev/zero of=/dev/shm/fill bs=1M 2>&1; echo "dd: $?"; df -k /dev/shm | tail -1']));
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /No space left on device/);
+    assert.match(r.stdout, /dd: 1\n/);
+    assert.match(r.stdout, /\s65536\s+65536\s+0\s+100%/, 'the 64 MiB tmpfs is full, and no fuller');
+    assert.equal(await sandbox.agent.check(), 'serving');
+    const probe = await runIn(sandbox, 'probe', await imageSpec(['sh', '-c', 'echo ok > /dev/shm/small && cat /dev/shm/small']));
+    assert.deepEqual([probe.status, probe.stdout], [0, 'ok\n'], "another container's /dev/shm is its own");
+  });
+
   it('a guest kernel panic (a privileged container writes c to /proc/sysrq-trigger): the VM is gone, waiting callers answered, the reason is the panic', async () => {
     const { sandbox } = await vms().boot();
     const { waiting } = await sleeper(sandbox, 'bystander');
@@ -158,5 +175,88 @@ describe('streams: a stalled reader (real VM)', () => {
     assert.equal(got, bytes, 'every byte');
     assert.equal(nonZero, false);
     assert.equal((await sandbox.agent.waitProcess(ref)).exitStatus, 0);
+  });
+});
+
+/** Mounts a tmpfs of `size` at `dir` (made if need be); returns its unmount. */
+function tmpfsAt(dir: string, size: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0711`, 'mayu-test-full', dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return () => {
+    spawnSync('umount', ['-l', dir]);
+  };
+}
+
+/** Fills the filesystem of `dir` to the last block with one file; returns its path. */
+function fill(dir: string): string {
+  const file = join(dir, 'filler');
+  spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=64k'], { stdio: 'ignore' });
+  return file;
+}
+
+describe('exhaustion on the host: state and template directories full, more VMs than memory (real VMs)', () => {
+  const vms = useGuestFactory();
+
+  it('a full state directory (ENOSPC): the start fails naming the file, nothing is left, and it works once space is freed', async () => {
+    const sandboxes = join(vms().stateRoot, 'sandboxes');
+    const unmount = tmpfsAt(sandboxes, '256k');
+    try {
+      const filler = fill(sandboxes);
+      const sandbox = vms().create({ toml: '[factory]\ntemplate = false\n' });
+      await assert.rejects(sandbox.start(), (err: Error) => {
+        assert.match(err.message, /no space left on device/i, err.message);
+        assert.ok(err.message.includes(sandbox.stateDir), `the error names the file: ${err.message}`);
+        return true;
+      });
+      assert.deepEqual(readdirSync(sandboxes), ['filler'], 'no state directory is left, not even half-written');
+      assert.deepEqual(processesMentioning(vms().stateRoot), [], 'no QEMU');
+      rmSync(filler);
+      const { sandbox: again } = await vms().boot({ toml: '[factory]\ntemplate = false\n' });
+      assert.equal(await again.agent.check(), 'serving');
+      await again.destroy();
+    } finally {
+      unmount();
+    }
+  });
+
+  it('a full template directory: the template cannot be saved, the sandbox boots cold and runs, no half-written template is left', async () => {
+    const dir = join(vms().stateRoot, 'templates-full');
+    const unmount = tmpfsAt(dir, '8m');
+    try {
+      fill(dir);
+      const { sandbox } = await vms().boot({ toml: `[factory]\ntemplate_dir = "${dir}"\n` });
+      const r = await runIn(sandbox, 'after', await imageSpec(['echo', 'cold but fine']));
+      assert.deepEqual([r.status, r.stdout], [0, 'cold but fine\n']);
+      assert.deepEqual(readdirSync(dir).sort(), ['filler'], 'no template, and nothing half-written beside the filler');
+      await sandbox.destroy();
+    } finally {
+      unmount();
+    }
+  });
+
+  it('more VMs than the host memory holds (host_memory_reserve): the one that does not fit is refused with the figures and leaves nothing; the other runs; it fits once that one stops', async () => {
+    const available = Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1]) / 1024;
+    // Room for one 1024 MiB VM and 512 MiB more: not for a second one while the first may still claim its memory.
+    const toml = `[factory]\ntemplate = false\n[sandbox]\ndefault_memory = 1024\n[runtime]\nhost_memory_reserve = ${Math.floor(available - 1024 - 512)}\n`;
+    const { sandbox: first } = await vms().boot({ toml, id: 'fits' });
+    const second = vms().create({ toml, id: 'too-many' });
+    await assert.rejects(second.start(), (err: unknown) => {
+      assert.ok(isMayuError(err, 'ERR_RESOURCE_EXHAUSTED'), String(err));
+      assert.match(
+        err.message,
+        /sandbox too-many: not enough host memory for a VM of 1024 MiB: the host has \d+ MiB available, \d+ MiB of it may yet be claimed by 1 running VM\(s\), and runtime.host_memory_reserve keeps \d+ MiB/,
+      );
+      return true;
+    });
+    assert.equal(second.state, 'stopped');
+    assert.deepEqual(readdirSync(join(vms().stateRoot, 'sandboxes')), ['fits'], 'nothing of the refused one is left');
+    assert.equal(processesMentioning(join(vms().stateRoot, 'sandboxes')).length, 1, 'one QEMU: the first');
+    const r = await runIn(first, 'still', await imageSpec(['echo', 'still running']));
+    assert.deepEqual([r.status, r.stdout], [0, 'still running\n']);
+    await first.destroy();
+    const { sandbox: third } = await vms().boot({ toml, id: 'fits-now' });
+    assert.equal(await third.agent.check(), 'serving');
+    await third.destroy();
   });
 });

@@ -136,6 +136,26 @@ describe('mayu run / exec / ps / kill / logs / rm (real VMs)', () => {
     assert.deepEqual(entries(join(vms().stateRoot, 'runs')), []);
   });
 
+  it('a detached container whose VM dies: ps -a says failed and why (QEMU killed by SIGKILL), and rm cleans up', async () => {
+    const config = vms().configFile();
+    assert.equal((await runMayu(['run', '-d', '--name', 'doomed', '--config', config, (await testImage()).layout, '--', 'sleep', '600'])).code, 0);
+    const [qemu] = processesMentioning(join(vms().stateRoot, 'sandboxes')).filter((p) => p.cmdline.includes('qemu-system'));
+    assert.ok(qemu, 'its VM runs');
+    process.kill(qemu.pid, 'SIGKILL');
+    let row: { status: string; error?: string } | undefined;
+    for (let i = 0; i < 100 && row?.status !== 'failed'; i++) {
+      await sleep(200);
+      row = (JSON.parse((await runMayu(['ps', '-a', '--json', '--config', config])).stdout) as { status: string; error?: string }[])[0];
+    }
+    assert.equal(row?.status, 'failed');
+    assert.equal(row?.error, 'the VM died before the container exited: the hypervisor exited (code null, signal SIGKILL)');
+    const text = await runMayu(['ps', '-a', '--config', config]);
+    assert.match(text.stdout, /^doomed +failed .*\n {2}why: the VM died before the container exited: the hypervisor exited \(code null, signal SIGKILL\)\n$/m);
+    assert.equal((await runMayu(['rm', '--config', config, 'doomed'])).code, 0);
+    assert.deepEqual(entries(join(vms().stateRoot, 'runs')), []);
+    assert.deepEqual(processesMentioning(vms().stateRoot), []);
+  });
+
   it('rm --force stops a running detached container', async () => {
     const config = vms().configFile();
     assert.equal((await runMayu(['run', '-d', '--name', 'victim', '--config', config, (await testImage()).layout, '--', 'sleep', '600'])).code, 0);
