@@ -28,6 +28,8 @@ export interface ContainerdOptions {
   guestImageDir?: string;
   /** More lines for the shims' mayu configuration's [runtime] table (e.g. `host_namespaces = "vm"`). */
   runtimeToml?: string;
+  /** More tables for the shims' mayu configuration (e.g. `[agent]` health checks). */
+  extraToml?: string;
 }
 
 /**
@@ -75,7 +77,7 @@ export class PrivateContainerd {
     const d = this.dir;
     const backend = process.env.MAYU_HYPERVISOR ? `hypervisor = "${process.env.MAYU_HYPERVISOR}"\n` : '';
     const imageDir = this.o.guestImageDir || backend ? `[sandbox]\n${backend}${this.o.guestImageDir ? `guest_image_dir = "${this.o.guestImageDir}"\n` : ''}` : '';
-    writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n${this.o.runtimeToml ?? ''}\n[factory]\ntemplate_dir = "${TEST_TEMPLATE_DIR}"\n${imageDir}`);
+    writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n${this.o.runtimeToml ?? ''}\n[factory]\ntemplate_dir = "${TEST_TEMPLATE_DIR}"\n${imageDir}${this.o.extraToml ?? ''}`);
     mkdirSync(join(d, 'cni-conf'), { recursive: true });
     const subnet = `10.233.${72 + ((randomBytes(1)[0] ?? 0) % 100)}.0/24`;
     writeFileSync(

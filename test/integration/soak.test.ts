@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { PrivateContainerd } from '../helpers/containerd.js';
+import { leaksBetween, resourcesOf } from '../soak/resources.js';
+import { streamThroughEveryPath } from '../soak/streams.js';
 import { concurrentPods, criPodCycles, ctrRunCycles, execsIntoOnePod, formatReport, problemsOf, SOAK_RUNTIME_TOML, warmUp, type ScenarioReport } from '../soak/scenarios.js';
 
 /**
@@ -37,9 +39,9 @@ describe('soak, short: ctr run cycles, CRI pod cycles, execs into one pod, concu
     check(await criPodCycles(ctrd, 6));
   });
 
-  it('100 ExecSyncs into one pod (stdout, stderr and exit code of each; shim, QEMU and agent RSS sampled)', async function () {
+  it('80 ExecSyncs into one pod (stdout, stderr and exit code of each; shim, QEMU and agent RSS sampled)', async function () {
     this.timeout(300_000);
-    const r = await execsIntoOnePod(ctrd, 100);
+    const r = await execsIntoOnePod(ctrd, 80);
     check(r);
     assert.ok(Number.isFinite(r.trends['agent RSS (in the guest)']?.lastMib), "the agent's RSS was read from the guest");
   });
@@ -47,5 +49,17 @@ describe('soak, short: ctr run cycles, CRI pod cycles, execs into one pod, concu
   it('4 pods created and deleted concurrently', async function () {
     this.timeout(300_000);
     check(await concurrentPods(ctrd, 4));
+  });
+
+  it('16 MiB of numbered lines through ctr stdout and stdin, a CRI file log, and mayu run stdout and stdin: byte-exact (sha256), nothing leaks', async function () {
+    this.timeout(600_000);
+    const before = resourcesOf(ctrd);
+    const results = await streamThroughEveryPath(ctrd, 16);
+    assert.deepEqual(
+      results.map((r) => r.path),
+      ['ctr stdout (FIFO)', 'ctr stdin (FIFO)', 'CRI file log', 'mayu run stdout (pipe)', 'mayu run -i stdin (pipe)'],
+    );
+    await ctrd.settle(60_000);
+    assert.deepEqual(leaksBetween(before, resourcesOf(ctrd)), []);
   });
 });

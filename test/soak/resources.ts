@@ -65,6 +65,9 @@ function fdCount(pid: number | undefined): number {
   }
 }
 
+/** The state root's own directories, made on first use and kept: what is inside them counts. */
+const MAYU_STATE_PARENTS = new Set(['sandboxes/', 'runs/']);
+
 export function resourcesOf(ctrd: PrivateContainerd): Resources {
   const state = join(ctrd.dir, 'state');
   return {
@@ -79,7 +82,7 @@ export function resourcesOf(ctrd: PrivateContainerd): Resources {
       ...dirsAt(join(state, 'io.containerd.grpc.v1.cri', 'containers'), 1),
       ...dirsAt(join(state, 'io.containerd.grpc.v1.cri', 'sandboxes'), 1),
     ].map((d) => d.slice(state.length + 1)),
-    mayuState: filesUnder(join(ctrd.dir, 'mayu')),
+    mayuState: filesUnder(join(ctrd.dir, 'mayu')).filter((f) => !MAYU_STATE_PARENTS.has(f)),
     netns: entriesOf(NETNS_DIR),
     loops: loopDevices(),
     links: hostLinks(),

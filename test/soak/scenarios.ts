@@ -33,7 +33,7 @@ export type Progress = (done: number, total: number) => void;
 export const SOAK_RUNTIME_TOML = 'host_namespaces = "vm"';
 
 /** Runs this long or longer have their memory trends judged. */
-const JUDGED_CYCLES = 200;
+const JUDGED_CYCLES = 100;
 
 /** Growth that counts as a leak: beyond 8 MiB and 10 % of the level, projected over the run. */
 const LEAK = { minMib: 8, fraction: 0.1 };
