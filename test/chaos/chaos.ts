@@ -2,17 +2,21 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { criWire } from '@mayu/protocol';
 import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
+import { CriClient, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
 import { processesMentioning } from '../helpers/leftovers.js';
 import { leaksBetween, resourcesOf } from '../soak/resources.js';
+import { warmUp } from '../soak/scenarios.js';
 
 /**
  * The chaos driver of issue 13: a seeded random schedule of faults against a
- * running pool of mayu tasks (each its own shim and VM) under a private
- * containerd, with invariants checked as it goes and after a drain:
+ * running pool of mayu tasks (ctr tasks, each its own shim and VM, and CRI
+ * pods with one container, one in four) under a private containerd, with invariants checked as it goes and after a drain:
  *
  *  - every task started gets exactly one TaskExit for its process, and only
  *    after something ended it (a fault or the drain) — within EXIT_BOUND_MS;
+ *    so does every pod's pause container;
  *  - a task nobody harmed keeps running (a containerd restart, an exec that
  *    is OOM-killed or an exec storm do not end it);
  *  - an exec answers with its own output, or fails: never with another's;
@@ -56,7 +60,7 @@ const FAULTS = ['kill-qemu', 'stop-qemu', 'kill-shim', 'kill-task', 'panic-guest
 type Fault = (typeof FAULTS)[number];
 
 /** Whether a command line names task `id` as a whole word or path component (chaos-1 is not chaos-10). */
-const mentions = (cmdline: string, id: string): boolean => new RegExp(`(^|[\\s/=,])${id}($|[\\s/,.])`).test(cmdline);
+const mentions = (cmdline: string, id: string): boolean => new RegExp(`(^|[\\s/=,-])${id}($|[\\s/,.])`).test(cmdline);
 
 /** mulberry32: a small seeded PRNG. */
 function prng(seed: number): () => number {
@@ -71,7 +75,14 @@ function prng(seed: number): () => number {
 }
 
 interface Task {
+  /** The container's id: ctr's name, or the CRI's 64-hex id. */
   id: string;
+  /** chaos-N, for the log. */
+  name: string;
+  /** A ctr task (its own VM), or a CRI pod's container (the pod's VM, with the pause container beside it). */
+  kind: 'ctr' | 'cri';
+  /** The CRI pod: its sandbox id (the pause container's TaskExits), and what ended it. */
+  pod?: { id: string; config: criWire.PodSandboxConfig; exits: number[]; endedBy?: string; endedAt?: number };
   privileged: boolean;
   log: string;
   /** What ended it, and when (ms since the run began). */
@@ -147,8 +158,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const logs = join(ctrd.dir, 'task-logs');
   mkdirSync(logs, { recursive: true });
   const tasks = new Map<string, Task>();
+  const pods = new Map<string, NonNullable<Task['pod']>>();
   let serial = 0;
   const watch = new ExitWatch(ctrd, now, (id, status) => {
+    const pod = pods.get(id);
+    if (pod) {
+      pod.exits.push(status);
+      if (pod.exits.length > 1) violate(`pod ${id}: its pause container's TaskExit ${pod.exits.length} times`);
+      if (!pod.endedBy) violate(`pod ${id}: its pause container exited (${status}) though nothing ended it`);
+      return;
+    }
     const t = tasks.get(id);
     if (!t) return;
     t.exits.push(status);
@@ -156,21 +175,58 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (!t.endedBy) violate(`${id}: exited (${status}) though nothing ended it`);
   });
   let failed = false;
+  let closeCri = (): void => {};
   try {
-    // Warm-up: the template exists before the baseline.
-    const warm = await ctrd.ctr(['run', '--rm', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, 'chaos-warm-up', 'true']);
-    if (warm.code !== 0) throw new Error(`warm-up run failed: ${warm.stderr}`);
+    // Warm-up: the template and the CNI bridge exist before the baseline.
+    await warmUp(ctrd);
     await ctrd.settle(30_000);
     const baseline = resourcesOf(ctrd);
     await watch.start();
 
     const live = (): Task[] => [...tasks.values()].filter((t) => !t.endedBy);
-    const ctr = (args: string[], timeoutMs = 120_000) => ctrd.ctr(args, { timeoutMs });
+    const ctr = (args: string[], timeoutMs = 120_000, namespace = 'default') => ctrd.ctr(args, { timeoutMs, namespace });
+    const ctrOf = (t: Task, args: string[], timeoutMs = 120_000) => ctr(args, timeoutMs, t.kind === 'cri' ? 'k8s.io' : 'default');
+    const cri = new CriClient(ctrd.address, 120_000);
+    closeCri = () => cri.close();
+
+    /** A CRI pod with one container logging ticks (its memory limited as the ctr tasks'); one in four of the pool. */
+    const startPod = async (): Promise<void> => {
+      const name = `chaos-${++serial}`;
+      const config = podSandboxConfig(name, join(logs, name));
+      let podSandboxId = '';
+      try {
+        podSandboxId = (await cri.runPodSandbox({ config, runtimeHandler: 'mayu' })).podSandboxId;
+        const pod = { id: podSandboxId, config, exits: [] as number[] };
+        pods.set(podSandboxId, pod);
+        const { containerId } = await cri.createContainer({
+          podSandboxId,
+          config: criWire.ContainerConfig.fromPartial({
+            metadata: { name: 'tick', attempt: 0 },
+            image: { image: EXAMPLE_IMAGE },
+            command: ['sh', '-c', TICK],
+            logPath: 'tick.log',
+            linux: { resources: { memoryLimitInBytes: BigInt(MEMORY_LIMIT) } },
+          }),
+          sandboxConfig: config,
+        });
+        await cri.startContainer({ containerId });
+        tasks.set(containerId, { id: containerId, name, kind: 'cri', pod, privileged: false, log: join(logs, name, 'tick.log'), exits: [], deleted: false });
+        report.tasksStarted++;
+      } catch (err) {
+        say(`${stamp()} start of pod ${name} failed: ${(err as Error).message}`);
+        if (podSandboxId) {
+          const pod = pods.get(podSandboxId);
+          if (pod) pod.endedBy = 'failed start';
+          await removePodsQuietly(cri, [podSandboxId]);
+          pods.delete(podSandboxId);
+        }
+      }
+    };
 
     const startTask = async (): Promise<void> => {
       const id = `chaos-${++serial}`;
       const privileged = random() < 0.3;
-      const task: Task = { id, privileged, log: join(logs, `${id}.log`), exits: [], deleted: false };
+      const task: Task = { id, name: id, kind: 'ctr', privileged, log: join(logs, `${id}.log`), exits: [], deleted: false };
       const r = await ctr([
         'run',
         '-d',
@@ -199,20 +255,27 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       report.tasksStarted++;
     };
 
-    const vmOf = (t: Task): number | undefined => processesMentioning(join(ctrd.dir, 'mayu')).find((p) => p.cmdline.includes('qemu-system') && mentions(p.cmdline, t.id))?.pid;
-    const shimOf = (t: Task): number | undefined => processesMentioning(ctrd.address).find((p) => p.cmdline.includes('containerd-shim-mayu-v2') && mentions(p.cmdline, t.id))?.pid;
+    /** The VM's and the shim's id: the task's own, or its pod's. */
+    const groupOf = (t: Task): string => t.pod?.id ?? t.id;
+    const vmOf = (t: Task): number | undefined => processesMentioning(join(ctrd.dir, 'mayu')).find((p) => p.cmdline.includes('qemu-system') && mentions(p.cmdline, groupOf(t)))?.pid;
+    const shimOf = (t: Task): number | undefined => processesMentioning(ctrd.address).find((p) => p.cmdline.includes('containerd-shim-mayu-v2') && mentions(p.cmdline, groupOf(t)))?.pid;
 
     const exec = async (t: Task, n: number, script: string): Promise<{ code: number; stdout: string }> => {
       report.execs++;
-      return ctr(['tasks', 'exec', '--exec-id', `x${n}`, t.id, 'sh', '-c', script], 60_000);
+      return ctrOf(t, ['tasks', 'exec', '--exec-id', `x${n}`, t.id, 'sh', '-c', script], 60_000);
     };
 
     const inject = async (fault: Fault, t: Task): Promise<void> => {
       report.faults[fault] = (report.faults[fault] ?? 0) + 1;
-      say(`${stamp()} fault=${fault} task=${t.id}`);
+      say(`${stamp()} fault=${fault} task=${t.name}${t.kind === 'cri' ? ' (CRI pod)' : ''}`);
       const end = (): void => {
         t.endedBy = fault;
         t.endedAt = now();
+        // The VM goes: the pod's pause container with it (a task killed alone leaves its pod running).
+        if (t.pod && fault !== 'kill-task') {
+          t.pod.endedBy = fault;
+          t.pod.endedAt = now();
+        }
       };
       switch (fault) {
         case 'kill-qemu':
@@ -232,7 +295,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
         case 'kill-task': {
           end();
-          const r = await ctr(['tasks', 'kill', '--signal', 'SIGKILL', t.id]);
+          const r = await ctrOf(t, ['tasks', 'kill', '--signal', 'SIGKILL', t.id]);
           if (r.code !== 0) violate(`${t.id}: ctr tasks kill failed: ${r.stderr.trim()}`);
           return;
         }
@@ -250,9 +313,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           return;
         }
         case 'oom-exec': {
-          // More than the task's memory limit, in one exec: the exec is killed, the task lives on.
-          const r = await exec(t, serial * 100 + 2, 'dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null; echo survived');
-          if (r.code === 0 && r.stdout.includes('survived') && !t.endedBy) violate(`${t.id}: a 200 MiB buffer under a 128 MiB limit was not OOM-killed`);
+          // More than the task's memory limit, in one exec: dd is OOM-killed (137), the task lives on.
+          const r = await exec(t, serial * 100 + 2, 'dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null; echo "dd=$?"');
+          if (r.code === 0 && !t.endedBy && r.stdout.trim() !== 'dd=137') violate(`${t.id}: a 200 MiB buffer under a 128 MiB limit was not OOM-killed (${r.stdout.trim()})`);
           return;
         }
         case 'exec-storm': {
@@ -265,13 +328,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     /** Deletes ended tasks once their exit is known, and checks the bounds. */
     const reap = async (): Promise<void> => {
-      const status = new Map(
-        (await ctr(['tasks', 'ls'])).stdout
+      const listed = async (namespace: string): Promise<[string, string][]> =>
+        (await ctr(['tasks', 'ls'], 120_000, namespace)).stdout
           .split('\n')
           .slice(1)
           .map((l) => l.trim().split(/\s+/))
-          .map(([id = '', , st = '']) => [id, st]),
-      );
+          .map(([id = '', , st = '']): [string, string] => [id, st]);
+      const status = new Map([...(await listed('default')), ...(await listed('k8s.io'))]);
       for (const t of tasks.values()) {
         if (t.deleted) continue;
         if (!t.endedBy) {
@@ -285,24 +348,40 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           else continue;
         }
         if (t.endedBy === 'kill-task' && t.exits.length === 1 && t.exits[0] !== 137) violate(`${t.id}: killed with SIGKILL, exit status ${t.exits[0]} (runc: 137)`);
-        const rm = await ctr(['tasks', 'rm', '--force', t.id]);
-        const crm = await ctr(['containers', 'rm', t.id]);
-        if (crm.code !== 0) violate(`${t.id}: ctr containers rm failed: ${crm.stderr.trim()} (tasks rm: ${rm.stderr.trim()})`);
+        if (t.pod) {
+          const pod = t.pod;
+          if (!pod.endedBy) {
+            pod.endedBy = 'cleanup';
+            pod.endedAt = now();
+          }
+          try {
+            await cri.stopPodSandbox({ podSandboxId: pod.id });
+            await cri.removePodSandbox({ podSandboxId: pod.id });
+          } catch (err) {
+            violate(`pod ${pod.id} (${t.name}): cannot be stopped and removed: ${(err as Error).message}`);
+          }
+        } else {
+          const rm = await ctr(['tasks', 'rm', '--force', t.id]);
+          const crm = await ctr(['containers', 'rm', t.id]);
+          if (crm.code !== 0) violate(`${t.id}: ctr containers rm failed: ${crm.stderr.trim()} (tasks rm: ${rm.stderr.trim()})`);
+        }
         checkLog(t);
         t.deleted = true;
       }
     };
 
     const checkLog = (t: Task): void => {
-      if (!existsSync(t.log)) return violate(`${t.id}: its file:// log is missing`);
-      const ticks = readFileSync(t.log, 'utf8').split('\n').filter(Boolean);
+      if (!existsSync(t.log)) return violate(`${t.name}: its log is missing`);
+      const lines = readFileSync(t.log, 'utf8').split('\n').filter(Boolean);
+      // A CRI log's lines are "TIMESTAMP stdout F TEXT".
+      const ticks = t.kind === 'cri' ? lines.map((l) => /^\S+ stdout F (.*)$/.exec(l)?.[1] ?? `(not a CRI log line: ${l})`) : lines;
       const broken = ticks.findIndex((l, i) => l !== `tick ${i}`);
-      if (broken >= 0) violate(`${t.id}: log line ${broken} is ${JSON.stringify(ticks[broken])}, not "tick ${broken}"`);
+      if (broken >= 0) violate(`${t.name}: log line ${broken} is ${JSON.stringify(ticks[broken])}, not "tick ${broken}"`);
     };
 
     const deadline = o.minutes * 60_000;
     while (now() < deadline) {
-      while (live().length < (o.pool ?? 3)) await startTask();
+      while (live().length < (o.pool ?? 3)) await (random() < 0.25 ? startPod() : startTask());
       const fault = pick(FAULTS);
       const candidates = live().filter((t) => fault !== 'panic-guest' || t.privileged);
       const target = candidates.length > 0 ? pick(candidates) : undefined;
@@ -319,13 +398,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     for (const t of live()) {
       t.endedBy = 'drain';
       t.endedAt = now();
-      await ctr(['tasks', 'kill', '--signal', 'SIGKILL', t.id]);
+      await ctrOf(t, ['tasks', 'kill', '--signal', 'SIGKILL', t.id]);
     }
     while ([...tasks.values()].some((t) => !t.deleted) && now() < deadline + EXIT_BOUND_MS + 30_000) {
       await sleep(1000);
       await reap();
     }
-    for (const t of tasks.values()) if (!t.deleted) violate(`${t.id}: not deletable after the drain (ended by ${t.endedBy})`);
+    for (const t of tasks.values()) if (!t.deleted) violate(`${t.name}: not deletable after the drain (ended by ${t.endedBy})`);
+    // Every pod's pause container exited once (or while the events subscriber was down).
+    for (const pod of pods.values()) {
+      const inGap = watch.gaps.some((g) => g.to >= (pod.endedAt ?? 0));
+      if (pod.exits.length === 0 && inGap) report.exitsInSubscriberGap++;
+      else if (pod.exits.length !== 1) violate(`pod ${pod.id}: its pause container's TaskExit came ${pod.exits.length} times (ended by ${pod.endedBy})`);
+    }
     watch.stop();
     await ctrd.settle(60_000);
     await sleep(1000);
@@ -336,6 +421,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     throw err;
   } finally {
     watch.stop();
+    closeCri();
     report.seconds = now() / 1000;
     await ctrd.stop(failed || report.violations.length > 0 ? `chaos-seed-${o.seed}` : undefined);
   }

@@ -22,6 +22,19 @@ async function sleeper(sandbox: Sandbox, id: string, edit?: (s: Record<string, u
   return { waiting };
 }
 
+/** A container in the VM's own PID namespace (runtime.host_namespaces = "vm") sends the agent `signal`. */
+async function signalAgentFromGuest(sandbox: Sandbox, signal: 'STOP' | 'KILL'): Promise<void> {
+  const inVmPidns = (s: Record<string, unknown>): void => {
+    const linux = s.linux as { namespaces: { type: string }[] };
+    linux.namespaces = linux.namespaces.filter((n) => n.type !== 'pid');
+  };
+  // [m]: the script's own command line does not match.
+  const script = `for p in /proc/[0-9]*; do case "$(tr "\\0" " " < $p/cmdline 2>/dev/null)" in *[m]ayu-agent*) kill -${signal} \${p#/proc/};; esac; done`;
+  const id = `agent-${signal.toLowerCase()}`;
+  await sandbox.createContainer({ id, spec: await imageSpec(['sh', '-c', script], {}, inVmPidns), rootfs: 'image', stdio: { terminal: false, stdin: false } });
+  await sandbox.agent.startContainer(id).catch(() => {});
+}
+
 /** Resolves with how long `p` took to settle (it must settle within BOUND_MS), and whether it was rejected. */
 async function settles(p: Promise<unknown>): Promise<{ ms: number; rejected: boolean }> {
   const t0 = performance.now();
@@ -64,17 +77,19 @@ describe('faults inside the VM: a hung guest, a hung agent, a guest kernel panic
     // Several health checks pass while the VM is well.
     await sleep(4000);
     assert.equal(sandbox.state, 'running');
-    // A container in the VM's own PID namespace (runtime.host_namespaces = "vm") stops the agent.
-    const inVmPidns = (s: Record<string, unknown>): void => {
-      const linux = s.linux as { namespaces: { type: string }[] };
-      linux.namespaces = linux.namespaces.filter((n) => n.type !== 'pid');
-    };
-    const script = 'for p in /proc/[0-9]*; do case "$(tr "\\0" " " < $p/cmdline 2>/dev/null)" in *mayu-agent*) kill -STOP ${p#/proc/};; esac; done';
-    await sandbox.createContainer({ id: 'stopper', spec: await imageSpec(['sh', '-c', script], {}, inVmPidns), rootfs: 'image', stdio: { terminal: false, stdin: false } });
-    await sandbox.agent.startContainer('stopper').catch(() => {});
+    await signalAgentFromGuest(sandbox, 'STOP');
     const { rejected } = await settles(waiting);
     assert.ok(rejected);
     assert.match(sandbox.exitReason(await sandbox.exited()), /the VM is hung/);
+  });
+
+  it('the agent killed with SIGKILL inside the guest: the guest powers off, a waiting WaitProcess fails, the reason says the agent died', async () => {
+    const { sandbox } = await vms().boot({ toml: FAST_HEALTH });
+    const { waiting } = await sleeper(sandbox, 'bystander');
+    await signalAgentFromGuest(sandbox, 'KILL');
+    const { rejected } = await settles(waiting);
+    assert.ok(rejected, "the bystander's wait failed: the VM is gone");
+    assert.equal(sandbox.exitReason(await sandbox.exited()), 'the guest agent died (agent killed by signal 9) and the guest powered off');
   });
 
   it('containers that exhaust guest memory with many processes, each smaller than the agent, are OOM-killed in their cgroup; the agent lives', async () => {

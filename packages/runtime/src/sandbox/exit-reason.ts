@@ -14,12 +14,14 @@ const printable = (text: string): string =>
     .trim();
 
 /**
- * The guest kernel's panic message at the end of its console log, if it
- * panicked ("Kernel panic - not syncing: ..."). The log is the guest's
- * writing: read bounded, never through a symlink, and cleaned to one short
- * line of printable text.
+ * Why the guest ended, from the end of its console log: the kernel's panic
+ * ("Kernel panic - not syncing: ..."), or mayu-init's word that the agent
+ * died ("mayu-init: agent killed by signal 9; powering off"), whichever came
+ * last. The log is the guest's writing: read bounded, never through a
+ * symlink, cleaned to one short line of printable text — a reason for the
+ * operator, never trusted for anything else.
  */
-export function guestPanic(consoleLog: string): string | null {
+export function guestExitReason(consoleLog: string): string | null {
   let fd: number;
   try {
     fd = openSync(consoleLog, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -34,8 +36,11 @@ export function guestPanic(consoleLog: string): string | null {
     const n = readSync(fd, buf, 0, len, st.size - len);
     const lines = buf.subarray(0, n).toString('latin1').split(/\r*\n/);
     for (let i = lines.length - 1; i >= 0; i--) {
-      const m = /Kernel panic - not syncing: (.*)$/.exec(lines[i] ?? '');
-      if (m) return `guest kernel panic: ${printable(m[1] ?? '').slice(0, MAX_REASON)}`;
+      const line = lines[i] ?? '';
+      const panic = /Kernel panic - not syncing: (.*)$/.exec(line);
+      if (panic) return `guest kernel panic: ${printable(panic[1] ?? '').slice(0, MAX_REASON)}`;
+      const agent = /mayu-init: (agent (?:exited with status|killed by signal) \d+); powering off/.exec(line);
+      if (agent) return `the guest agent died (${agent[1] ?? ''}) and the guest powered off`;
     }
     return null;
   } finally {

@@ -15,7 +15,7 @@ import { removeDirSafely } from '../storage/host-mounts.js';
 import { buildRootfsImage } from '../storage/rootfs-image.js';
 import { AgentHealthWatch } from './agent-health.js';
 import { computeBootTimings, type BootTimings } from './boot-timings.js';
-import { guestPanic } from './exit-reason.js';
+import { guestExitReason } from './exit-reason.js';
 import { prepareContainer, type ContainerRootfs, type ContainerShares } from './container-setup.js';
 import { specForGuest } from './guest-spec.js';
 import { GuestLogRelay } from './guest-log-relay.js';
@@ -200,7 +200,7 @@ export class Sandbox {
    * hypervisor process ended.
    */
   exitReason(exit: VmExit): string {
-    return this.hungReason ?? guestPanic(join(this.stateDir, 'console.log')) ?? `the hypervisor exited (code ${String(exit.code)}, signal ${String(exit.signal)})`;
+    return this.hungReason ?? guestExitReason(join(this.stateDir, 'console.log')) ?? `the hypervisor exited (code ${String(exit.code)}, signal ${String(exit.signal)})`;
   }
 
   /** A VM whose agent stopped answering is killed: whoever waits on it is answered (the VM died). */

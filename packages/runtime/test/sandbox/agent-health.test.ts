@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { AgentHealthWatch, HEALTH_FAILURES } from '../../src/sandbox/agent-health.js';
-import { guestPanic } from '../../src/sandbox/exit-reason.js';
+import { guestExitReason } from '../../src/sandbox/exit-reason.js';
 
 const log = pino({ level: 'silent' });
 
@@ -48,7 +48,7 @@ describe('AgentHealthWatch', () => {
   });
 });
 
-describe('guestPanic (the end of the console log)', () => {
+describe('guestExitReason (the end of the console log)', () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'mayu-panic-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,21 +56,29 @@ describe('guestPanic (the end of the console log)', () => {
   it('finds the last panic line and cleans it to one printable line', () => {
     const log = join(dir, 'console.log');
     writeFileSync(log, `${'x'.repeat(100_000)}\n[    1.2] Kernel panic - not syncing: first\n[    2.0] Kernel panic - not syncing: sysrq triggered crash\x1b[0m\r\n[ end Kernel panic ]\n`);
-    assert.equal(guestPanic(log), 'guest kernel panic: sysrq triggered crash');
+    assert.equal(guestExitReason(log), 'guest kernel panic: sysrq triggered crash');
   });
 
   it('no panic, no file, or a symlink (the log is never followed): null', () => {
     writeFileSync(join(dir, 'quiet.log'), 'booted\n');
-    assert.equal(guestPanic(join(dir, 'quiet.log')), null);
-    assert.equal(guestPanic(join(dir, 'absent.log')), null);
+    assert.equal(guestExitReason(join(dir, 'quiet.log')), null);
+    assert.equal(guestExitReason(join(dir, 'absent.log')), null);
     writeFileSync(join(dir, 'elsewhere'), 'Kernel panic - not syncing: not this one\n');
     symlinkSync(join(dir, 'elsewhere'), join(dir, 'link.log'));
-    assert.equal(guestPanic(join(dir, 'link.log')), null);
+    assert.equal(guestExitReason(join(dir, 'link.log')), null);
+  });
+
+  it("finds mayu-init's word that the agent died, when it came after any panic line", () => {
+    const log = join(dir, 'console.log');
+    writeFileSync(log, 'Kernel panic - not syncing: long ago\nmayu-init: agent killed by signal 9; powering off\r\nreboot: Power down\n');
+    assert.equal(guestExitReason(log), 'the guest agent died (agent killed by signal 9) and the guest powered off');
+    writeFileSync(log, 'mayu-init: agent exited with status 1; powering off\n');
+    assert.equal(guestExitReason(log), 'the guest agent died (agent exited with status 1) and the guest powered off');
   });
 
   it('bounds the panic text', () => {
     const log = join(dir, 'console.log');
     writeFileSync(log, `Kernel panic - not syncing: ${'A'.repeat(5000)}\n`);
-    assert.equal(guestPanic(log)?.length, 'guest kernel panic: '.length + 200);
+    assert.equal(guestExitReason(log)?.length, 'guest kernel panic: '.length + 200);
   });
 });
