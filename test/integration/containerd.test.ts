@@ -9,6 +9,7 @@ import { criWire } from '@mayu/protocol';
 import { EXAMPLE_IMAGE, MAYU_RUNTIME, PrivateContainerd } from '../helpers/containerd.js';
 import { CriClient, podSandboxConfig, removePodsQuietly, startPodContainer } from '../helpers/cri-client.js';
 import { processesMentioning } from '../helpers/leftovers.js';
+import { rssMib } from '../soak/resources.js';
 
 /** Polls `check` until it returns something truthy, or fails after `ms`. */
 async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
@@ -87,6 +88,32 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
     assert.equal(runc.stdout, want, `runc: ${runc.stderr}`);
     assert.equal(mayu.code, 0, mayu.stderr);
     assert.equal(mayu.stdout, want, 'mayu: the same bytes, all of them');
+  });
+
+  it('a stalled reader of ctr stdout: the writer blocks, the shim holds its bound, a late reader gets every byte; runc blocks the same', async () => {
+    const bytes = 64 * 1048576;
+    const stalled = async (id: string, runtime: string[]): Promise<{ running: boolean; shimGrowthMib: number; got: number; code: number | null }> => {
+      const child = ctrd.startCtr(['run', '--rm', ...runtime, EXAMPLE_IMAGE, id, 'head', '-c', String(bytes), '/dev/zero']);
+      child.stdin?.end();
+      // Nobody reads: Node stops reading the pipe at its high-water mark, ctr blocks writing to
+      // it, the FIFO fills, and what is behind it must wait rather than pile up.
+      await eventually(`${id} to run`, async () => (await taskStatus(id)) === 'RUNNING', 120_000);
+      await sleep(2000);
+      const shim = ctrd.shims()[0];
+      const before = rssMib(shim);
+      await sleep(8000);
+      const shimGrowthMib = rssMib(shim) - before;
+      const running = (await taskStatus(id)) === 'RUNNING';
+      let got = 0;
+      child.stdout?.on('data', (c: Buffer) => (got += c.length));
+      const code = await new Promise<number | null>((r) => child.once('close', r));
+      return { running, shimGrowthMib, got, code };
+    };
+    const runc = await stalled('stall-runc', []);
+    const mayu = await stalled('stall-mayu', ['--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig]);
+    assert.deepEqual([runc.running, runc.got, runc.code], [true, bytes, 0], 'runc: the writer waits for the reader, then every byte');
+    assert.deepEqual([mayu.running, mayu.got, mayu.code], [true, bytes, 0], 'mayu: the writer waits for the reader, then every byte');
+    assert.ok(mayu.shimGrowthMib < 16, `the shim's RSS grew ${mayu.shimGrowthMib.toFixed(1)} MiB while nobody read (bound: one read of at most 1 MiB in flight per stream)`);
   });
 
   it("ctr run -t gives a terminal at the caller's size (ResizePty)", async () => {
@@ -360,6 +387,34 @@ describe('containerd shim v2 with a real containerd (ctr and CRI, real VMs)', fu
       await eventually('the shim and VM to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
     } finally {
       await removePodsQuietly(cri, pods);
+    }
+  });
+
+  it("a pod's VM killed while containerd is down: after the restart, CRI deletes the pod's task before its container's, and the shim still cleans up both and exits", async () => {
+    let cri = new CriClient(ctrd.address);
+    const config = podSandboxConfig('vm-killed-while-down', `${ctrd.dir}/pod-logs/vm-killed-while-down`);
+    const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: 'mayu' });
+    try {
+      const containerId = await startPodContainer(cri, { podSandboxId, config }, 'long', ['sleep', '600']);
+      const [vm] = ctrd.vms();
+      assert.ok(vm && ctrd.shims().length === 1, 'a shim and its VM run');
+      await ctrd.kill();
+      process.kill(vm, 'SIGKILL');
+      await sleep(1000);
+      await ctrd.restart();
+      cri = new CriClient(ctrd.address);
+      const state = async () => (await cri.containerStatus({ containerId, verbose: false })).status?.state;
+      await eventually('the container to be reported exited', async () => (await state().catch(() => undefined)) === criWire.ContainerState.CONTAINER_EXITED, 60_000);
+      // The shim once worked from the pod task's bundle, which containerd had removed by then:
+      // nothing it spawned could start, the container's Delete never finished, StopPodSandbox
+      // timed out and the shim stayed.
+      await cri.stopPodSandbox({ podSandboxId });
+      await cri.removePodSandbox({ podSandboxId });
+      assert.deepEqual((await cri.listPodSandbox({ filter: { id: podSandboxId } })).items, []);
+      await eventually('the shim to exit', async () => ctrd.shims().length === 0 && ctrd.vms().length === 0);
+    } finally {
+      await removePodsQuietly(cri, [podSandboxId]);
+      cri.close();
     }
   });
 

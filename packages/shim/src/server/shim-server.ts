@@ -137,6 +137,11 @@ export async function serve(f: ShimFlags): Promise<void> {
     throw err;
   }
   writeFileSync(join(bundle, 'shim.pid'), String(process.pid));
+  // The working directory `start` gave us is the first task's bundle, which containerd removes
+  // when that task is deleted — before the pod's other containers when it recovers after a
+  // restart. Every process spawned from a removed directory fails (umount among them, so
+  // their Delete could never finish), so the server works from / and uses absolute paths.
+  process.chdir('/');
   process.on('SIGTERM', () => void tasks.close().finally(() => void exit()));
   process.on('SIGINT', () => void tasks.close().finally(() => void exit()));
   process.on('uncaughtException', (err) => {
