@@ -172,6 +172,8 @@ export class PrivateContainerd {
     let stderr = '';
     child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    // ctr may exit before it reads its input (it failed, or the task ignored stdin): EPIPE is its answer, not ours.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(o.input ?? '');
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
     return new Promise((resolve) =>
