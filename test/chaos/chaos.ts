@@ -326,6 +326,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
     };
 
+    const criExited = async (containerId: string): Promise<boolean> =>
+      cri.containerStatus({ containerId, verbose: false }).then(
+        (r) => r.status?.state === criWire.ContainerState.CONTAINER_EXITED,
+        () => false,
+      );
+
     /** Deletes ended tasks once their exit is known, and checks the bounds. */
     const reap = async (): Promise<void> => {
       const listed = async (namespace: string): Promise<[string, string][]> =>
@@ -343,7 +349,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
         if (t.exits.length === 0) {
           const inGap = watch.gaps.some((g) => g.to >= (t.endedAt ?? 0));
-          if (status.get(t.id) === 'STOPPED' && inGap) report.exitsInSubscriberGap++;
+          // A CRI container's task is deleted by the CRI plugin once it has the exit: its state is CRI's.
+          const exited = t.kind === 'cri' ? await criExited(t.id) : status.get(t.id) === 'STOPPED';
+          if (exited && inGap) report.exitsInSubscriberGap++;
           else if (now() - (t.endedAt ?? 0) > EXIT_BOUND_MS) violate(`${t.id}: no TaskExit ${EXIT_BOUND_MS / 1000} s after ${t.endedBy} (state ${status.get(t.id) ?? 'unknown'})`);
           else continue;
         }
@@ -354,12 +362,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
             pod.endedBy = 'cleanup';
             pod.endedAt = now();
           }
-          try {
-            await cri.stopPodSandbox({ podSandboxId: pod.id });
-            await cri.removePodSandbox({ podSandboxId: pod.id });
-          } catch (err) {
-            violate(`pod ${pod.id} (${t.name}): cannot be stopped and removed: ${(err as Error).message}`);
+          // As the kubelet does, a removal that fails is tried again: the CRI plugin may still be
+          // handling the exit it just published ("container is still running, to stop first").
+          let failure = '';
+          for (const delayMs of [0, 1000, 2000, 4000, 8000]) {
+            await sleep(delayMs);
+            try {
+              await cri.stopPodSandbox({ podSandboxId: pod.id });
+              await cri.removePodSandbox({ podSandboxId: pod.id });
+              failure = '';
+              break;
+            } catch (err) {
+              failure = (err as Error).message;
+            }
           }
+          if (failure) violate(`pod ${pod.id} (${t.name}): cannot be stopped and removed in 15 s: ${failure}`);
         } else {
           const rm = await ctr(['tasks', 'rm', '--force', t.id]);
           const crm = await ctr(['containers', 'rm', t.id]);
