@@ -461,8 +461,14 @@ export class Sandbox {
   /** Removes a container from the guest, then its host mounts. */
   async removeContainer(id: string, timeoutMs = 0): Promise<void> {
     try {
-      // A dead VM took its containers with it: only the host side is left.
-      if (!this.vmExited) await this.agent.removeContainer(id, timeoutMs);
+      // A dead VM took its containers with it: only the host side is left. A
+      // VM being killed as hung, or dying during the call, ends the wait too:
+      // the agent's deadline (seconds) must not hold up a delete.
+      if (!this.vmExited && !this.hungReason) {
+        const call = this.agent.removeContainer(id, timeoutMs);
+        call.catch(() => {});
+        await Promise.race([call, this.exited()]);
+      }
     } finally {
       await this.containerReleases.get(id)?.();
       this.containerReleases.delete(id);

@@ -118,6 +118,21 @@ describe('Sandbox (fake hypervisor, fake agent)', () => {
     await sandbox.destroy();
   });
 
+  it("a removal waiting on the agent ends when the VM dies, not at the call's deadline (found by chaos: a CRI pod's Delete outlived containerd's)", async () => {
+    const { sandbox, made } = make();
+    await sandbox.start();
+    await sandbox.createContainer({ id: 'c5', spec, bundle: dir, stdio: { terminal: false, stdin: false } });
+    agent.set('RemoveContainer', () => new Promise(() => {}));
+    const removing = sandbox.removeContainer('c5', 1000);
+    await new Promise((r) => setTimeout(r, 200));
+    const diedAt = performance.now();
+    made[0]?.die();
+    await removing;
+    assert.ok(performance.now() - diedAt < 1000, `settled ${Math.round(performance.now() - diedAt)} ms after the VM died (the call's deadline is 3 s)`);
+    assert.equal(agent.count('RemoveContainer'), 1);
+    await sandbox.destroy();
+  });
+
   it('asks the backend for capabilities instead of checking which it is', async () => {
     assert.throws(() => make({ toml: 'agent_channel = "serial"' }), { code: 'ERR_CONFIG_INVALID', message: /sandbox.agent_channel: hypervisor fake has no "serial" \(it offers: vsock\)/ });
     assert.throws(() => make({ toml: 'shared_fs = "virtio-fs"' }), { code: 'ERR_CONFIG_INVALID', message: /sandbox.shared_fs: hypervisor fake has no "virtio-fs" \(it offers: virtio-9p\)/ });
