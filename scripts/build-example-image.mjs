@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Builds a small OCI image locally from Debian's busybox-static: no registry.
-// usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--whiteout] [--name REF] [--pause] [--net-tools]
+// usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--docker-archive FILE.tar] [--whiteout] [--name REF] [--pause] [--net-tools]
 //   OUT_DIR         an OCI image layout (oci-layout, index.json, blobs/sha256/...)
 //   --archive F     also write it as an OCI archive (a tar of the layout)
+//   --docker-archive F  and as an archive Docker 20.10's `docker load` takes:
+//                   the layout with `docker save`'s manifest.json beside it
 //   --whiteout      add a second layer that deletes /etc/motd (an OCI whiteout)
 //   --name REF      the image's reference name (default mayu-example:latest);
 //                   `ctr images import` names the image after it
@@ -14,17 +16,18 @@
 // /etc/motd saying which image it is.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync, copyFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 const args = process.argv.slice(2);
 const out = resolve(args[0] ?? '');
 if (!args[0]) {
-  console.error('usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--whiteout] [--name REF] [--pause] [--net-tools]');
+  console.error('usage: build-example-image.mjs OUT_DIR [--archive FILE.tar] [--docker-archive FILE.tar] [--whiteout] [--name REF] [--pause] [--net-tools]');
   process.exit(2);
 }
 const archive = args.includes('--archive') ? resolve(args[args.indexOf('--archive') + 1]) : null;
+const dockerArchive = args.includes('--docker-archive') ? resolve(args[args.indexOf('--docker-archive') + 1]) : null;
 const whiteout = args.includes('--whiteout');
 const name = args.includes('--name') ? args[args.indexOf('--name') + 1] : 'mayu-example:latest';
 const pause = args.includes('--pause');
@@ -122,6 +125,14 @@ try {
     }),
   );
   if (archive) execFileSync('tar', ['-c', '-f', archive, '-C', out, '.']);
+  if (dockerArchive) {
+    // What `docker save` writes (Docker 20.10 loads only this), in a copy of the layout.
+    const copy = join(work, 'docker');
+    cpSync(out, copy, { recursive: true });
+    const entry = { Config: `blobs/sha256/${blob(config).digest.slice(7)}`, RepoTags: [name], Layers: layers.map((l) => `blobs/sha256/${l.desc.digest.slice(7)}`) };
+    writeFileSync(join(copy, 'manifest.json'), JSON.stringify([entry]));
+    execFileSync('tar', ['-c', '-f', dockerArchive, '-C', copy, '.']);
+  }
   console.log(out);
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // Bundles the host programs for installation: each is one JavaScript file
 // with everything it imports (no node_modules at run time).
 // usage: bundle-host.mjs OUT_DIR INSTALL_ROOT
-//   OUT_DIR        where containerd-shim-mayu-v2.mjs and mayu.mjs are written
+//   OUT_DIR        where containerd-shim-mayu-v2.mjs, mayu.mjs and mayu-runtime.mjs are written
 //   INSTALL_ROOT   where they will find hypervisor-configs/ and vsock.node
 //                  once installed (baked in; scripts/install-containerd
 //                  passes its own)
@@ -22,6 +22,7 @@ const version = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).ver
 for (const [name, entry] of [
   ['containerd-shim-mayu-v2', 'packages/shim/dist/src/main.js'],
   ['mayu', 'packages/cli/dist/src/main.js'],
+  ['mayu-runtime', 'packages/cli/dist/src/oci-runtime/main.js'],
 ]) {
   await build({
     entryPoints: [join(repo, entry)],

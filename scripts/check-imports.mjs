@@ -22,7 +22,7 @@ const ALLOWED = {
   agent: ['protocol', 'vsock'],
   runtime: ['protocol', 'vsock'],
   shim: ['protocol', 'ttrpc', 'runtime', 'vsock'],
-  cli: ['protocol', 'runtime'],
+  cli: ['protocol', 'runtime', 'vsock'],
 };
 
 function sources(dir) {

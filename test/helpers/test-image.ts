@@ -9,6 +9,8 @@ export interface TestImage {
   layout: string;
   /** The same image as an OCI archive. */
   archive: string;
+  /** And as an archive Docker 20.10 loads (with docker save's manifest.json), named mayu-example:latest. */
+  dockerArchive: string;
   /** Its unpacked root filesystem (busybox, /etc/passwd with root and nobody). */
   rootfs: string;
 }
@@ -22,9 +24,10 @@ export async function testImage(): Promise<TestImage> {
   mkdirSync(dir, { recursive: true });
   const layout = join(dir, 'layout');
   const archive = join(dir, 'image.tar');
-  if (!existsSync(archive)) {
-    execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build-example-image.mjs'), layout, '--archive', archive, '--whiteout']);
+  const dockerArchive = join(dir, 'docker-image.tar');
+  if (!existsSync(archive) || !existsSync(dockerArchive)) {
+    execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build-example-image.mjs'), layout, '--archive', archive, '--docker-archive', dockerArchive, '--whiteout']);
   }
-  built = { layout, archive, rootfs: (await resolveImage(layout)).rootfs };
+  built = { layout, archive, dockerArchive, rootfs: (await resolveImage(layout)).rootfs };
   return built;
 }

@@ -30,6 +30,7 @@ describe('scripts/install-containerd (staged install, real containerd and VM)', 
     for (const f of [
       'usr/local/bin/containerd-shim-mayu-v2',
       'usr/local/bin/mayu',
+      'usr/local/bin/mayu-runtime',
       'usr/local/lib/mayu/vsock.node',
       'usr/share/mayu/guest-image/manifest.json',
       'usr/share/mayu/guest-image/vmlinux',
@@ -39,6 +40,8 @@ describe('scripts/install-containerd (staged install, real containerd and VM)', 
     }
     const version = spawnSync(join(root, 'usr/local/bin/containerd-shim-mayu-v2'), ['-v'], { encoding: 'utf8' });
     assert.match(version.stdout, /Runtime: io\.containerd\.mayu\.v2/);
+    const runtimeVersion = spawnSync(join(root, 'usr/local/bin/mayu-runtime'), ['--version'], { encoding: 'utf8' });
+    assert.match(runtimeVersion.stdout, /^mayu-runtime version \d+\.\d+\.\d+\nspec: 1\.0\.2\n$/);
     const config = parseToml(readFileSync(join(root, 'etc/mayu/configuration.toml'), 'utf8')) as { sandbox: { guest_image_dir: string } };
     assert.equal(config.sandbox.guest_image_dir, join(root, 'usr/share/mayu/guest-image'));
 

@@ -4,12 +4,13 @@ import { agentRssBench, execBench, readBench, runTrueBench, type Comparison } fr
 import { criBench } from './cri.bench.js';
 import { ctrRunBench } from './ctr.bench.js';
 import { densityBench } from './density.bench.js';
+import { enginesBench, type EngineRow } from './engines.bench.js';
 import { netBench } from './net.bench.js';
 import { portForwardBench } from './portforward.bench.js';
 import { stdioBench } from './stdio.bench.js';
 import type { Summary } from './stats.js';
 
-const BENCHMARKS = ['boot', 'clone', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'cri', 'density', 'net', 'portforward', 'stdio'] as const;
+const BENCHMARKS = ['boot', 'clone', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'cri', 'density', 'net', 'portforward', 'stdio', 'engines'] as const;
 type Name = (typeof BENCHMARKS)[number];
 
 const row = (label: string, s: Summary, unit = 'ms'): string => `${label.padEnd(30)} ${s.median.toFixed(1).padStart(9)} ${s.min.toFixed(1).padStart(9)} ${s.max.toFixed(1).padStart(9)}  ${unit}`;
@@ -156,6 +157,33 @@ async function bench(name: Name, runs: number, toml: string, pods: number[]): Pr
           comparison(`${r.mib} MiB into a container's stdin through ctr run, ${runs} runs each`, r.stdin, 'mayu', 'runc', 'MiB/s'),
           `mayu shim peak PSS while streaming: ${r.shimPeakPssMib.toFixed(1)} MiB`,
         ].join('\n\n'),
+        json: r,
+      };
+    }
+    case 'engines': {
+      const r = await enginesBench(runs);
+      const engineRows = (engine: string, e: EngineRow): string[] =>
+        Object.entries(e).map(([rt, v]) => ('ms' in v ? row(`${engine} run --rm (${rt})`, v.ms) : `${`${engine} run --rm (${rt})`.padEnd(30)} does not run here: ${v.fails}`));
+      const phaseLabels: [string, keyof typeof r.phases.docker][] = [
+        ['  before create (engine)', 'beforeCreate'],
+        ['  create (VM boot, container)', 'create'],
+        ['  create -> start (engine)', 'betweenCreateAndStart'],
+        ['  start', 'start'],
+        ['  true runs, VM off, exit seen', 'runAndExit'],
+        ['  delete', 'delete'],
+        ['  after delete (engine)', 'afterDelete'],
+      ];
+      return {
+        text: [
+          `run --rm of true through Docker 20.10 and podman 4.3, ${runs} runs each, alternating runtimes`,
+          header,
+          ...engineRows('docker', r.docker),
+          ...engineRows('podman', r.podman),
+          `ratio mayu / runc (medians): docker ${r.ratios.docker.toFixed(2)}x, podman ${r.ratios.podman.toFixed(2)}x`,
+          "where mayu-runtime's time goes (split by the engine's calls to it)",
+          header,
+          ...phaseLabels.flatMap(([label, k]) => [row(`docker${label}`, r.phases.docker[k]), row(`podman${label}`, r.phases.podman[k])]),
+        ].join('\n'),
         json: r,
       };
     }

@@ -42,6 +42,14 @@ export interface VsockNative {
   listenInNetns(nsPath: string, backlog: number): number;
   /** Where a redirected IPv4 TCP connection was headed (SO_ORIGINAL_DST); ENOENT when it was not redirected. */
   originalDestination(fd: number): { address: string; port: number };
+  /** A new pty: its master and raw-mode slave (both close-on-exec, neither our controlling terminal) and the slave's path. */
+  openPty(): { master: number; slave: number; path: string };
+  /** Sends fd over the Unix socket at socketPath (SCM_RIGHTS), with `name` as the message. */
+  sendFd(socketPath: string, fd: number, name: string): void;
+  /** Makes the terminal at fd this session's controlling terminal (TIOCSCTTY): its resizes then send us SIGWINCH. */
+  makeControllingTerminal(fd: number): void;
+  windowSize(fd: number): { rows: number; columns: number };
+  setWindowSize(fd: number, rows: number, columns: number): void;
 }
 
 /** Well-known CIDs and the "any" port, as in <linux/vm_sockets.h>. */

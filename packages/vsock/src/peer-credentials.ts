@@ -31,7 +31,7 @@ export function socketFd(socket: Socket): number {
 }
 
 /** One of the addon's functions; an addon built before it existed (MAYU_VSOCK_ADDON, or an old install) is an error naming it. */
-export function addonFunction<K extends 'peerCredentials' | 'listenInNetns' | 'originalDestination'>(name: K): VsockNative[K] {
+export function addonFunction<K extends Exclude<keyof VsockNative, 'constants'>>(name: K): VsockNative[K] {
   const fn = native()[name];
   if (typeof fn !== 'function') throw Object.assign(new Error(`the vsock addon has no ${name} (rebuild it: npm ci)`), { code: 'ERR_VSOCK_ADDON_MISSING' });
   return fn;

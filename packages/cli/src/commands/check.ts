@@ -8,7 +8,7 @@ const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
 /** Defined by scripts/bundle-host.mjs in an installed bundle. */
 declare const __MAYU_VERSION__: string | undefined;
 
-function runtimeVersion(): string {
+export function runtimeVersion(): string {
   if (typeof __MAYU_VERSION__ === 'string') return __MAYU_VERSION__;
   const pkg = new URL('../../../package.json', import.meta.url);
   return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;

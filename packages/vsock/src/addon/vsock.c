@@ -1,7 +1,8 @@
 /*
  * The host's and guest's small socket addon: AF_VSOCK, SO_PEERCRED, a TCP
- * listener in another network namespace and SO_ORIGINAL_DST — the few
- * system calls Node's net module cannot make.
+ * listener in another network namespace, SO_ORIGINAL_DST, and a terminal
+ * handed over a console socket (a pty, SCM_RIGHTS) — the few system calls
+ * Node's net and tty modules cannot make.
  *
  * AF_VSOCK sockets are non-blocking and close-on-exec; accept and connect
  * readiness is watched with a uv_poll_t on Node's own event loop. Connected
@@ -23,8 +24,10 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 #include <uv.h>
 #include <linux/vm_sockets.h>
@@ -399,6 +402,118 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   return handle;
 }
 
+/* ---- terminals for a console socket -------------------------------------- */
+
+/* openPty(): {master, slave, path}, both close-on-exec and not the caller's
+ * controlling terminal. The slave is put in raw mode: whoever holds it only
+ * relays bytes to a terminal elsewhere (in the guest), which does the line
+ * discipline; cooking them here too would echo twice and turn \r\n into
+ * \r\r\n. */
+static napi_value js_open_pty(napi_env env, napi_callback_info info) {
+  (void)info;
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return throw_errno(env, errno, "posix_openpt");
+  char name[128];
+  if (grantpt(master) != 0 || unlockpt(master) != 0 || ptsname_r(master, name, sizeof name) != 0) {
+    int err = errno;
+    close(master);
+    return throw_errno(env, err, "unlockpt");
+  }
+  int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  struct termios t;
+  if (slave < 0 || tcgetattr(slave, &t) != 0 || (cfmakeraw(&t), tcsetattr(slave, TCSANOW, &t)) != 0) {
+    int err = errno;
+    if (slave >= 0) close(slave);
+    close(master);
+    return throw_errno(env, err, "open pty slave");
+  }
+  napi_value obj, path;
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_set_named_property(env, obj, "master", make_u32(env, (uint32_t)master)));
+  CHECK(napi_set_named_property(env, obj, "slave", make_u32(env, (uint32_t)slave)));
+  CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &path));
+  CHECK(napi_set_named_property(env, obj, "path", path));
+  return obj;
+}
+
+/* sendFd(socketPath, fd, name): connects to the Unix socket at socketPath
+ * and sends fd with SCM_RIGHTS, `name` as the message (as runc sends a
+ * console's master to --console-socket: conmon and containerd read it so). */
+static napi_value js_send_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+  char name[256];
+  size_t len = 0, name_len = 0;
+  uint32_t fd = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len == 0 || len >= sizeof path - 1 ||
+      napi_get_value_uint32(env, argv[1], &fd) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[2], name, sizeof name, &name_len) != napi_ok || name_len == 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sendFd(socketPath, fd, name): a socket path that fits sun_path, a descriptor and a name");
+    return NULL;
+  }
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return throw_errno(env, errno, "socket");
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  memcpy(addr.sun_path, path, len);
+  if (connect(sock, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    int err = errno;
+    close(sock);
+    return throw_errno(env, err, "connect");
+  }
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct iovec iov = {.iov_base = name, .iov_len = name_len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  int sent_fd = (int)fd;
+  memcpy(CMSG_DATA(c), &sent_fd, sizeof sent_fd);
+  ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  int err = errno;
+  close(sock);
+  if (n < 0) return throw_errno(env, err, "sendmsg");
+  return NULL;
+}
+
+/* makeControllingTerminal(fd): the terminal at fd becomes the controlling
+ * terminal of this process's session (it must lead one), so that a resize
+ * of it sends this process SIGWINCH. */
+static napi_value js_make_controlling_terminal(napi_env env, napi_callback_info info) {
+  uint32_t fd;
+  if (get_u32_args(env, info, 1, &fd, NULL)) return NULL;
+  if (ioctl((int)fd, TIOCSCTTY, 0) != 0) return throw_errno(env, errno, "ioctl(TIOCSCTTY)");
+  return NULL;
+}
+
+/* windowSize(fd): {rows, columns} of the terminal at fd. */
+static napi_value js_window_size(napi_env env, napi_callback_info info) {
+  uint32_t fd;
+  if (get_u32_args(env, info, 1, &fd, NULL)) return NULL;
+  struct winsize ws;
+  if (ioctl((int)fd, TIOCGWINSZ, &ws) != 0) return throw_errno(env, errno, "ioctl(TIOCGWINSZ)");
+  napi_value obj;
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_set_named_property(env, obj, "rows", make_u32(env, ws.ws_row)));
+  CHECK(napi_set_named_property(env, obj, "columns", make_u32(env, ws.ws_col)));
+  return obj;
+}
+
+/* setWindowSize(fd, rows, columns): for tests (an engine does it to the master). */
+static napi_value js_set_window_size(napi_env env, napi_callback_info info) {
+  uint32_t a[3];
+  if (get_u32_args(env, info, 3, a, NULL)) return NULL;
+  struct winsize ws = {.ws_row = (unsigned short)a[1], .ws_col = (unsigned short)a[2]};
+  if (ioctl((int)a[0], TIOCSWINSZ, &ws) != 0) return throw_errno(env, errno, "ioctl(TIOCSWINSZ)");
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"socket", NULL, js_socket, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -412,6 +527,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
       {"listenInNetns", NULL, js_listen_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
       {"originalDestination", NULL, js_original_destination, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openPty", NULL, js_open_pty, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendFd", NULL, js_send_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"makeControllingTerminal", NULL, js_make_controlling_terminal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"windowSize", NULL, js_window_size, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setWindowSize", NULL, js_set_window_size, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value constants;
   napi_create_object(env, &constants);

@@ -1,0 +1,182 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { constants } from 'node:os';
+import type { Server } from 'node:net';
+import type { ExitStatus } from '@mayu/protocol';
+import { loadConfig, type RunNetworkRecord, type Sandbox } from '@mayu/runtime';
+import type { Logger } from 'pino';
+import { ContainerSession, type RunRequest } from '../run/container-session.js';
+import { serveControl, type ControlRequest } from './control.js';
+import { RuntimeCliError } from './errors.js';
+import { createRuntimeLogger, type LogOptions } from './log.js';
+import { runHooks } from './hooks.js';
+import { sendReport } from './report.js';
+import { ProcessStdio } from './stdio.js';
+import { ociState, readRecord, updateRecord, type ContainerStatus } from './state.js';
+
+/** What `create` leaves for its holder in the container's directory. */
+export interface HolderRequest {
+  req: RunRequest;
+  /** create --console-socket: where the terminal's master goes (process.terminal). */
+  consoleSocket?: string;
+  configPath: string | null;
+  log: LogOptions;
+}
+
+/** The signals the holder passes on to the container (the engine may signal the PID it waits on). */
+const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** The status a holder exits with when the VM died under the container: as if it had been killed. */
+const VM_DIED_STATUS = 137;
+
+/** How long, after the container's exit, its output may take to drain. */
+const OUTPUT_DRAIN_MS = 10_000;
+
+const report = sendReport;
+
+/** Which requests each status allows, in runc's words when it refuses. */
+function refusal(status: ContainerStatus, op: ControlRequest['op']): string | null {
+  if (op === 'start' && status !== 'created') return status === 'stopped' ? 'cannot start a container that has stopped' : 'cannot start an already running container';
+  if (op === 'kill' && status === 'stopped') return 'container not running';
+  if (op === 'pause' && status !== 'running') return `container not running: ${status}`;
+  if (op === 'resume' && status !== 'paused') return 'container not paused';
+  return null;
+}
+
+/**
+ * `mayu-runtime _holder DIR`: the host process that stands for one
+ * container, as kata-runtime v1's kata-shim did. `create` starts it with its
+ * own stdio, so the container's stdout and stderr reach what the engine gave
+ * `create`, and stdin comes from it; the engine waits on its PID and reads
+ * the container's exit status from it (128+N for signal N). It owns the
+ * sandbox: when the container exits it removes the VM, records the status
+ * and exits with it.
+ */
+export async function holderCommand(args: string[]): Promise<number> {
+  const [dir] = args;
+  if (!dir) throw new RuntimeCliError('_holder needs the container directory');
+  const { req, configPath, consoleSocket, log: logOptions } = JSON.parse(readFileSync(join(dir, 'request.json'), 'utf8')) as HolderRequest;
+  const log = createRuntimeLogger(logOptions.file ? logOptions : { ...logOptions, file: join(dir, 'holder.log') }).child({ containerId: req.id });
+  // Its stdio is the container's: nothing of its own may reach it, a crash included.
+  const crash = (err: unknown): void => {
+    log.fatal({ err }, 'the holder crashed');
+    report({ error: `the container holder crashed: ${(err as Error).message}` });
+    process.exit(VM_DIED_STATUS);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+  let session: ContainerSession;
+  let booting: Sandbox | null = null;
+  let network: RunNetworkRecord | null = null;
+  // Until the container exists, a signal abandons it: nothing is left.
+  const abandon = (): void => void (booting?.destroy() ?? Promise.resolve()).finally(() => process.exit(1));
+  process.on('SIGTERM', abandon);
+  process.on('SIGINT', abandon);
+  try {
+    session = await ContainerSession.create(
+      req,
+      loadConfig(configPath ?? undefined),
+      log,
+      (s) => (booting = s),
+      (n) => (network = n),
+    );
+  } catch (err) {
+    log.error({ err }, 'cannot create the container');
+    report({ error: (err as Error).message });
+    return 1;
+  }
+  // Until the container is handed over (hooks run, the report sent), a signal still abandons it.
+  const handOver = (): void => {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.off(sig, abandon);
+  };
+  const consoleSize = (req.spec.process as { consoleSize?: { height?: number; width?: number } } | undefined)?.consoleSize;
+  return hold(dir, session, network, log, consoleSocket ? { socket: consoleSocket, size: consoleSize } : undefined, handOver);
+}
+
+async function hold(
+  dir: string,
+  session: ContainerSession,
+  network: RunNetworkRecord | null,
+  log: Logger,
+  console_: { socket: string; size?: { height?: number; width?: number } } | undefined,
+  handOver: () => void,
+): Promise<number> {
+  const agent = session.agent;
+  const ref = session.ref;
+  let status: ContainerStatus = 'created';
+  const setStatus = (s: ContainerStatus): void => {
+    status = s;
+    updateRecord(dir, { status: s });
+  };
+  const exited = session.wait();
+  // Awaited below; until then a VM that dies must not be an unhandled rejection.
+  exited.catch(() => {});
+  let server: Server | null = null;
+  let stdio: ProcessStdio;
+  try {
+    stdio = await ProcessStdio.open({ agent, ref, log, consoleSocket: console_?.socket, consoleSize: console_?.size, controlling: true });
+  } catch (e) {
+    // Everything is removed before create hears of the failure: it then finds nothing left.
+    await session.abort();
+    report({ error: `cannot give the container its terminal (--console-socket ${console_?.socket}): ${(e as Error).message}` });
+    return 1;
+  }
+  try {
+    server = await serveControl(dir, async (r) => {
+      if (r.op === 'destroy' && status === 'stopped') return;
+      const refused = refusal(status, r.op);
+      if (refused) throw new RuntimeCliError(refused);
+      if (r.op === 'start') {
+        await session.start();
+        setStatus('running');
+        // The spec: a failing poststart hook is a warning, and the container goes on.
+        const started = readRecord(dir);
+        if (started) await runHooks(started.hooks, 'poststart', ociState(started)).catch((e: unknown) => log.warn({ err: e }, 'poststart hook failed'));
+        stdio.startInput();
+      } else if (r.op === 'kill') await agent.signalProcess(ref, r.signal, r.all);
+      else if (r.op === 'pause') await agent.pauseContainer(session.id).then(() => setStatus('paused'));
+      else if (r.op === 'resume') await agent.resumeContainer(session.id).then(() => setStatus('running'));
+      else await agent.signalProcess(ref, 9, true);
+    });
+  } catch (e) {
+    stdio.close();
+    await session.abort();
+    report({ error: `cannot serve the control socket: ${(e as Error).message}` });
+    return 1;
+  }
+  const created = updateRecord(dir, { status: 'created', sandboxDir: session.sandbox.stateDir, network });
+  try {
+    await runHooks(created.hooks, 'prestart', ociState(created));
+    await runHooks(created.hooks, 'createRuntime', ociState(created));
+  } catch (e) {
+    log.error({ err: e }, 'a hook failed: the container is removed');
+    server.close();
+    stdio.close();
+    await session.abort();
+    report({ error: (e as Error).message });
+    return 1;
+  }
+  handOver();
+  const forward = (sig: NodeJS.Signals) => (): void => void agent.signalProcess(ref, constants.signals[sig]).catch(() => {});
+  for (const sig of FORWARDED) process.on(sig, forward(sig));
+  report({ ok: true });
+  let exit: ExitStatus | null = null;
+  try {
+    exit = await exited;
+  } catch (e) {
+    log.error({ err: e }, 'the container did not run to its end');
+  }
+  // Stopped from here on: kill says "container not running" while the VM is taken down.
+  status = 'stopped';
+  // What is still buffered comes out; a process left holding the output open does not hold the exit up.
+  if (exit) await Promise.race([stdio.drained(), sleep(OUTPUT_DRAIN_MS)]);
+  stdio.close();
+  if (exit) await session.finish();
+  else await session.abort();
+  server.close();
+  const code = exit ? exit.exitStatus : VM_DIED_STATUS;
+  if (readRecord(dir)) updateRecord(dir, { status: 'stopped', exit: exit ?? { exitStatus: code, signal: 9, exitedAtMs: Date.now() }, sandboxDir: null });
+  log.info({ event: 'container.exited', exitStatus: code }, 'the container exited');
+  return code;
+}
