@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { MayuError } from '@mayu/protocol';
 import { AgentClient, DEFAULT_CAPABILITIES, mergeEnv, pumpInput, pumpOutput, resolveUser, type RuntimeConfig, writableSink } from '@mayu/runtime';
 import { DEFAULT_TTY, terminalSize, forwardResize, forwardSignals, parseSignal } from '../run/attach.js';
+import { attachAgentBridge } from '../run/agent-bridge.js';
 import { getRun, ownerAlive, type RunRecord } from '../run/run-records.js';
 import { UsageError } from '../usage.js';
 import { parseEnv } from './run.js';
@@ -17,11 +18,7 @@ function agentOf(config: RuntimeConfig, id: string): { agent: AgentClient; recor
   if (record.status !== 'running' || !record.sandboxDir || !ownerAlive(record)) {
     throw new MayuError('ERR_INVALID_STATE', `container ${id} is not running (${record.status})`, { details: { id, status: record.status } });
   }
-  const agent = AgentClient.attach(join(record.sandboxDir, 'agent-grpc.sock'), {
-    dialTimeoutMs: config.agent.dialTimeoutMs,
-    callTimeoutMs: config.agent.callTimeoutMs,
-  });
-  return { agent, record };
+  return { agent: attachAgentBridge(record.sandboxDir, config), record };
 }
 
 /** mayu exec [-i] [-t] [-e K=V] [-w DIR] [-u USER] ID -- CMD: a new process in a running container. */

@@ -33,8 +33,6 @@ const VM_DIED_STATUS = 137;
 /** How long, after the container's exit, its output may take to drain. */
 const OUTPUT_DRAIN_MS = 10_000;
 
-const report = sendReport;
-
 /** Which requests each status allows, in runc's words when it refuses. */
 function refusal(status: ContainerStatus, op: ControlRequest['op']): string | null {
   if (op === 'start' && status !== 'created') return status === 'stopped' ? 'cannot start a container that has stopped' : 'cannot start an already running container';
@@ -61,7 +59,7 @@ export async function holderCommand(args: string[]): Promise<number> {
   // Its stdio is the container's: nothing of its own may reach it, a crash included.
   const crash = (err: unknown): void => {
     log.fatal({ err }, 'the holder crashed');
-    report({ error: `the container holder crashed: ${(err as Error).message}` });
+    sendReport({ error: `the container holder crashed: ${(err as Error).message}` });
     process.exit(VM_DIED_STATUS);
   };
   process.on('uncaughtException', crash);
@@ -83,7 +81,7 @@ export async function holderCommand(args: string[]): Promise<number> {
     );
   } catch (err) {
     log.error({ err }, 'cannot create the container');
-    report({ error: (err as Error).message });
+    sendReport({ error: (err as Error).message });
     return 1;
   }
   // Until the container is handed over (hooks run, the report sent), a signal still abandons it.
@@ -119,7 +117,7 @@ async function hold(
   } catch (e) {
     // Everything is removed before create hears of the failure: it then finds nothing left.
     await session.abort();
-    report({ error: `cannot give the container its terminal (--console-socket ${console_?.socket}): ${(e as Error).message}` });
+    sendReport({ error: `cannot give the container its terminal (--console-socket ${console_?.socket}): ${(e as Error).message}` });
     return 1;
   }
   try {
@@ -142,7 +140,7 @@ async function hold(
   } catch (e) {
     stdio.close();
     await session.abort();
-    report({ error: `cannot serve the control socket: ${(e as Error).message}` });
+    sendReport({ error: `cannot serve the control socket: ${(e as Error).message}` });
     return 1;
   }
   const created = updateRecord(dir, { status: 'created', sandboxDir: session.sandbox.stateDir, network });
@@ -154,13 +152,13 @@ async function hold(
     server.close();
     stdio.close();
     await session.abort();
-    report({ error: (e as Error).message });
+    sendReport({ error: (e as Error).message });
     return 1;
   }
   handOver();
   const forward = (sig: NodeJS.Signals) => (): void => void agent.signalProcess(ref, constants.signals[sig]).catch(() => {});
   for (const sig of FORWARDED) process.on(sig, forward(sig));
-  report({ ok: true });
+  sendReport({ ok: true });
   let exit: ExitStatus | null = null;
   try {
     exit = await exited;

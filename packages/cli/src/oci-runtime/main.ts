@@ -75,8 +75,9 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const { globals, command, args } = parsed;
-  // A holder's stderr is the container's (or the exec's): without --log, it keeps quiet there.
-  const log = createRuntimeLogger((command === '_exec' || command === '_holder') && !globals.log.file ? { ...globals.log, file: '/dev/null' } : globals.log);
+  // A holder's stderr is the container's (or the exec's): it never writes there itself.
+  const isHolder = command === '_exec' || command === '_holder';
+  const log = createRuntimeLogger(isHolder && !globals.log.file ? { ...globals.log, file: '/dev/null' } : globals.log);
   for (const note of globals.ignored) log.info(`accepted without effect: ${note}`);
   try {
     return await dispatch(command, args, globals, log);
@@ -87,8 +88,7 @@ async function main(argv: string[]): Promise<number> {
         ? (err as Error).message
         : `unexpected error: ${(err as Error).stack ?? String(err)}`;
     log.error(message);
-    // A holder's stderr is the container's: its own failure goes to the log only.
-    if (globals.log.file && command !== '_exec' && command !== '_holder') process.stderr.write(`${message}\n`);
+    if (globals.log.file && !isHolder) process.stderr.write(`${message}\n`);
     return 1;
   }
 }

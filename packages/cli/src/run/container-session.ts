@@ -1,8 +1,8 @@
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MayuError, type ExitStatus, type ProcessRef } from '@mayu/protocol';
 import { Sandbox, setUpRunNetwork, tearDownRunNetwork, vmSizeFromSpec, type AgentClient, type RunNetwork, type RunNetworkRecord, type RuntimeConfig } from '@mayu/runtime';
 import type { Logger } from 'pino';
+import { bridgeSocket } from './agent-bridge.js';
 
 /** What a run needs once its image is resolved: a rootfs and a spec with host paths. */
 export interface RunRequest {
@@ -90,7 +90,7 @@ export class ContainerSession {
   }
 
   get bridgeSocket(): string {
-    return join(this.sandbox.stateDir, 'agent-grpc.sock');
+    return bridgeSocket(this.sandbox.stateDir);
   }
 
   async start(): Promise<void> {

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AgentClient, loadConfig, mergeEnv } from '@mayu/runtime';
 import type { Logger } from 'pino';
+import { attachAgentBridge } from '../../run/agent-bridge.js';
 import { forwardSignals } from '../../run/attach.js';
 import { RuntimeCliError } from '../errors.js';
 import type { GlobalOptions } from '../globals.js';
@@ -17,8 +18,7 @@ import { writePidFile } from './create.js';
 export function agentOf(record: ContainerRecord): AgentClient {
   const status = currentStatus(record);
   if ((status !== 'running' && status !== 'paused' && status !== 'created') || !record.sandboxDir) throw new RuntimeCliError(`container ${record.id} is not running`);
-  const config = loadConfig(record.configPath ?? undefined);
-  return AgentClient.attach(join(record.sandboxDir, 'agent-grpc.sock'), { dialTimeoutMs: config.agent.dialTimeoutMs, callTimeoutMs: config.agent.callTimeoutMs });
+  return attachAgentBridge(record.sandboxDir, loadConfig(record.configPath ?? undefined));
 }
 
 /** runc's -u: UID[:GID], numbers (names are not looked up, as runc does not). */

@@ -42,19 +42,17 @@ export async function killCommand(args: string[], g: GlobalOptions): Promise<num
   if (signal === null) throw new RuntimeCliError(`unknown signal "${sigText}"`);
   const { dir, record } = getContainer(g.root, id);
   // runc: kill --all of a stopped container is no error (containerd sends it after an exit).
-  if (currentStatus(record) === 'stopped') {
+  const notRunning = (): number => {
     if (values.all) return 0;
     throw new RuntimeCliError('container not running');
-  }
+  };
+  if (currentStatus(record) === 'stopped') return notRunning();
   try {
     await askHolder(dir, { op: 'kill', signal, all: values.all });
   } catch (err) {
-    // The holder went between the check and the call: the container has stopped.
-    if (!holderAlive(record) || /cannot reach the container's holder/.test((err as Error).message)) {
-      if (values.all) return 0;
-      throw new RuntimeCliError('container not running');
-    }
-    if (values.all && (err as Error).message === 'container not running') return 0;
+    // The holder went (or the container stopped) between the check and the call.
+    const message = (err as Error).message;
+    if (!holderAlive(record) || /cannot reach the container's holder/.test(message) || message === 'container not running') return notRunning();
     throw err;
   }
   return 0;
