@@ -290,7 +290,8 @@ export class ContainerManager {
   /** The spec crun gets: the container's own cgroup, and a terminal only if the host asked for one. */
   private guestSpec(spec: OciSpec, id: string, stdio: StdioSpec): OciSpec {
     const { devices, rules, dropped } = guestDevices(spec);
-    if (dropped.length > 0) this.log.info({ containerId: id, dropped }, 'devices the guest does not have were left out (host devices never reach a VM)');
+    if (dropped.length > 0)
+      this.log.info({ containerId: id, dropped }, 'requested devices left out: their numbers would name a guest device, a terminal or an agent channel (host devices never reach a VM)');
     return {
       ...spec,
       process: { ...spec.process, terminal: stdio.terminal },

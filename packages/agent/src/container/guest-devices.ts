@@ -73,8 +73,11 @@ function deviceOf(path: string, st: Stats): OciDevice | null {
   return { path, type, major, minor, fileMode: st.mode & 0o7777, uid: 0, gid: 0 };
 }
 
-/** The guest's character and block devices under `dev` (devtmpfs), except NOT_FOR_CONTAINERS. */
-export function listGuestDevices(dev = '/dev'): OciDevice[] {
+/** Terminal majors (tty, console, ptmx, the pts range): a node made with one would reach another's terminal. */
+const TERMINAL_MAJORS = new Set([4, 5, 136, 137, 138, 139, 140, 141, 142, 143]);
+
+/** The guest's character and block devices under `dev` (devtmpfs), except NOT_FOR_CONTAINERS unless `all`. */
+export function listGuestDevices(dev = '/dev', all = false): OciDevice[] {
   const out: OciDevice[] = [];
   const walk = (dir: string, depth: number): void => {
     let names: string[];
@@ -96,7 +99,7 @@ export function listGuestDevices(dev = '/dev'): OciDevice[] {
         continue;
       }
       const d = deviceOf(path, st);
-      if (d && !NOT_FOR_CONTAINERS.some((re) => re.test(path))) out.push(d);
+      if (d && (all || !NOT_FOR_CONTAINERS.some((re) => re.test(path)))) out.push(d);
     }
   };
   walk(dev, 0);
@@ -116,28 +119,50 @@ export function guestDeviceAt(path: string): OciDevice | null {
  * The spec's linux.devices for the guest. Device numbers written on the host
  * name the host's devices and mean nothing in the VM, so each requested
  * device is resolved by its path to the guest's device there (its numbers;
- * the requested mode and owner kept), and one the guest does not have is
- * dropped. A privileged container (see isPrivileged) gets every guest
- * device, and a device cgroup that allows them, instead of the host's: a VM
- * never hands a container the host's devices.
+ * the requested mode and owner kept). Where the guest has nothing at that
+ * path, the node is made as written, as runc makes it (a fifo, or numbers no
+ * guest driver answers: opening it gives ENXIO) — unless its numbers name a
+ * device the guest has under another path or a terminal: the host's
+ * numbering never aliases a guest device (the agent's channels among them),
+ * so such a request is dropped. A privileged container (see isPrivileged)
+ * gets every guest device, and a device cgroup that allows them, instead of
+ * the host's: a VM never hands a container the host's devices.
  */
 export function guestDevices(
   spec: SpecDevices,
-  o: { list?: () => OciDevice[]; lookup?: (path: string) => OciDevice | null } = {},
+  o: { list?: (all: boolean) => OciDevice[]; lookup?: (path: string) => OciDevice | null } = {},
 ): { devices: OciDevice[]; rules: DeviceRule[] | undefined; dropped: string[] } {
   const requested = Array.isArray(spec.linux?.devices) ? (spec.linux.devices as OciDevice[]) : [];
   let rules = Array.isArray(spec.linux?.resources?.devices) ? (spec.linux.resources.devices as DeviceRule[]).map((r) => ({ ...r })) : undefined;
   const lookup = o.lookup ?? guestDeviceAt;
+  const list = o.list ?? ((all: boolean) => listGuestDevices('/dev', all));
   const byPath = new Map<string, OciDevice>();
   if (isPrivileged(spec)) {
-    for (const d of (o.list ?? listGuestDevices)()) byPath.set(d.path, d);
+    for (const d of list(false)) byPath.set(d.path, d);
     // Privileged: every (guest) device, as Kubernetes means it.
     if (!allowsAllDevices(spec)) rules = [...(rules ?? []), { allow: true, access: 'rwm' }];
   }
+  let everyGuestDevice: OciDevice[] | undefined;
+  const aliasesGuestDevice = (r: OciDevice): boolean => {
+    if (r.type === 'p') return false;
+    if (TERMINAL_MAJORS.has(r.major ?? -1)) return true;
+    everyGuestDevice ??= list(true);
+    const type = r.type === 'u' ? 'c' : r.type;
+    return everyGuestDevice.some((d) => d.type === type && d.major === r.major && d.minor === r.minor);
+  };
   const dropped: string[] = [];
   for (const r of requested) {
-    const guest = NOT_FOR_CONTAINERS.some((re) => re.test(r.path)) ? null : (byPath.get(r.path) ?? lookup(r.path));
-    if (!guest || (r.type !== 'u' && r.type !== guest.type)) {
+    if (NOT_FOR_CONTAINERS.some((re) => re.test(r.path))) {
+      dropped.push(r.path);
+      continue;
+    }
+    const guest = byPath.get(r.path) ?? lookup(r.path);
+    if (!guest) {
+      if (aliasesGuestDevice(r)) dropped.push(r.path);
+      else byPath.set(r.path, { ...r });
+      continue;
+    }
+    if (r.type !== 'u' && r.type !== guest.type) {
       dropped.push(r.path);
       continue;
     }

@@ -18,6 +18,8 @@ describe('devices a container gets in the guest', () => {
         devices: [
           { path: '/dev/fuse', type: 'c' as const, major: 10, minor: 230, fileMode: 0o600 },
           { path: '/dev/nvidia0', type: 'c' as const, major: 195, minor: 0 },
+          { path: '/dev/host-disk', type: 'b' as const, major: 254, minor: 0 },
+          { path: '/dev/host-pty', type: 'c' as const, major: 136, minor: 3 },
         ],
         resources: {
           devices: [
@@ -28,8 +30,12 @@ describe('devices a container gets in the guest', () => {
       },
     };
     const r = guestDevices(spec, { lookup, list: () => GUEST });
-    assert.deepEqual(r.devices, [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o600, uid: 0, gid: 0 }]);
-    assert.deepEqual(r.dropped, ['/dev/nvidia0'], 'a device the guest does not have is left out');
+    assert.deepEqual(r.devices, [
+      { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o600, uid: 0, gid: 0 },
+      // Nothing there in the guest, and its numbers name no guest device: made as written, as runc would (it opens with ENXIO).
+      { path: '/dev/nvidia0', type: 'c', major: 195, minor: 0 },
+    ]);
+    assert.deepEqual(r.dropped, ['/dev/host-disk', '/dev/host-pty'], "numbers that would name the guest's disk, or a terminal, are left out");
     assert.deepEqual(r.rules, [
       { allow: false, access: 'rwm' },
       { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' },
@@ -42,9 +48,10 @@ describe('devices a container gets in the guest', () => {
     const r = guestDevices(spec, { lookup, list: () => GUEST });
     assert.deepEqual(
       r.devices.map((d) => `${d.path} ${d.type} ${d.major}:${d.minor}`),
-      ['/dev/fuse c 10:229', '/dev/net/tun c 10:200', '/dev/vda b 254:0'],
+      ['/dev/fuse c 10:229', '/dev/net/tun c 10:200', '/dev/vda b 254:0', '/dev/kvm c 10:232'],
+      "the host's /dev/kvm becomes a node no guest driver answers",
     );
-    assert.deepEqual(r.dropped, ['/dev/kvm'], "the host's /dev/kvm is not the guest's");
+    assert.deepEqual(r.dropped, []);
   });
 
   it("recognises containerd's privileged container without host devices (all capabilities, nothing masked) and allows it every guest device", () => {
@@ -60,11 +67,26 @@ describe('devices a container gets in the guest', () => {
     assert.ok(!isPrivileged({ process: { capabilities: { bounding: ['CAP_NET_ADMIN'] } } }), 'nor one without CAP_SYS_ADMIN');
   });
 
-  it('never gives a container the agent channels, consoles or terminals, even when asked by path', () => {
+  it('never gives a container the agent channels, consoles or terminals, asked by path or by number', () => {
     const asked = ['/dev/vport1p1', '/dev/hvc0', '/dev/ttyS0', '/dev/console'].map((path) => ({ path, type: 'c' as const, major: 1, minor: 1 }));
     const r = guestDevices({ linux: { devices: asked } }, { lookup: (path) => ({ path, type: 'c', major: 4, minor: 64 }) });
     assert.deepEqual(r.devices, []);
     assert.equal(r.dropped.length, 4);
+    // The agent's port under another name: its numbers are the guest's (the full listing, channels included).
+    const channel: OciDevice = { path: '/dev/vport1p1', type: 'c', major: 244, minor: 1 };
+    const byNumber = guestDevices(
+      {
+        linux: {
+          devices: [
+            { path: '/dev/innocent', type: 'c', major: 244, minor: 1 },
+            { path: '/dev/fifo', type: 'p' },
+          ],
+        },
+      },
+      { lookup: () => null, list: (all) => (all ? [...GUEST, channel] : GUEST) },
+    );
+    assert.deepEqual(byNumber.dropped, ['/dev/innocent']);
+    assert.deepEqual(byNumber.devices, [{ path: '/dev/fifo', type: 'p' }]);
     assert.ok(listGuestDevices().every((d) => !/\/dev\/(tty\d*|ttyS\d+|hvc\d+|vport\d+p\d+|console|ptmx)$/.test(d.path)));
   });
 
