@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExitStatus } from '@mayu/protocol';
 import { processStartTime, removeDirSafely, SANDBOX_ID_PATTERN, type RunNetworkRecord } from '@mayu/runtime';
@@ -86,6 +86,43 @@ export function claimContainerDir(root: string, id: string): string {
 export function holderAlive(r: ContainerRecord): boolean {
   const start = processStartTime(r.pid);
   return start !== null && start === r.pidStart;
+}
+
+/**
+ * Notes this process as a detached exec's holder of the container in `dir`
+ * (DIR/exec-holders/PID, its start time inside), so that `ps` lists it;
+ * the returned function takes the note back.
+ */
+export function noteExecHolder(dir: string): () => void {
+  const notes = join(dir, 'exec-holders');
+  mkdirSync(notes, { recursive: true, mode: 0o700 });
+  const file = join(notes, String(process.pid));
+  writeFileSync(file, String(processStartTime(process.pid) ?? ''));
+  return () => rmSync(file, { force: true });
+}
+
+/** The detached exec holders of the container in `dir` that still run (PID and start time as noted). */
+export function liveExecHolders(dir: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(dir, 'exec-holders'));
+  } catch {
+    return [];
+  }
+  return names
+    .flatMap((name) => {
+      const pid = Number(name);
+      if (!/^\d+$/.test(name)) return [];
+      let noted: string;
+      try {
+        noted = readFileSync(join(dir, 'exec-holders', name), 'utf8');
+      } catch {
+        return [];
+      }
+      const start = processStartTime(pid);
+      return start !== null && String(start) === noted ? [pid] : [];
+    })
+    .sort((a, b) => a - b);
 }
 
 /** The status to report: a holder that is gone means the container is stopped, whatever was last written. */

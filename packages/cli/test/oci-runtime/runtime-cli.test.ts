@@ -4,11 +4,12 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBundle, writePidFile } from '../../src/oci-runtime/commands/create.js';
+import { parseExecArgs } from '../../src/oci-runtime/commands/exec.js';
 import { askHolder, serveControl } from '../../src/oci-runtime/control.js';
 import { runHook, takeHooks } from '../../src/oci-runtime/hooks.js';
 import { parseGlobals } from '../../src/oci-runtime/globals.js';
 import { textLine } from '../../src/oci-runtime/log.js';
-import { claimContainerDir, currentStatus, getContainer, ociState, removeContainerDir, writeRecord, type ContainerRecord } from '../../src/oci-runtime/state.js';
+import { claimContainerDir, currentStatus, getContainer, liveExecHolders, noteExecHolder, ociState, removeContainerDir, writeRecord, type ContainerRecord } from '../../src/oci-runtime/state.js';
 
 function record(id: string, over: Partial<ContainerRecord> = {}): ContainerRecord {
   return {
@@ -35,6 +36,27 @@ describe('mayu-runtime: runc command line', () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'mayu-rt-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('notes a detached exec holder for ps while it runs; a note whose process is gone or another is not listed', () => {
+    assert.deepEqual(liveExecHolders(dir), []);
+    const unnote = noteExecHolder(dir);
+    writeFileSync(join(dir, 'exec-holders', '1'), '12345');
+    writeFileSync(join(dir, 'exec-holders', '999999999'), '1');
+    assert.deepEqual(liveExecHolders(dir), [process.pid]);
+    unnote();
+    assert.deepEqual(liveExecHolders(dir), []);
+  });
+
+  it("exec's flags end at the container id: the command keeps its own flags", () => {
+    const a = parseExecArgs(['-t', '--env', 'A=1', '-e', 'B=2', '--cwd=/tmp', 'c1', 'sh', '-c', 'echo hi', '--tty']);
+    assert.deepEqual(a.positionals, ['c1', 'sh', '-c', 'echo hi', '--tty']);
+    assert.equal(a.values.tty, true);
+    assert.deepEqual(a.values.env, ['A=1', 'B=2']);
+    assert.equal(a.values.cwd, '/tmp');
+    assert.deepEqual(parseExecArgs(['--process', '/p.json', '--detach', 'c1']).positionals, ['c1']);
+    assert.deepEqual(parseExecArgs(['-d', '--', 'c1', '-x']).positionals, ['c1', '-x']);
+    assert.throws(() => parseExecArgs(['--bogus', 'c1']), /bogus/);
+  });
 
   it('takes runc global flags before the command, as --flag VALUE or --flag=VALUE', () => {
     const { globals, command, args } = parseGlobals(['--root', '/r', '--log=/l.json', '--log-format', 'json', '--systemd-cgroup', '--debug', '--config', '/c.toml', 'create', '--bundle', 'b', 'x']);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AgentClient, loadConfig, mergeEnv } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import { attachAgentBridge } from '../../run/agent-bridge.js';
@@ -11,7 +11,7 @@ import { RuntimeCliError } from '../errors.js';
 import type { GlobalOptions } from '../globals.js';
 import { awaitReport, sendReport } from '../report.js';
 import { ProcessStdio } from '../stdio.js';
-import { currentStatus, getContainer, type ContainerRecord } from '../state.js';
+import { currentStatus, getContainer, noteExecHolder, type ContainerRecord } from '../state.js';
 import { writePidFile } from './create.js';
 
 /** The container's agent, through its sandbox's bridge socket. */
@@ -30,24 +30,41 @@ function parseUser(text: string): { uid: number; gid: number } {
 
 type ExecValues = ReturnType<typeof parseExecArgs>['values'];
 
-function parseExecArgs(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      process: { type: 'string', short: 'p' },
-      detach: { type: 'boolean', short: 'd', default: false },
-      'pid-file': { type: 'string' },
-      'console-socket': { type: 'string' },
-      tty: { type: 'boolean', short: 't', default: false },
-      cwd: { type: 'string' },
-      env: { type: 'string', short: 'e', multiple: true, default: [] },
-      user: { type: 'string', short: 'u' },
-      'no-new-privs': { type: 'boolean', default: false },
-      'preserve-fds': { type: 'string', default: '0' },
-    },
-  });
+const EXEC_OPTIONS = {
+  process: { type: 'string', short: 'p' },
+  detach: { type: 'boolean', short: 'd', default: false },
+  'pid-file': { type: 'string' },
+  'console-socket': { type: 'string' },
+  tty: { type: 'boolean', short: 't', default: false },
+  cwd: { type: 'string' },
+  env: { type: 'string', short: 'e', multiple: true, default: [] },
+  user: { type: 'string', short: 'u' },
+  'no-new-privs': { type: 'boolean', default: false },
+  'preserve-fds': { type: 'string', default: '0' },
+} satisfies ParseArgsConfig['options'];
+
+/**
+ * `exec [FLAGS] ID [CMD ARGS…]`: as runc's flag parsing does, flags end at the
+ * first argument that is not one (or at `--`), so the command keeps its own
+ * (`exec ID sh -c 'echo hi'`).
+ */
+export function parseExecArgs(args: string[]) {
+  const valued = new Set<string>();
+  for (const [name, o] of Object.entries(EXEC_OPTIONS)) {
+    if (o.type !== 'string') continue;
+    valued.add(`--${name}`);
+    if ('short' in o) valued.add(`-${o.short}`);
+  }
+  let i = 0;
+  while (i < args.length) {
+    const arg = args[i];
+    if (arg === '--') break;
+    if (!arg.startsWith('-') || arg === '-') break;
+    i += valued.has(arg) ? 2 : 1;
+  }
+  const rest = args[i] === '--' ? args.slice(i + 1) : args.slice(i);
+  const { values } = parseArgs({ args: args.slice(0, Math.min(i, args.length)), allowPositionals: false, strict: true, options: EXEC_OPTIONS });
+  return { values, positionals: rest };
 }
 
 /** The exec's OCI process: the file's, or the container's own with CMD and the flags put on it. */
@@ -160,11 +177,24 @@ export async function execHolderCommand(args: string[], g: GlobalOptions, log: L
   const [id, file] = args;
   if (!id || !file) throw new RuntimeCliError('_exec needs the container id and the process file');
   try {
-    const { record } = getContainer(g.root, id);
+    const { dir, record } = getContainer(g.root, id);
     const { process: proc, consoleSocket } = JSON.parse(readFileSync(file, 'utf8')) as { process: Record<string, unknown>; consoleSocket?: string };
     rmSync(file, { force: true });
-    // Started detached, it leads its own session: the terminal can be its controlling one.
-    return await runExec(record, proc, { consoleSocket, controlling: true, log, onStarted: () => sendReport({ ok: true }) });
+    let unnote = (): void => {};
+    try {
+      // Started detached, it leads its own session: the terminal can be its controlling one.
+      return await runExec(record, proc, {
+        consoleSocket,
+        controlling: true,
+        log,
+        onStarted: () => {
+          unnote = noteExecHolder(dir);
+          sendReport({ ok: true });
+        },
+      });
+    } finally {
+      unnote();
+    }
   } catch (err) {
     sendReport({ error: (err as Error).message });
     throw err;

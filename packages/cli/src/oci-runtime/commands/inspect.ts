@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { runtimeVersion } from '../../commands/check.js';
 import { RuntimeCliError } from '../errors.js';
 import type { GlobalOptions } from '../globals.js';
-import { currentStatus, getContainer } from '../state.js';
+import { currentStatus, getContainer, liveExecHolders } from '../state.js';
 import { agentOf } from './exec.js';
 
 /** The OCI runtime-spec version mayu-runtime implements. */
@@ -17,17 +17,18 @@ export function versionText(): string {
 /**
  * mayu-runtime ps [--format table|json] ID: the container's processes. They
  * live in the VM: the table lists them with guest PIDs; the JSON (host PIDs
- * for runc, which engines match against the host's ps) has the one host
- * process that stands for the container, its holder.
+ * for runc, which engines match against the host's ps) has the host
+ * processes that stand for the container's: its holder and the holders of
+ * its detached execs.
  */
 export async function psCommand(args: string[], g: GlobalOptions): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { format: { type: 'string', short: 'f', default: 'table' } } });
   const [id] = positionals;
   if (!id) throw new RuntimeCliError('ps needs the container id');
   if (values.format !== 'json' && values.format !== 'table') throw new RuntimeCliError(`invalid format option: ${values.format}`);
-  const { record } = getContainer(g.root, id);
+  const { dir, record } = getContainer(g.root, id);
   if (values.format === 'json') {
-    process.stdout.write(`${JSON.stringify(currentStatus(record) === 'stopped' ? [] : [record.pid])}\n`);
+    process.stdout.write(`${JSON.stringify(currentStatus(record) === 'stopped' ? [] : [record.pid, ...liveExecHolders(dir)])}\n`);
     return 0;
   }
   const agent = agentOf(record);
