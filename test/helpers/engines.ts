@@ -42,7 +42,11 @@ export function mayuRuntimeFor(dir: string, mayuConfig: string, callLog?: string
 /**
  * podman, private to a test: its storage, run root, events, networks and
  * configuration all under DIR; `mayu` (containers.conf [engine.runtimes])
- * its default runtime, runc and crun known as usual.
+ * its default runtime, runc and crun known as usual. Its database stays at
+ * the default, under the storage root: conmon's exit command (`podman
+ * container cleanup`, which records the exit) is given --root and looks
+ * there; a static_dir elsewhere left it finding no container, and every
+ * foreground run waited out podman's 20 s conmon timeout.
  */
 export class PrivatePodman {
   constructor(
@@ -61,7 +65,6 @@ runtime = "mayu"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "${dir}/events.log"
-static_dir = "${dir}/libpod"
 tmp_dir = "${dir}/tmp"
 volume_path = "${dir}/volumes"
 runtime_supports_json = ["mayu", "runc", "crun"]

@@ -93,7 +93,8 @@ export async function enginesBench(runs: number): Promise<EnginesBench> {
     }
     const engines = {
       docker: (runtime: string) => docker.run(['run', '--rm', '--runtime', runtime, '--network', 'none', 'mayu-example', 'true']),
-      podman: (runtime: string) => podman.run(['--runtime', runtime, 'run', '--rm', '--network', 'none', 'mayu-example', 'true']),
+      // Explicit limits, for every runtime alike: podman's defaults (nofile 1048576, nproc from the host) are above this host's hard limits, which runc and crun may not raise (mayu sets them in the guest).
+      podman: (runtime: string) => podman.run(['--runtime', runtime, 'run', '--rm', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--network', 'none', 'mayu-example', 'true']),
     };
     const runtimes = ['runc', 'crun', 'mayu'];
     const times: Record<string, Record<string, number[]>> = { docker: {}, podman: {} };
