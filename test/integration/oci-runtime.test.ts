@@ -291,6 +291,52 @@ describe('mayu-runtime: the runc command line, driven as engines drive it (real 
     assertNothingLeft();
   });
 
+  it("a pod's containers (cri-o's annotations) share the VM of its sandbox container; each has its own holder and status; a member of a missing pod is refused", async () => {
+    const { rootfs } = await testImage();
+    const crio = (type: string, sandboxId: string) => ({ 'io.kubernetes.cri-o.ContainerType': type, 'io.kubernetes.cri-o.SandboxID': sandboxId });
+    const bootId = 'cat /proc/sys/kernel/random/boot_id';
+    const pause = makeBundle(join(work, 'pod'), rootfs, ['sh', '-c', `${bootId}; exec sleep 600`], (s) => (s.annotations = crio('sandbox', 'pod1')));
+    const p = await rt.create('pod1', pause, { dir: work });
+    assert.equal(p.code, 0, p.stderrOfCommand());
+    assert.equal((await rt.run(['start', 'pod1'])).code, 0);
+    while (!p.stdout().includes('\n')) await sleep(100);
+    // IPC and UTS joined by path, as cri-o writes them: in the VM, the sandbox container's.
+    const member = makeBundle(join(work, 'm1'), rootfs, ['sh', '-c', `${bootId}; hostname; exit 5`], (s) => {
+      s.annotations = crio('container', 'pod1');
+      s.hostname = 'pod-member';
+      const linux = s.linux as { namespaces: { type: string; path?: string }[] };
+      linux.namespaces = linux.namespaces.map((ns) => (ns.type === 'ipc' || ns.type === 'uts' ? { type: ns.type, path: `/proc/${p.pid}/ns/${ns.type}` } : ns));
+    });
+    const m = await rt.create('m1', member, { dir: work });
+    assert.equal(m.code, 0, m.stderrOfCommand());
+    assert.notEqual(m.pid, p.pid, 'a holder of its own');
+    assert.equal(processesMentioning(vms().stateRoot).filter((x) => x.cmdline.startsWith('qemu')).length, 1, 'one VM for the pod');
+    assert.equal((await rt.run(['start', 'm1'])).code, 0);
+    assert.equal(await m.exited, 5);
+    const [podBoot] = p.stdout().split('\n');
+    assert.equal(m.stdout(), `${podBoot}\nrunc\n`, "the same kernel boot; the sandbox container's UTS namespace");
+    assert.equal((await rt.state('m1')).status, 'stopped');
+    assert.equal((await rt.state('pod1')).status, 'running', 'the pod runs on');
+    assert.equal((await rt.run(['delete', 'm1'])).code, 0);
+    const orphan = makeBundle(join(work, 'm2'), rootfs, ['true'], (s) => (s.annotations = crio('container', 'no-such-pod')));
+    const o = await rt.create('m2', orphan, { dir: work });
+    assert.equal(o.code, 1);
+    assert.equal(o.stderrOfCommand(), "the pod's sandbox container no-such-pod (annotation io.kubernetes.cri-o.SandboxID) does not exist\n");
+    // A member outlives nothing of its pod: exec reaches it in the pod's VM; the pod's end is its end.
+    const sleeper = makeBundle(join(work, 'm3'), rootfs, ['sleep', '600'], (s) => (s.annotations = crio('container', 'pod1')));
+    const m3 = await rt.create('m3', sleeper, { dir: work });
+    assert.equal(m3.code, 0, m3.stderrOfCommand());
+    assert.equal((await rt.run(['start', 'm3'])).code, 0);
+    const e = await rt.run(['exec', 'm3', 'cat', '/proc/sys/kernel/random/boot_id']);
+    assert.deepEqual([e.code, e.stdout], [0, `${podBoot}\n`], e.stderr);
+    assert.equal((await rt.run(['delete', '--force', 'pod1'])).code, 0);
+    assert.equal(await p.exited, 137);
+    assert.equal(await m3.exited, 137, "the pod's VM went, and the member with it");
+    assert.equal((await rt.state('m3')).status, 'stopped');
+    assert.equal((await rt.run(['delete', 'm3'])).code, 0);
+    assertNothingLeft();
+  });
+
   it('two creates with one id at once: one container, the other is told it exists', async () => {
     const bundle = makeBundle(join(work, 'b10'), (await testImage()).rootfs, ['true']);
     const [a, b] = await Promise.all([rt.create('same', bundle, { dir: join(work, 'a') }), rt.create('same', bundle, { dir: join(work, 'b') })]);

@@ -9,7 +9,10 @@ export type ControlRequest =
   | { op: 'pause' }
   | { op: 'resume' }
   /** delete --force: kill what runs, remove the VM, end the holder. */
-  | { op: 'destroy' };
+  | { op: 'destroy' }
+  /** To a pod's sandbox holder: create (remove) the pod's container ID in its VM. */
+  | { op: 'add-member'; id: string }
+  | { op: 'remove-member'; id: string };
 
 export type ControlReply = { ok: true } | { ok: false; error: string };
 

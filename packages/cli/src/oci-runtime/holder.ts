@@ -8,12 +8,13 @@ import { loadConfig, type RunNetworkRecord, type Sandbox } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import { ContainerSession, type RunRequest } from '../run/container-session.js';
 import { serveControl, type ControlRequest } from './control.js';
+import { addMember, MemberSession, type HeldContainer } from './pod.js';
 import { RuntimeCliError } from './errors.js';
 import { createRuntimeLogger, type LogOptions } from './log.js';
 import { runHooks } from './hooks.js';
 import { sendReport } from './report.js';
 import { ProcessStdio } from './stdio.js';
-import { ociState, readRecord, updateRecord, type ContainerStatus } from './state.js';
+import { ociState, readRecord, updateRecord, validateContainerId, type ContainerStatus, type PodRef } from './state.js';
 
 /** What `create` leaves for its holder in the container's directory. */
 export interface HolderRequest {
@@ -22,6 +23,8 @@ export interface HolderRequest {
   consoleSocket?: string;
   configPath: string | null;
   log: LogOptions;
+  /** A pod's container (its annotations say so): it joins the VM of the pod's sandbox container. */
+  pod?: PodRef;
 }
 
 /** The signals the holder passes on to the container (the engine may signal the PID it waits on). */
@@ -39,6 +42,7 @@ function refusal(status: ContainerStatus, op: ControlRequest['op']): string | nu
   if (op === 'kill' && status === 'stopped') return 'container not running';
   if (op === 'pause' && status !== 'running') return `container not running: ${status}`;
   if (op === 'resume' && status !== 'paused') return 'container not paused';
+  if (op === 'add-member' && status === 'stopped') return "the pod's sandbox container has stopped: its VM is gone";
   return null;
 }
 
@@ -54,7 +58,7 @@ function refusal(status: ContainerStatus, op: ControlRequest['op']): string | nu
 export async function holderCommand(args: string[]): Promise<number> {
   const [dir] = args;
   if (!dir) throw new RuntimeCliError('_holder needs the container directory');
-  const { req, configPath, consoleSocket, log: logOptions } = JSON.parse(readFileSync(join(dir, 'request.json'), 'utf8')) as HolderRequest;
+  const { req, configPath, consoleSocket, log: logOptions, pod } = JSON.parse(readFileSync(join(dir, 'request.json'), 'utf8')) as HolderRequest;
   const log = createRuntimeLogger(logOptions.file ? logOptions : { ...logOptions, file: join(dir, 'holder.log') }).child({ containerId: req.id });
   // Its stdio is the container's: nothing of its own may reach it, a crash included.
   const crash = (err: unknown): void => {
@@ -64,7 +68,9 @@ export async function holderCommand(args: string[]): Promise<number> {
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
-  let session: ContainerSession;
+  const config = loadConfig(configPath ?? undefined);
+  let session: HeldContainer;
+  let members: PodMembers | undefined;
   let booting: Sandbox | null = null;
   let network: RunNetworkRecord | null = null;
   // Until the container exists, a signal abandons it: nothing is left.
@@ -72,13 +78,19 @@ export async function holderCommand(args: string[]): Promise<number> {
   process.on('SIGTERM', abandon);
   process.on('SIGINT', abandon);
   try {
-    session = await ContainerSession.create(
-      req,
-      loadConfig(configPath ?? undefined),
-      log,
-      (s) => (booting = s),
-      (n) => (network = n),
-    );
+    if (pod) {
+      session = await MemberSession.create(req.id, pod, config);
+    } else {
+      const own = await ContainerSession.create(
+        req,
+        config,
+        log,
+        (s) => (booting = s),
+        (n) => (network = n),
+      );
+      session = own;
+      members = podMembers(dir, own, config);
+    }
   } catch (err) {
     log.error({ err }, 'cannot create the container');
     sendReport({ error: (err as Error).message });
@@ -89,16 +101,28 @@ export async function holderCommand(args: string[]): Promise<number> {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.off(sig, abandon);
   };
   const consoleSize = (req.spec.process as { consoleSize?: { height?: number; width?: number } } | undefined)?.consoleSize;
-  return hold(dir, session, network, log, consoleSocket ? { socket: consoleSocket, size: consoleSize } : undefined, handOver);
+  return hold(dir, session, network, log, consoleSocket ? { socket: consoleSocket, size: consoleSize } : undefined, handOver, members);
+}
+
+/** What a VM's holder does for the pod's other containers (add-member, remove-member). */
+type PodMembers = (r: Extract<ControlRequest, { op: 'add-member' | 'remove-member' }>) => Promise<void>;
+
+function podMembers(dir: string, session: ContainerSession, config: ReturnType<typeof loadConfig>): PodMembers {
+  return async (r) => {
+    validateContainerId(r.id);
+    if (r.op === 'add-member') await addMember(dir, session, config, r.id);
+    else await session.sandbox.removeContainer(r.id, 2000);
+  };
 }
 
 async function hold(
   dir: string,
-  session: ContainerSession,
+  session: HeldContainer,
   network: RunNetworkRecord | null,
   log: Logger,
   console_: { socket: string; size?: { height?: number; width?: number } } | undefined,
   handOver: () => void,
+  members: PodMembers | undefined,
 ): Promise<number> {
   const agent = session.agent;
   const ref = session.ref;
@@ -122,7 +146,7 @@ async function hold(
   }
   try {
     server = await serveControl(dir, async (r) => {
-      if (r.op === 'destroy' && status === 'stopped') return;
+      if ((r.op === 'destroy' || r.op === 'remove-member') && status === 'stopped') return;
       const refused = refusal(status, r.op);
       if (refused) throw new RuntimeCliError(refused);
       if (r.op === 'start') {
@@ -135,7 +159,10 @@ async function hold(
       } else if (r.op === 'kill') await agent.signalProcess(ref, r.signal, r.all);
       else if (r.op === 'pause') await agent.pauseContainer(session.id).then(() => setStatus('paused'));
       else if (r.op === 'resume') await agent.resumeContainer(session.id).then(() => setStatus('running'));
-      else await agent.signalProcess(ref, 9, true);
+      else if (r.op === 'add-member' || r.op === 'remove-member') {
+        if (!members) throw new RuntimeCliError(`container ${session.id} is not a pod's sandbox container: it runs in its pod's VM`);
+        await members(r);
+      } else await agent.signalProcess(ref, 9, true);
     });
   } catch (e) {
     stdio.close();
@@ -143,7 +170,7 @@ async function hold(
     sendReport({ error: `cannot serve the control socket: ${(e as Error).message}` });
     return 1;
   }
-  const created = updateRecord(dir, { status: 'created', sandboxDir: session.sandbox.stateDir, network });
+  const created = updateRecord(dir, { status: 'created', sandboxDir: session.sandboxDir, network });
   try {
     await runHooks(created.hooks, 'prestart', ociState(created));
     await runHooks(created.hooks, 'createRuntime', ociState(created));

@@ -8,6 +8,13 @@ import type { Hook, HostHookPhase } from './hooks.js';
 /** The OCI runtime-spec's states, plus runc's `paused`. */
 export type ContainerStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
+/** The pod a member container joins: its sandbox container's state directory and that container's VM. */
+export interface PodRef {
+  sandboxId: string;
+  dir: string;
+  sandboxDir: string;
+}
+
 /**
  * What mayu-runtime keeps about a container: ROOT/ID/state.json. The holder
  * (the host process that stands for the container: its PID is the one the
@@ -26,6 +33,8 @@ export interface ContainerRecord {
   /** The sandbox that runs it, and that sandbox's state directory (its agent bridge socket). */
   sandboxId: string;
   sandboxDir: string | null;
+  /** A pod's container: the pod's sandbox container, whose VM it runs in (null: a VM of its own). */
+  pod: PodRef | null;
   /** The runtime configuration the holder was started with (the other commands use it too). */
   configPath: string | null;
   network: RunNetworkRecord | null;

@@ -89,6 +89,10 @@ export class ContainerSession {
     return this.sandbox.agent;
   }
 
+  get sandboxDir(): string {
+    return this.sandbox.stateDir;
+  }
+
   get bridgeSocket(): string {
     return bridgeSocket(this.sandbox.stateDir);
   }

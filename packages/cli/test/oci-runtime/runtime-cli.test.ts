@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBundle, writePidFile } from '../../src/oci-runtime/commands/create.js';
 import { parseExecArgs } from '../../src/oci-runtime/commands/exec.js';
+import { podRoleOf } from '../../src/oci-runtime/pod.js';
 import { askHolder, serveControl } from '../../src/oci-runtime/control.js';
 import { runHook, takeHooks } from '../../src/oci-runtime/hooks.js';
 import { parseGlobals } from '../../src/oci-runtime/globals.js';
@@ -23,6 +24,7 @@ function record(id: string, over: Partial<ContainerRecord> = {}): ContainerRecor
     pidStart: null,
     sandboxId: id,
     sandboxDir: null,
+    pod: null,
     configPath: null,
     network: null,
     exit: null,
@@ -45,6 +47,22 @@ describe('mayu-runtime: runc command line', () => {
     assert.deepEqual(liveExecHolders(dir), [process.pid]);
     unnote();
     assert.deepEqual(liveExecHolders(dir), []);
+  });
+
+  it("reads a pod's container from cri-o's or containerd CRI's annotations; a sandbox container or none gets a VM of its own", () => {
+    assert.deepEqual(podRoleOf({ 'io.kubernetes.cri-o.ContainerType': 'container', 'io.kubernetes.cri-o.SandboxID': 'p1' }), {
+      kind: 'member',
+      sandboxId: 'p1',
+      annotation: 'io.kubernetes.cri-o.SandboxID',
+    });
+    assert.deepEqual(podRoleOf({ 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'p2' }), {
+      kind: 'member',
+      sandboxId: 'p2',
+      annotation: 'io.kubernetes.cri.sandbox-id',
+    });
+    assert.deepEqual(podRoleOf({ 'io.kubernetes.cri-o.ContainerType': 'sandbox', 'io.kubernetes.cri-o.SandboxID': 'p1' }), { kind: 'own-vm' });
+    assert.deepEqual(podRoleOf(undefined), { kind: 'own-vm' });
+    assert.throws(() => podRoleOf({ 'io.kubernetes.cri.container-type': 'container' }), /io.kubernetes.cri.sandbox-id does not name the pod's sandbox \(undefined\)/);
   });
 
   it("exec's flags end at the container id: the command keeps its own flags", () => {

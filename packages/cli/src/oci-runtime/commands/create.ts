@@ -10,7 +10,8 @@ import type { HolderRequest } from '../holder.js';
 import { awaitReport, type Report } from '../report.js';
 import { takeHooks } from '../hooks.js';
 import type { GlobalOptions } from '../globals.js';
-import { claimContainerDir, readRecord, removeContainerDir, writeRecord, type ContainerRecord } from '../state.js';
+import { podRoleOf } from '../pod.js';
+import { claimContainerDir, containerDir, currentStatus, getContainer, readRecord, removeContainerDir, writeRecord, type ContainerRecord, type PodRef } from '../state.js';
 import { cleanUpAfterHolder, destroyContainer, waitHolderGone } from './lifecycle.js';
 
 /** Writes FILE as runc does: whole or not at all (a temporary beside it, renamed). */
@@ -49,6 +50,27 @@ export function readBundle(bundle: string): BundleSpec {
     network: netnsPath ? { kind: 'ns', path: netnsPath } : { kind: 'none' },
     terminal: Boolean((spec.process as { terminal?: boolean } | undefined)?.terminal),
   };
+}
+
+/**
+ * The pod a container joins, when its annotations (cri-o's, containerd
+ * CRI's) say it is one of a pod's other containers: the VM of the pod's
+ * sandbox container, created earlier under the same --root.
+ */
+function podOf(root: string, annotations: unknown): PodRef | null {
+  const role = podRoleOf(annotations);
+  if (role.kind === 'own-vm') return null;
+  let sandbox: ContainerRecord;
+  try {
+    sandbox = getContainer(root, role.sandboxId).record;
+  } catch {
+    throw new RuntimeCliError(`the pod's sandbox container ${role.sandboxId} (annotation ${role.annotation}) does not exist`);
+  }
+  const status = currentStatus(sandbox);
+  if (sandbox.pod) throw new RuntimeCliError(`${role.annotation}: ${role.sandboxId} is itself a member of pod ${sandbox.pod.sandboxId}, not a pod's sandbox container`);
+  if (status === 'stopped' || status === 'creating' || !sandbox.sandboxDir)
+    throw new RuntimeCliError(`the pod's sandbox container ${role.sandboxId} (annotation ${role.annotation}) is ${status}: its VM is not running`);
+  return { sandboxId: sandbox.sandboxId, dir: containerDir(root, role.sandboxId), sandboxDir: sandbox.sandboxDir };
 }
 
 /** Starts the holder and waits for its word: the container is created, or why not. */
@@ -110,11 +132,12 @@ export async function createCommand(args: string[], g: GlobalOptions, log: Logge
   if (!b.terminal && values['console-socket']) throw new RuntimeCliError('cannot use console socket if runc will not detach or allocate tty');
   // Hooks run here, on the host; the guest gets a spec without them.
   const hooks = takeHooks(b.spec);
+  const pod = podOf(g.root, b.spec.annotations);
   const dir = claimContainerDir(g.root, id);
   try {
     const req: RunRequest = { id, rootfs: b.rootfs, rootfsKind: 'bundle', bundle, spec: b.spec, terminal: b.terminal, stdin: true, network: b.network };
     const consoleSocket = values['console-socket'] ? resolve(values['console-socket']) : undefined;
-    const holderRequest: HolderRequest = { req, configPath: g.configPath, log: g.log, ...(consoleSocket ? { consoleSocket } : {}) };
+    const holderRequest: HolderRequest = { req, configPath: g.configPath, log: g.log, ...(consoleSocket ? { consoleSocket } : {}), ...(pod ? { pod } : {}) };
     writeFileSync(join(dir, 'request.json'), JSON.stringify(holderRequest), { mode: 0o600 });
     const record: ContainerRecord = {
       id,
@@ -125,8 +148,9 @@ export async function createCommand(args: string[], g: GlobalOptions, log: Logge
       status: 'creating',
       pid: 0,
       pidStart: null,
-      sandboxId: id,
-      sandboxDir: null,
+      sandboxId: pod ? pod.sandboxId : id,
+      sandboxDir: pod ? pod.sandboxDir : null,
+      pod,
       configPath: g.configPath,
       network: null,
       exit: null,

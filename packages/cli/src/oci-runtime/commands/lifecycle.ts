@@ -5,6 +5,7 @@ import { loadConfig, removeSandbox, tearDownRunNetwork } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import { parseSignal } from '../../run/attach.js';
 import { askHolder } from '../control.js';
+import { removeMember } from '../pod.js';
 import { runHooks } from '../hooks.js';
 import { RuntimeCliError } from '../errors.js';
 import type { GlobalOptions } from '../globals.js';
@@ -103,6 +104,12 @@ export async function destroyContainer(dir: string, log: Logger): Promise<void> 
 
 /** What a holder that died without finishing (SIGKILL) left: its sandbox's mounts and state, its network. */
 export async function cleanUpAfterHolder(r: ContainerRecord, log: Logger): Promise<void> {
+  if (r.pod) {
+    // A pod's container: the VM is its pod's, which removes the container from it.
+    await removeMember(r.pod.dir, r.id);
+    log.info({ id: r.id }, "cleaned up after a holder that did not finish: removed from its pod's VM");
+    return;
+  }
   try {
     await removeSandbox(loadConfig(r.configPath ?? undefined), r.sandboxId, true);
   } catch (err) {

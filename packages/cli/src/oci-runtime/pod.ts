@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ExitStatus, ProcessRef } from '@mayu/protocol';
+import { podSharedNamespaces, Sandbox, type AgentClient, type RuntimeConfig } from '@mayu/runtime';
+import { attachAgentBridge } from '../run/agent-bridge.js';
+import type { ContainerSession, RunRequest } from '../run/container-session.js';
+import { askHolder } from './control.js';
+import { RuntimeCliError } from './errors.js';
+import { containerDir, validateContainerId, type PodRef } from './state.js';
+
+/**
+ * The annotations by which an engine says a container belongs to a pod: the
+ * container type (`sandbox` for the pod's own, `container` for the others)
+ * and the pod's sandbox id — cri-o's and containerd CRI's, as kata-runtime
+ * v1 read them.
+ */
+const POD_ANNOTATIONS = [
+  { type: 'io.kubernetes.cri-o.ContainerType', sandbox: 'io.kubernetes.cri-o.SandboxID' },
+  { type: 'io.kubernetes.cri.container-type', sandbox: 'io.kubernetes.cri.sandbox-id' },
+] as const;
+
+/** A container of its own VM (no pod annotations, or a pod's sandbox container), or one that joins its pod's VM. */
+export type PodRole = { kind: 'own-vm' } | { kind: 'member'; sandboxId: string; annotation: string };
+
+export function podRoleOf(annotations: unknown): PodRole {
+  if (typeof annotations !== 'object' || annotations === null) return { kind: 'own-vm' };
+  const a = annotations as Record<string, unknown>;
+  for (const names of POD_ANNOTATIONS) {
+    if (a[names.type] !== 'container') continue;
+    const sandboxId = a[names.sandbox];
+    if (typeof sandboxId !== 'string' || sandboxId === '')
+      throw new RuntimeCliError(`annotation ${names.type} is "container" but ${names.sandbox} does not name the pod's sandbox (${JSON.stringify(sandboxId)})`);
+    return { kind: 'member', sandboxId, annotation: names.sandbox };
+  }
+  return { kind: 'own-vm' };
+}
+
+/** A container the holder stands for: in a VM of its own (ContainerSession), or in its pod's (MemberSession). */
+export type HeldContainer = Pick<ContainerSession, 'agent' | 'ref' | 'id' | 'sandboxDir' | 'start' | 'wait' | 'finish' | 'abort'>;
+
+/**
+ * A container in its pod's VM. The pod's sandbox holder, which owns that VM,
+ * creates and removes it there (the rootfs and volumes are shared into the
+ * VM by it); this container's holder reaches the agent through the VM's
+ * bridge socket for the rest.
+ */
+export class MemberSession implements HeldContainer {
+  readonly ref: ProcessRef;
+
+  private constructor(
+    readonly id: string,
+    readonly agent: AgentClient,
+    private readonly pod: PodRef,
+  ) {
+    this.ref = { containerId: id, execId: '' };
+  }
+
+  static async create(id: string, pod: PodRef, config: RuntimeConfig): Promise<MemberSession> {
+    await askHolder(pod.dir, { op: 'add-member', id }, 120_000);
+    return new MemberSession(id, attachAgentBridge(pod.sandboxDir, config), pod);
+  }
+
+  get sandboxDir(): string {
+    return this.pod.sandboxDir;
+  }
+
+  async start(): Promise<void> {
+    await this.agent.startContainer(this.id);
+  }
+
+  wait(): Promise<ExitStatus> {
+    return this.agent.waitProcess(this.ref);
+  }
+
+  /** Removes the container from the pod's VM (the VM stays: the pod's). A pod already gone took it along. */
+  async finish(): Promise<void> {
+    await removeMember(this.pod.dir, this.id);
+    this.agent.close();
+  }
+
+  abort(): Promise<void> {
+    return this.finish();
+  }
+}
+
+/** Asks the pod's sandbox holder to remove member `id` (killed first if it runs); a pod that is gone took it along. */
+export async function removeMember(podDir: string, id: string): Promise<void> {
+  await askHolder(podDir, { op: 'remove-member', id }, 30_000).catch(() => {});
+}
+
+/**
+ * The sandbox holder's side: creates member `id` (its request is in its own
+ * state directory beside the sandbox's, under the same --root) in the VM,
+ * sharing the pod's namespaces the spec joins with the sandbox container.
+ */
+export async function addMember(sandboxContainerDir: string, session: ContainerSession, config: RuntimeConfig, id: string): Promise<void> {
+  validateContainerId(id);
+  const file = join(containerDir(join(sandboxContainerDir, '..'), id), 'request.json');
+  const { req } = JSON.parse(readFileSync(file, 'utf8')) as { req: RunRequest };
+  if (req.id !== id) throw new RuntimeCliError(`member ${id}: its request names ${req.id}`);
+  Sandbox.checkContainerSpec(config, req.spec, { bundle: req.bundle, terminal: req.terminal });
+  const shared = podSharedNamespaces(req.spec);
+  await session.sandbox.createContainer({
+    id,
+    spec: req.spec,
+    bundle: req.bundle,
+    rootfs: 'own',
+    stdio: { terminal: req.terminal, stdin: req.stdin },
+    shareNamespaces: shared.length > 0 ? { containerId: session.id, types: shared } : undefined,
+  });
+}
