@@ -27,13 +27,15 @@ async function sweep(dir: string): Promise<void> {
 /**
  * mayu-runtime with the test's mayu configuration and its state under DIR,
  * as an engine is given a runtime: one executable (a script in DIR). With `callLog`, it also logs
- * when each command begins and ends (ns), to split a run by its calls.
+ * when each command begins and ends (ns), to split a run by its calls;
+ * `binary` is the mayu-runtime it runs (the repository's, unless an
+ * installed one is given).
  */
-export function mayuRuntimeFor(dir: string, mayuConfig: string, callLog?: string): string {
+export function mayuRuntimeFor(dir: string, mayuConfig: string, callLog?: string, binary = MAYU_RUNTIME_BIN): string {
   mkdirSync(dir, { recursive: true });
   const bin = join(dir, callLog ? 'mayu-runtime-timed' : 'mayu-runtime');
   // Its state under DIR too (Docker's runc shim passes a --root of its own, which comes later and wins).
-  const call = `${MAYU_RUNTIME_BIN} --config ${mayuConfig} --root ${join(dir, 'mayu-runtime-root')} "$@"`;
+  const call = `${binary} --config ${mayuConfig} --root ${join(dir, 'mayu-runtime-root')} "$@"`;
   writeFileSync(bin, callLog ? `#!/bin/sh\necho "$(date +%s%N) begin $*" >> ${callLog}\n${call}\nrc=$?\necho "$(date +%s%N) end $*" >> ${callLog}\nexit $rc\n` : `#!/bin/sh\nexec ${call}\n`);
   chmodSync(bin, 0o755);
   return bin;
