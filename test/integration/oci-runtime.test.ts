@@ -214,6 +214,30 @@ describe('mayu-runtime: the runc command line, driven as engines drive it (real 
     assertNothingLeft();
   });
 
+  it("a detached exec's holder killed with SIGKILL: the container's holder ends the exec in the guest, and ps no longer lists it", async () => {
+    const bundle = makeBundle(join(work, 'b11'), (await testImage()).rootfs, ['sleep', '600']);
+    const c = await rt.create('c11', bundle, { dir: work });
+    assert.equal(c.code, 0, c.stderrOfCommand());
+    assert.equal((await rt.run(['start', 'c11'])).code, 0);
+    const processFile = join(work, 'exec11.json');
+    writeFileSync(processFile, JSON.stringify({ args: ['sleep', '601'], cwd: '/', env: ['PATH=/bin:/usr/bin'], user: { uid: 0, gid: 0 } }));
+    const ex = await rt.execDetached('c11', processFile, work, 'ex11');
+    assert.equal(ex.code, 0, ex.stderrOfCommand());
+    const table = async (): Promise<string> => (await rt.run(['ps', 'c11'])).stdout;
+    assert.match(await table(), /sleep 601/);
+    process.kill(ex.pid as number, 'SIGKILL');
+    assert.equal(await ex.exited, 137);
+    const deadline = Date.now() + 10_000;
+    while ((await table()).includes('sleep 601')) {
+      assert.ok(Date.now() < deadline, 'the exec of the killed holder still runs in the guest');
+      await sleep(250);
+    }
+    assert.deepEqual(JSON.parse((await rt.run(['ps', '--format', 'json', 'c11'])).stdout), [c.pid]);
+    assert.equal((await rt.run(['delete', '--force', 'c11'])).code, 0);
+    assert.equal(await c.exited, 137);
+    assertNothingLeft();
+  });
+
   it('hooks: prestart and createRuntime before start, poststart after, poststop at delete — on the host, each given the state', async () => {
     const log = join(work, 'hooks.log');
     const hook = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `printf '%s ' ${name} >> ${log}; cat >> ${log}; echo >> ${log}`] });

@@ -14,7 +14,7 @@ import { createRuntimeLogger, type LogOptions } from './log.js';
 import { runHooks } from './hooks.js';
 import { sendReport } from './report.js';
 import { ProcessStdio } from './stdio.js';
-import { ociState, readRecord, updateRecord, validateContainerId, type ContainerStatus, type PodRef } from './state.js';
+import { dropExecHolderNote, execHolderNotes, ociState, readRecord, updateRecord, validateContainerId, type ContainerStatus, type PodRef } from './state.js';
 
 /** What `create` leaves for its holder in the container's directory. */
 export interface HolderRequest {
@@ -32,6 +32,9 @@ const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', '
 
 /** The status a holder exits with when the VM died under the container: as if it had been killed. */
 const VM_DIED_STATUS = 137;
+
+/** How often the holder looks for exec holders killed without a word. */
+const ORPHANED_EXEC_CHECK_MS = 1000;
 
 /** How long, after the container's exit, its output may take to drain. */
 const OUTPUT_DRAIN_MS = 10_000;
@@ -186,12 +189,22 @@ async function hold(
   const forward = (sig: NodeJS.Signals) => (): void => void agent.signalProcess(ref, constants.signals[sig]).catch(() => {});
   for (const sig of FORWARDED) process.on(sig, forward(sig));
   sendReport({ ok: true });
+  // A detached exec's holder killed without a word (SIGKILL) would leave its exec running in the guest, unseen: it is ended.
+  const orphanedExecs = setInterval(() => {
+    for (const note of execHolderNotes(dir)) {
+      if (note.alive) continue;
+      dropExecHolderNote(dir, note.pid);
+      log.warn({ execId: note.execId, holderPid: note.pid }, "an exec's holder died without finishing: the exec is killed");
+      void agent.signalProcess({ containerId: session.id, execId: note.execId }, 9).catch(() => {});
+    }
+  }, ORPHANED_EXEC_CHECK_MS);
   let exit: ExitStatus | null = null;
   try {
     exit = await exited;
   } catch (e) {
     log.error({ err: e }, 'the container did not run to its end');
   }
+  clearInterval(orphanedExecs);
   // Stopped from here on: kill says "container not running" while the VM is taken down.
   status = 'stopped';
   // What is still buffered comes out; a process left holding the output open does not hold the exit up.

@@ -97,21 +97,32 @@ export function holderAlive(r: ContainerRecord): boolean {
   return start !== null && start === r.pidStart;
 }
 
+/** A detached exec's holder, as noted in DIR/exec-holders/PID. */
+export interface ExecHolderNote {
+  pid: number;
+  /** The exec in the guest it stands for. */
+  execId: string;
+  /** Whether that holder still runs (the same process: PID and start time as noted). */
+  alive: boolean;
+}
+
 /**
- * Notes this process as a detached exec's holder of the container in `dir`
- * (DIR/exec-holders/PID, its start time inside), so that `ps` lists it;
- * the returned function takes the note back.
+ * Notes this process as the holder of exec `execId` of the container in
+ * `dir` (DIR/exec-holders/PID: its start time and the exec id), so that `ps`
+ * lists it, and so that the container's holder can end the exec in the
+ * guest if this process is killed without a word (SIGKILL). The returned
+ * function takes the note back.
  */
-export function noteExecHolder(dir: string): () => void {
+export function noteExecHolder(dir: string, execId: string): () => void {
   const notes = join(dir, 'exec-holders');
   mkdirSync(notes, { recursive: true, mode: 0o700 });
   const file = join(notes, String(process.pid));
-  writeFileSync(file, String(processStartTime(process.pid) ?? ''));
+  writeFileSync(file, JSON.stringify({ start: processStartTime(process.pid), execId }));
   return () => rmSync(file, { force: true });
 }
 
-/** The detached exec holders of the container in `dir` that still run (PID and start time as noted). */
-export function liveExecHolders(dir: string): number[] {
+/** The notes of the container in `dir`'s detached exec holders, by PID. */
+export function execHolderNotes(dir: string): ExecHolderNote[] {
   let names: string[];
   try {
     names = readdirSync(join(dir, 'exec-holders'));
@@ -120,18 +131,31 @@ export function liveExecHolders(dir: string): number[] {
   }
   return names
     .flatMap((name) => {
-      const pid = Number(name);
       if (!/^\d+$/.test(name)) return [];
-      let noted: string;
+      const pid = Number(name);
+      let noted: { start?: unknown; execId?: unknown };
       try {
-        noted = readFileSync(join(dir, 'exec-holders', name), 'utf8');
+        noted = JSON.parse(readFileSync(join(dir, 'exec-holders', name), 'utf8')) as typeof noted;
       } catch {
         return [];
       }
+      if (typeof noted.execId !== 'string') return [];
       const start = processStartTime(pid);
-      return start !== null && String(start) === noted ? [pid] : [];
+      return [{ pid, execId: noted.execId, alive: start !== null && start === noted.start }];
     })
-    .sort((a, b) => a - b);
+    .sort((a, b) => a.pid - b.pid);
+}
+
+/** Removes the note of exec holder `pid`. */
+export function dropExecHolderNote(dir: string, pid: number): void {
+  rmSync(join(dir, 'exec-holders', String(pid)), { force: true });
+}
+
+/** The detached exec holders of the container in `dir` that still run. */
+export function liveExecHolders(dir: string): number[] {
+  return execHolderNotes(dir)
+    .filter((n) => n.alive)
+    .map((n) => n.pid);
 }
 
 /** The status to report: a holder that is gone means the container is stopped, whatever was last written. */

@@ -10,7 +10,19 @@ import { askHolder, serveControl } from '../../src/oci-runtime/control.js';
 import { runHook, takeHooks } from '../../src/oci-runtime/hooks.js';
 import { parseGlobals } from '../../src/oci-runtime/globals.js';
 import { textLine } from '../../src/oci-runtime/log.js';
-import { claimContainerDir, currentStatus, getContainer, liveExecHolders, noteExecHolder, ociState, removeContainerDir, writeRecord, type ContainerRecord } from '../../src/oci-runtime/state.js';
+import {
+  claimContainerDir,
+  currentStatus,
+  dropExecHolderNote,
+  execHolderNotes,
+  getContainer,
+  liveExecHolders,
+  noteExecHolder,
+  ociState,
+  removeContainerDir,
+  writeRecord,
+  type ContainerRecord,
+} from '../../src/oci-runtime/state.js';
 
 function record(id: string, over: Partial<ContainerRecord> = {}): ContainerRecord {
   return {
@@ -39,14 +51,24 @@ describe('mayu-runtime: runc command line', () => {
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'mayu-rt-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('notes a detached exec holder for ps while it runs; a note whose process is gone or another is not listed', () => {
-    assert.deepEqual(liveExecHolders(dir), []);
-    const unnote = noteExecHolder(dir);
-    writeFileSync(join(dir, 'exec-holders', '1'), '12345');
-    writeFileSync(join(dir, 'exec-holders', '999999999'), '1');
+  it('notes a detached exec holder (its exec id) for ps while it runs; a holder that is gone, or another process under its PID, is not alive', () => {
+    assert.deepEqual(execHolderNotes(dir), []);
+    const unnote = noteExecHolder(dir, 'exec-1');
+    writeFileSync(join(dir, 'exec-holders', '1'), JSON.stringify({ start: 12345, execId: 'exec-reused-pid' }));
+    writeFileSync(join(dir, 'exec-holders', '999999999'), JSON.stringify({ start: 1, execId: 'exec-gone' }));
+    writeFileSync(join(dir, 'exec-holders', '7'), 'not json');
+    assert.deepEqual(execHolderNotes(dir), [
+      { pid: 1, execId: 'exec-reused-pid', alive: false },
+      { pid: process.pid, execId: 'exec-1', alive: true },
+      { pid: 999999999, execId: 'exec-gone', alive: false },
+    ]);
     assert.deepEqual(liveExecHolders(dir), [process.pid]);
+    dropExecHolderNote(dir, 999999999);
     unnote();
-    assert.deepEqual(liveExecHolders(dir), []);
+    assert.deepEqual(
+      execHolderNotes(dir).map((n) => n.pid),
+      [1],
+    );
   });
 
   it("reads a pod's container from cri-o's or containerd CRI's annotations; a sandbox container or none gets a VM of its own", () => {

@@ -98,7 +98,11 @@ function execProcess(record: ContainerRecord, values: ExecValues, cmd: string[])
  * master went to `consoleSocket`), the signals we get reach it, and the
  * status is its own. `onStarted` is told once it runs.
  */
-async function runExec(record: ContainerRecord, process_: Record<string, unknown>, o: { consoleSocket?: string; controlling: boolean; log: Logger; onStarted: () => void }): Promise<number> {
+async function runExec(
+  record: ContainerRecord,
+  process_: Record<string, unknown>,
+  o: { consoleSocket?: string; controlling: boolean; log: Logger; onStarted: (execId: string) => void },
+): Promise<number> {
   const agent = agentOf(record);
   const ref = { containerId: record.id, execId: `exec-${randomBytes(6).toString('hex')}` };
   const terminal = process_.terminal === true;
@@ -115,7 +119,7 @@ async function runExec(record: ContainerRecord, process_: Record<string, unknown
       throw err;
     }
     undoSignals = forwardSignals(agent, ref, ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']);
-    o.onStarted();
+    o.onStarted(ref.execId);
     stdio.startInput();
     const exit = await agent.waitProcess(ref);
     await stdio.drained();
@@ -187,8 +191,8 @@ export async function execHolderCommand(args: string[], g: GlobalOptions, log: L
         consoleSocket,
         controlling: true,
         log,
-        onStarted: () => {
-          unnote = noteExecHolder(dir);
+        onStarted: (execId) => {
+          unnote = noteExecHolder(dir, execId);
           sendReport({ ok: true });
         },
       });
