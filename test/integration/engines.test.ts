@@ -19,14 +19,16 @@ function assertNoVmLeft(stateRoot: string): void {
 }
 
 describe('engines: podman runs its containers in mayu VMs through mayu-runtime (real podman, real VMs)', () => {
-  const vms = useGuestFactory();
   let podman: PrivatePodman;
+  // Before the factory's check for leftovers (hooks run in the order they are made): conmon's exit command
+  // (podman container cleanup) may still be running when a foreground run has returned.
+  afterEach(async () => (podman as PrivatePodman | undefined)?.cleanup());
+  const vms = useGuestFactory();
   beforeEach(async () => {
     podman = new PrivatePodman(join(vms().stateRoot, 'podman'), mayuRuntimeFor(vms().stateRoot, vms().configFile()));
     const load = await podman.run(['load', '-i', (await testImage()).archive]);
     assert.equal(load.code, 0, load.stderr);
   });
-  afterEach(async () => podman.cleanup());
 
   it("run --rm prints the guest kernel; the exit code is the container's; -i passes stdin; -t gives a terminal", async () => {
     const r = await podman.run(['run', '--rm', 'mayu-example', 'uname', '-r']);

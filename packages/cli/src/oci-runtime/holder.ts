@@ -154,10 +154,11 @@ async function hold(
       if (refused) throw new RuntimeCliError(refused);
       if (r.op === 'start') {
         await session.start();
-        setStatus('running');
+        // A quick process may have exited (and been recorded stopped) before start returned.
+        if (status === 'created') setStatus('running');
         // The spec: a failing poststart hook is a warning, and the container goes on.
         const started = readRecord(dir);
-        if (started) await runHooks(started.hooks, 'poststart', ociState(started)).catch((e: unknown) => log.warn({ err: e }, 'poststart hook failed'));
+        if (started) await runHooks(started.hooks, 'poststart', ociState(started), (e) => log.warn({ err: e }, 'poststart hook failed'));
         stdio.startInput();
       } else if (r.op === 'kill') await agent.signalProcess(ref, r.signal, r.all);
       else if (r.op === 'pause') await agent.pauseContainer(session.id).then(() => setStatus('paused'));
@@ -210,6 +211,9 @@ async function hold(
   // What is still buffered comes out; a process left holding the output open does not hold the exit up.
   if (exit) await Promise.race([stdio.drained(), sleep(OUTPUT_DRAIN_MS)]);
   stdio.close();
+  // Stopped, said at once (engines poll state), while the VM is taken down; delete waits for this holder, which
+  // marks the end of the teardown by clearing sandboxDir below.
+  if (exit && readRecord(dir)) updateRecord(dir, { status: 'stopped', exit });
   if (exit) await session.finish();
   else await session.abort();
   server.close();

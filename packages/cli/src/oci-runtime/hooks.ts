@@ -85,7 +85,19 @@ export function runHook(hook: Hook, state: Record<string, unknown>, phase: strin
   });
 }
 
-/** Runs a phase's hooks in order; the first failure ends it. */
-export async function runHooks(hooks: Partial<Record<HostHookPhase, Hook[]>>, phase: HostHookPhase, state: Record<string, unknown>): Promise<void> {
-  for (const hook of hooks[phase] ?? []) await runHook(hook, state, phase);
+/**
+ * Runs a phase's hooks in order. For prestart and createRuntime the first
+ * failure ends it (create fails); for poststart and poststop, as the spec
+ * says, a failure is a warning (`onWarning`) and the rest still run.
+ */
+export async function runHooks(hooks: Partial<Record<HostHookPhase, Hook[]>>, phase: HostHookPhase, state: Record<string, unknown>, onWarning?: (err: unknown) => void): Promise<void> {
+  const warnOnly = phase === 'poststart' || phase === 'poststop';
+  for (const hook of hooks[phase] ?? []) {
+    try {
+      await runHook(hook, state, phase);
+    } catch (err) {
+      if (!warnOnly) throw err;
+      onWarning?.(err);
+    }
+  }
 }

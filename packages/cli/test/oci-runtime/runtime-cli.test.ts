@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBundle, writePidFile } from '../../src/oci-runtime/commands/create.js';
 import { parseExecArgs } from '../../src/oci-runtime/commands/exec.js';
 import { podRoleOf } from '../../src/oci-runtime/pod.js';
 import { askHolder, serveControl } from '../../src/oci-runtime/control.js';
-import { runHook, takeHooks } from '../../src/oci-runtime/hooks.js';
+import { runHook, runHooks, takeHooks } from '../../src/oci-runtime/hooks.js';
 import { parseGlobals } from '../../src/oci-runtime/globals.js';
 import { textLine } from '../../src/oci-runtime/log.js';
 import {
@@ -239,5 +239,21 @@ describe('mayu-runtime: runc command line', () => {
     await assert.rejects(runHook({ path: '/bin/sh', args: ['sh', '-c', 'echo broken >&2; exit 3'] }, {}, 'createRuntime'), { message: 'createRuntime hook /bin/sh exited with status 3: broken' });
     await assert.rejects(runHook({ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }, {}, 'poststart'), { message: 'poststart hook /bin/sleep did not finish within 1 s' });
     await assert.rejects(runHook({ path: '/nonexistent' }, {}, 'prestart'), /prestart hook \/nonexistent: spawn \/nonexistent ENOENT/);
+  });
+
+  it('a failing prestart hook ends its phase; a failing poststart or poststop hook is a warning and the next still runs', async () => {
+    const out = join(dir, 'ran');
+    const hooks = (phase: 'prestart' | 'poststop') => ({
+      [phase]: [
+        { path: '/bin/sh', args: ['sh', '-c', 'exit 1'] },
+        { path: '/bin/sh', args: ['sh', '-c', `echo second >> ${out}`] },
+      ],
+    });
+    await assert.rejects(runHooks(hooks('prestart'), 'prestart', {}), /prestart hook \/bin\/sh exited with status 1/);
+    assert.ok(!existsSync(out));
+    const warnings: string[] = [];
+    await runHooks(hooks('poststop'), 'poststop', {}, (err) => warnings.push((err as Error).message));
+    assert.deepEqual(warnings, ['poststop hook /bin/sh exited with status 1']);
+    assert.equal(readFileSync(out, 'utf8'), 'second\n');
   });
 });

@@ -25,6 +25,9 @@ const LSM_FIELDS = [
   ['linux', 'mountLabel', 'SELinux'],
 ] as const;
 
+/** The top-level properties the guest's spec knows; hooks are known too, and refused by the agent (they would run in the VM). */
+const GUEST_SPEC_PROPERTIES = new Set(['ociVersion', 'process', 'root', 'hostname', 'domainname', 'mounts', 'annotations', 'linux', 'hooks']);
+
 export interface GuestSpecOptions {
   /** The OCI bundle a relative root.path is relative to (containerd's, or mayu run --bundle). */
   bundle?: string;
@@ -34,6 +37,8 @@ export interface GuestSpecOptions {
   lsmLabels: 'refuse' | 'drop';
   /** Told about each label dropped (for the log). */
   onDropped?: (field: string, value: unknown) => void;
+  /** Told about each top-level property ignored because the guest does not know it (for the log). */
+  onIgnored?: (field: string) => void;
   /**
    * A spec with no network, IPC or PID namespace asks for the host's
    * (Kubernetes hostNetwork, hostIPC, hostPID): `refuse` it, or run it in the
@@ -54,6 +59,8 @@ const HOST_NAMESPACES = [
  * run's), made fit for the guest — or refused when it asks for what the
  * guest cannot honour (never run silently weaker); the host paths of its
  * rootfs and volumes are then rewritten by prepareContainer:
+ * - top-level properties it does not know are ignored, as the runtime-spec
+ *   says a runtime must (hooks are not among them: the agent refuses them);
  * - the rootfs path is made absolute (the sandbox rewrites it for the guest);
  * - the terminal follows the task;
  * - host security labels (AppArmor, SELinux) are refused, or dropped when
@@ -73,6 +80,12 @@ const HOST_NAMESPACES = [
 export function specForGuest(raw: unknown, o: GuestSpecOptions): Spec {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalidArgument('/', raw, 'an OCI spec must be a JSON object');
   const spec = structuredClone(raw) as Spec;
+  // The runtime-spec's rule: a runtime ignores properties it does not know (other platforms' sections, extensions).
+  for (const key of Object.keys(spec)) {
+    if (GUEST_SPEC_PROPERTIES.has(key)) continue;
+    o.onIgnored?.(`/${key}`);
+    delete (spec as Record<string, unknown>)[key];
+  }
   const rootPath = spec.root?.path ?? 'rootfs';
   if (typeof rootPath !== 'string' || (!isAbsolute(rootPath) && !o.bundle)) throw invalidArgument('/root/path', rootPath, 'must be an absolute path (there is no bundle to be relative to)');
   spec.root = { ...spec.root, path: isAbsolute(rootPath) ? rootPath : join(o.bundle as string, rootPath) };

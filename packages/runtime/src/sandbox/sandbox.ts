@@ -437,6 +437,7 @@ export class Sandbox {
       lsmLabels: this.config.runtime.lsmLabels,
       hostNamespaces: this.config.runtime.hostNamespaces,
       onDropped: (field, value) => this.log.warn({ containerId: o.id, field, value }, 'host security label dropped (runtime.lsm_labels = "drop"): the VM is this container\'s boundary'),
+      onIgnored: (field) => this.log.warn({ containerId: o.id, field }, 'unknown spec property ignored, as the runtime-spec says'),
     });
     const path = (spec.root as { path: string }).path;
     const disk = this.bootDisks.get(o.id);

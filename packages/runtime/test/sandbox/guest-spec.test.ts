@@ -35,6 +35,16 @@ describe('the spec a guest gets', () => {
     assert.deepEqual(specForGuest({ ...criContainerSpec(), root: { path: '/abs/root', readonly: true } }, { bundle: '/b', terminal: false, ...drop }).root, { path: '/abs/root', readonly: true });
   });
 
+  it('ignores top-level properties it does not know, as the runtime-spec says (each reported); keeps hooks for the agent to refuse', () => {
+    const ignored: string[] = [];
+    const spec = specForGuest(
+      { ...criContainerSpec(), unknown: 'x', vm: { hypervisor: { path: '/x' } }, hooks: { prestart: [] } },
+      { bundle: '/b', terminal: false, ...drop, onIgnored: (f) => ignored.push(f) },
+    );
+    assert.deepEqual(ignored, ['/unknown', '/vm']);
+    assert.deepEqual(Object.keys(spec).sort(), [...Object.keys(criContainerSpec()), 'hooks'].sort());
+  });
+
   it('refuses host security labels by default, naming the field', () => {
     assert.throws(() => specForGuest(criContainerSpec(), { bundle: '/b', terminal: false, lsmLabels: 'refuse' }), {
       code: 'ERR_INVALID_ARGUMENT',

@@ -135,12 +135,14 @@ export async function deleteCommand(args: string[], g: GlobalOptions, log: Logge
   const status = currentStatus(record);
   if ((status === 'running' || status === 'paused') && !values.force) throw new RuntimeCliError(`cannot delete container ${id} that is not stopped: ${status}`);
   if (status !== 'stopped') await destroyContainer(dir, log);
-  // A holder that finished recorded 'stopped' after removing its VM; any other end left things behind.
+  // Stopped, its holder may still be taking the VM down: it is waited for.
+  else if (holderAlive(record)) await waitHolderGone(record, log);
+  // A holder that finished recorded 'stopped' and cleared sandboxDir after removing its VM; any other end left things behind.
   const last = getContainer(g.root, id).record;
-  if (last.status !== 'stopped') await cleanUpAfterHolder(last, log);
+  if (last.status !== 'stopped' || last.sandboxDir !== null) await cleanUpAfterHolder(last, log);
   if (removeContainerDir(g.root, id)) {
     // The spec: a failing poststop hook is a warning; the container is gone either way.
-    await runHooks(last.hooks, 'poststop', { ...ociState(last), status: 'stopped', pid: 0 }).catch((err: unknown) => log.warn({ err }, 'poststop hook failed'));
+    await runHooks(last.hooks, 'poststop', { ...ociState(last), status: 'stopped', pid: 0 }, (err) => log.warn({ err }, 'poststop hook failed'));
   }
   return 0;
 }
