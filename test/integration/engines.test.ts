@@ -88,6 +88,20 @@ describe('engines: Docker 20.10 runs its containers in mayu VMs through mayu-run
     assertNoVmLeft(vms().stateRoot);
   });
 
+  it("a Docker bridge network reaches the VM: its address (set by Docker's prestart hook in the holder's namespace) is the guest's eth0", async () => {
+    // Internal: no gateway, no route out, no iptables; only this test's containers are on it.
+    const net = await docker.run(['network', 'create', '--internal', '--subnet', '10.213.7.0/24', 'mayu-test-net']);
+    assert.equal(net.code, 0, net.stderr);
+    try {
+      const r = await docker.run(['run', '--rm', '--runtime', 'mayu', '--network', 'mayu-test-net', 'mayu-example', 'sh', '-c', 'uname -r; ip -4 -o addr show eth0 | tr -s " " | cut -d" " -f4']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^6\.1\.\d+\n10\.213\.7\.\d+\/24\n$/);
+    } finally {
+      assert.equal((await docker.run(['network', 'rm', 'mayu-test-net'])).code, 0);
+    }
+    assertNoVmLeft(vms().stateRoot);
+  });
+
   it('docker exec, stop, kill and rm -f', async () => {
     const run = (name: string, ...cmd: string[]) => docker.run(['run', '-d', '--name', name, '--runtime', 'mayu', '--network', 'none', 'mayu-example', ...cmd]);
     assert.equal((await run('c1', 'sleep', '600')).code, 0);

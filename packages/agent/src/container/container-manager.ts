@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import { uptimeMs } from '../boot/uptime.js';
 import { validateProcess, validateSpec } from '../oci/validate-spec.js';
 import { guestDevices } from './guest-devices.js';
+import { setPodNetSysctls, takePodNetSysctls } from './pod-sysctls.js';
 import type { OciSpec } from '../oci/types.js';
 import { CGROUP_ROOT, cgroupPids, CONTAINER_CGROUP_PARENT, containerCgroup, readContainerStats } from '../stats/cgroup-stats.js';
 import { mountAll, unmountAll } from '../storage/mount-storage.js';
@@ -129,7 +130,10 @@ export class ContainerManager {
     try {
       unmounts = this.storage.mountAll(o.storages);
       if (!this.storage.exists(spec.root.path)) throw invalidArgument('/root/path', spec.root.path, 'does not exist in the guest');
-      const shared = o.shareNamespaces ? this.joinNamespaces(spec, o.shareNamespaces) : spec;
+      const joined = o.shareNamespaces ? this.joinNamespaces(spec, o.shareNamespaces) : spec;
+      const { spec: shared, net } = takePodNetSysctls(joined);
+      setPodNetSysctls(net);
+      if (net.length > 0) this.log.info({ containerId: o.containerId, sysctls: Object.fromEntries(net) }, "network sysctls set on the VM's namespace (the pod's network)");
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(this.guestSpec(shared, o.containerId, o.stdio)));
       const init = await this.start(o.containerId, bundle, '', ['create', '--bundle', bundle], o.stdio);
       const container = new Container(o.containerId, bundle, init, unmounts, containerCgroup(o.containerId, this.cgroupRoot));

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { constants } from 'node:os';
+import { constants, networkInterfaces } from 'node:os';
 import type { Server } from 'node:net';
 import type { ExitStatus } from '@mayu/protocol';
 import { loadConfig, type RunNetworkRecord, type Sandbox } from '@mayu/runtime';
@@ -81,6 +81,10 @@ export async function holderCommand(args: string[]): Promise<number> {
   process.on('SIGTERM', abandon);
   process.on('SIGINT', abandon);
   try {
+    await runPreStartHooks(dir);
+    // A hook may have wired this holder's own network namespace (Docker's libnetwork-setkey moves the
+    // container's veth into /proc/PID/ns/net): the VM's NICs come from it, as from an engine's namespace.
+    if (req.network?.kind === 'none' && hasExternalInterface()) req.network = { kind: 'ns', path: `/proc/${process.pid}/ns/net` };
     if (pod) {
       session = await MemberSession.create(req.id, pod, config);
     } else {
@@ -95,7 +99,7 @@ export async function holderCommand(args: string[]): Promise<number> {
       members = podMembers(dir, own, config);
     }
   } catch (err) {
-    log.error({ err }, 'cannot create the container');
+    log.error({ err }, 'cannot create the container (or a prestart or createRuntime hook failed)');
     sendReport({ error: (err as Error).message });
     return 1;
   }
@@ -105,6 +109,26 @@ export async function holderCommand(args: string[]): Promise<number> {
   };
   const consoleSize = (req.spec.process as { consoleSize?: { height?: number; width?: number } } | undefined)?.consoleSize;
   return hold(dir, session, network, log, consoleSocket ? { socket: consoleSocket, size: consoleSize } : undefined, handOver, members);
+}
+
+/**
+ * prestart and createRuntime hooks, before the VM boots: the holder (the
+ * state's pid) exists, in the container's network namespace on the host,
+ * which is what these hooks act on; so what a hook sets up there (an
+ * engine's network) is in place when the VM is wired from it. A failure
+ * fails create before anything was booted.
+ */
+async function runPreStartHooks(dir: string): Promise<void> {
+  const record = readRecord(dir);
+  if (!record) throw new RuntimeCliError(`the container's record in ${dir} is gone`);
+  const state = { ...ociState(record), status: 'created', pid: process.pid };
+  await runHooks(record.hooks, 'prestart', state);
+  await runHooks(record.hooks, 'createRuntime', state);
+}
+
+/** Whether this process's network namespace has an interface besides loopback. */
+function hasExternalInterface(): boolean {
+  return Object.entries(networkInterfaces()).some(([name, addrs]) => name !== 'lo' && (addrs ?? []).some((a) => !a.internal));
 }
 
 /** What a VM's holder does for the pod's other containers (add-member, remove-member). */
@@ -174,18 +198,7 @@ async function hold(
     sendReport({ error: `cannot serve the control socket: ${(e as Error).message}` });
     return 1;
   }
-  const created = updateRecord(dir, { status: 'created', sandboxDir: session.sandboxDir, network });
-  try {
-    await runHooks(created.hooks, 'prestart', ociState(created));
-    await runHooks(created.hooks, 'createRuntime', ociState(created));
-  } catch (e) {
-    log.error({ err: e }, 'a hook failed: the container is removed');
-    server.close();
-    stdio.close();
-    await session.abort();
-    sendReport({ error: (e as Error).message });
-    return 1;
-  }
+  updateRecord(dir, { status: 'created', sandboxDir: session.sandboxDir, network });
   handOver();
   const forward = (sig: NodeJS.Signals) => (): void => void agent.signalProcess(ref, constants.signals[sig]).catch(() => {});
   for (const sig of FORWARDED) process.on(sig, forward(sig));
