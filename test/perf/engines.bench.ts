@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mayuRuntimeFor, PrivateDocker, PrivatePodman } from '../helpers/engines.js';
-import { GuestFactory, REPO_ROOT } from '../helpers/guest-factory.js';
+import { GuestFactory } from '../helpers/guest-factory.js';
+import { stageInstall } from './installed-containerd.js';
 import { testImage } from '../helpers/test-image.js';
 import { progress, summarize, type Summary } from './stats.js';
 
@@ -80,12 +80,12 @@ export async function enginesBench(runs: number): Promise<EnginesBench> {
   const vms = new GuestFactory();
   const log = join(vms.stateRoot, 'runtime-calls.log');
   // The installed mayu-runtime (one bundled file, as engines run it in production), not the repository's module tree.
-  progress('staging an install (scripts/install-containerd --root)');
   const installRoot = join(vms.stateRoot, 'install');
-  const install = spawnSync(join(REPO_ROOT, 'scripts/install-containerd'), ['--root', installRoot, '--no-setup'], { encoding: 'utf8' });
-  if (install.status !== 0) {
+  try {
+    stageInstall(installRoot);
+  } catch (err) {
     await vms.cleanup();
-    throw new Error(`install-containerd failed: ${install.stderr}`);
+    throw err;
   }
   const bin = mayuRuntimeFor(vms.stateRoot, vms.configFile(), log, join(installRoot, 'usr/local/bin/mayu-runtime'));
   const { archive, dockerArchive } = await testImage();

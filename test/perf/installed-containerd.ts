@@ -19,13 +19,20 @@ export interface InstalledContainerd {
   stop(): Promise<void>;
 }
 
-export async function startInstalledContainerd(): Promise<InstalledContainerd> {
+/** `scripts/install-containerd --root ROOT`: mayu's installed programs (single bundled files) and guest image under ROOT. */
+export function stageInstall(root: string): void {
   progress('staging an install (scripts/install-containerd --root)');
-  const root = mkdtempSync('/run/mayu-bench-install-');
   const install = spawnSync(join(REPO_ROOT, 'scripts/install-containerd'), ['--root', root, '--no-setup'], { encoding: 'utf8' });
-  if (install.status !== 0) {
+  if (install.status !== 0) throw new Error(`install-containerd failed: ${install.stderr}`);
+}
+
+export async function startInstalledContainerd(): Promise<InstalledContainerd> {
+  const root = mkdtempSync('/run/mayu-bench-install-');
+  try {
+    stageInstall(root);
+  } catch (err) {
     removeDirSafely(root);
-    throw new Error(`install-containerd failed: ${install.stderr}`);
+    throw err;
   }
   // The benchmark's containerd uses the test template directory.
   const templates = (): string[] =>

@@ -295,7 +295,10 @@ export class ContainerManager {
   private guestSpec(spec: OciSpec, id: string, stdio: StdioSpec): OciSpec {
     const { devices, rules, dropped } = guestDevices(spec);
     if (dropped.length > 0)
-      this.log.info({ containerId: id, dropped }, 'requested devices left out: their numbers would name a guest device, a terminal or an agent channel (host devices never reach a VM)');
+      this.log.info(
+        { containerId: id, dropped },
+        'requested devices left out: a terminal, console or agent channel, a type other than the guest device at that path, or numbers that would name a guest device (host devices never reach a VM)',
+      );
     return {
       ...spec,
       process: { ...spec.process, terminal: stdio.terminal },

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ExitStatus, ProcessRef } from '@mayu/protocol';
 import { podSharedNamespaces, Sandbox, type AgentClient, type RuntimeConfig } from '@mayu/runtime';
 import { attachAgentBridge } from '../run/agent-bridge.js';
 import type { ContainerSession, RunRequest } from '../run/container-session.js';
 import { askHolder } from './control.js';
 import { RuntimeCliError } from './errors.js';
-import { containerDir, validateContainerId, type PodRef } from './state.js';
+import { containerDir, type PodRef } from './state.js';
 
 /**
  * The annotations by which an engine says a container belongs to a pod: the
@@ -89,13 +89,13 @@ export async function removeMember(podDir: string, id: string): Promise<void> {
 }
 
 /**
- * The sandbox holder's side: creates member `id` (its request is in its own
- * state directory beside the sandbox's, under the same --root) in the VM,
+ * The sandbox holder's side: creates member `id` (an id validated by the
+ * caller; its request is in its own state directory beside the sandbox's,
+ * under the same --root) in the VM,
  * sharing the pod's namespaces the spec joins with the sandbox container.
  */
 export async function addMember(sandboxContainerDir: string, session: ContainerSession, config: RuntimeConfig, id: string): Promise<void> {
-  validateContainerId(id);
-  const file = join(containerDir(join(sandboxContainerDir, '..'), id), 'request.json');
+  const file = join(containerDir(dirname(sandboxContainerDir), id), 'request.json');
   const { req } = JSON.parse(readFileSync(file, 'utf8')) as { req: RunRequest };
   if (req.id !== id) throw new RuntimeCliError(`member ${id}: its request names ${req.id}`);
   Sandbox.checkContainerSpec(config, req.spec, { bundle: req.bundle, terminal: req.terminal });

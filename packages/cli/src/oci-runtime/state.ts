@@ -97,6 +97,13 @@ export function holderAlive(r: ContainerRecord): boolean {
   return start !== null && start === r.pidStart;
 }
 
+/** Where a container's detached exec holders are noted: DIR/exec-holders/PID. */
+const EXEC_HOLDERS = 'exec-holders';
+
+function execHolderNoteFile(dir: string, pid: number | string): string {
+  return join(dir, EXEC_HOLDERS, String(pid));
+}
+
 /** A detached exec's holder, as noted in DIR/exec-holders/PID. */
 export interface ExecHolderNote {
   pid: number;
@@ -114,18 +121,16 @@ export interface ExecHolderNote {
  * function takes the note back.
  */
 export function noteExecHolder(dir: string, execId: string): () => void {
-  const notes = join(dir, 'exec-holders');
-  mkdirSync(notes, { recursive: true, mode: 0o700 });
-  const file = join(notes, String(process.pid));
-  writeFileSync(file, JSON.stringify({ start: processStartTime(process.pid), execId }));
-  return () => rmSync(file, { force: true });
+  mkdirSync(join(dir, EXEC_HOLDERS), { recursive: true, mode: 0o700 });
+  writeFileSync(execHolderNoteFile(dir, process.pid), JSON.stringify({ start: processStartTime(process.pid), execId }));
+  return () => dropExecHolderNote(dir, process.pid);
 }
 
 /** The notes of the container in `dir`'s detached exec holders, by PID. */
 export function execHolderNotes(dir: string): ExecHolderNote[] {
   let names: string[];
   try {
-    names = readdirSync(join(dir, 'exec-holders'));
+    names = readdirSync(join(dir, EXEC_HOLDERS));
   } catch {
     return [];
   }
@@ -135,7 +140,7 @@ export function execHolderNotes(dir: string): ExecHolderNote[] {
       const pid = Number(name);
       let noted: { start?: unknown; execId?: unknown };
       try {
-        noted = JSON.parse(readFileSync(join(dir, 'exec-holders', name), 'utf8')) as typeof noted;
+        noted = JSON.parse(readFileSync(execHolderNoteFile(dir, name), 'utf8')) as typeof noted;
       } catch {
         return [];
       }
@@ -148,7 +153,7 @@ export function execHolderNotes(dir: string): ExecHolderNote[] {
 
 /** Removes the note of exec holder `pid`. */
 export function dropExecHolderNote(dir: string, pid: number): void {
-  rmSync(join(dir, 'exec-holders', String(pid)), { force: true });
+  rmSync(execHolderNoteFile(dir, pid), { force: true });
 }
 
 /** The detached exec holders of the container in `dir` that still run. */
