@@ -71,6 +71,9 @@ export class RuntimeCli {
       await sleep(50);
     }
     const code = Number(readFileSync(`${result}.cmd`, 'utf8'));
+    // A failed command leaves nothing running: its subreaper ends at once, and is waited for (boundedly, so a
+    // process wrongly left still shows as a leftover rather than a hang), lest the leftover check see it ending.
+    if (code !== 0) await Promise.race([helperDone, sleep(10_000)]);
     const pidFile = join(dir, `${tag}.pid`);
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : null;
     return {
