@@ -6,7 +6,8 @@
  * built in TypeScript: network/rtnetlink.ts), to configure the pod's network
  * without an `ip` binary; setting the wall clock and reseeding the kernel's
  * random number generator (a VM restored from a template starts with the
- * template's). Each throws an Error with `code` (the errno name),
+ * template's); and a pod's own IPC and UTS namespaces, made and pinned by
+ * bind mounts (a pod without a sandbox container shares those). Each throws an Error with `code` (the errno name),
  * `errno` and `syscall` on failure, like Node's own errors.
  */
 #define _GNU_SOURCE
@@ -19,6 +20,8 @@
 #include <string.h>
 #include <linux/netlink.h>
 #include <linux/random.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -387,6 +390,52 @@ static napi_value js_rtnetlink(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * pinNamespaces(dir, hostname): new IPC and UTS namespaces (the hostname set
+ * in the UTS one), pinned by bind mounts of their nsfs files onto DIR/ipc and
+ * DIR/uts, which must exist as empty files. The calling thread alone enters
+ * them (unshare is per thread for these two types) and goes back to its own
+ * before this returns, whatever happened; on a failure nothing stays mounted.
+ */
+static napi_value js_pin_namespaces(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *dir = NULL, *hostname = NULL;
+  if (argc < 2 || get_string(env, argv[0], &dir) || get_string(env, argv[1], &hostname) || !dir || !hostname) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "pinNamespaces(dir, hostname)");
+    free(dir);
+    free(hostname);
+    return NULL;
+  }
+  char ipc[4096], uts[4096];
+  snprintf(ipc, sizeof ipc, "%s/ipc", dir);
+  snprintf(uts, sizeof uts, "%s/uts", dir);
+  int own_ipc = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);
+  int own_uts = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC);
+  int err = 0;
+  const char *call = "open", *what = "/proc/thread-self/ns";
+  if (own_ipc < 0 || own_uts < 0) err = errno;
+  else if (unshare(CLONE_NEWIPC | CLONE_NEWUTS) != 0) err = errno, call = "unshare", what = "CLONE_NEWIPC|CLONE_NEWUTS";
+  else if (sethostname(hostname, strlen(hostname)) != 0) err = errno, call = "sethostname", what = hostname;
+  else if (mount("/proc/thread-self/ns/ipc", ipc, NULL, MS_BIND, NULL) != 0) err = errno, call = "mount", what = ipc;
+  else if (mount("/proc/thread-self/ns/uts", uts, NULL, MS_BIND, NULL) != 0) {
+    err = errno, call = "mount", what = uts;
+    umount2(ipc, MNT_DETACH);
+  }
+  /* Back to the thread's own namespaces; if that fails the thread cannot be trusted to serve on. */
+  if (own_ipc >= 0 && setns(own_ipc, CLONE_NEWIPC) != 0) abort();
+  if (own_uts >= 0 && setns(own_uts, CLONE_NEWUTS) != 0) abort();
+  if (own_ipc >= 0) close(own_ipc);
+  if (own_uts >= 0) close(own_uts);
+  if (err) throw_errno(env, err, call, what);
+  free(dir);
+  free(hostname);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -401,6 +450,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rtnetlink", NULL, js_rtnetlink, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pinNamespaces", NULL, js_pin_namespaces, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

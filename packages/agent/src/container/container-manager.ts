@@ -5,6 +5,7 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import {
   GUEST_CONTAINERS_DIR,
+  GUEST_RUN_DIR,
   invalidArgument,
   MayuError,
   type ContainerStats,
@@ -16,6 +17,7 @@ import {
   type NamespaceShare,
   type ProcessListing,
   type ProcessRef,
+  type ShareableNamespace,
   type StdioSpec,
   type StorageSpec,
 } from '@mayu/protocol';
@@ -27,7 +29,7 @@ import { setPodNetSysctls, takePodNetSysctls } from './pod-sysctls.js';
 import type { OciSpec } from '../oci/types.js';
 import { CGROUP_ROOT, cgroupPids, CONTAINER_CGROUP_PARENT, containerCgroup, readContainerStats } from '../stats/cgroup-stats.js';
 import { mountAll, unmountAll } from '../storage/mount-storage.js';
-import { sys } from '../system/sys.js';
+import { MNT_DETACH, sys } from '../system/sys.js';
 import { Container, type ContainerState } from './container.js';
 import { ContainerProcess } from './container-process.js';
 import { Crun, lastLogMessage } from './crun.js';
@@ -63,7 +65,31 @@ export interface ContainerManagerOptions {
   storage?: GuestStorage;
   /** Sets the sandbox's hostname. Default: sethostname(2) through the agent's addon. */
   sethostname?: (name: string) => void;
+  /** Where the pod's own namespaces are pinned (DIR/ipc, DIR/uts). Default: POD_NAMESPACES_DIR. */
+  podNamespacesDir?: string;
+  /** Makes and pins the pod's IPC and UTS namespaces on DIR/ipc and DIR/uts; returns what unpins them. Default: the agent's addon (pinNamespaces). */
+  pinNamespaces?: (dir: string, hostname: string) => () => void;
 }
+
+/** The pod's own namespaces (a pod without a sandbox container shares these). */
+const POD_NAMESPACE_TYPES = ['ipc', 'uts'] as const;
+
+/** Pins through the agent's addon; unpinned by lazy unmounts. */
+function pinWithAddon(dir: string, hostname: string): () => void {
+  sys().pinNamespaces(dir, hostname);
+  return () => {
+    for (const t of POD_NAMESPACE_TYPES) {
+      try {
+        sys().umount(join(dir, t), MNT_DETACH);
+      } catch {
+        // gone already
+      }
+    }
+  };
+}
+
+/** Where the pod's own IPC and UTS namespaces are pinned, for a pod without a sandbox container. */
+export const POD_NAMESPACES_DIR = `${GUEST_RUN_DIR}/pod-ns`;
 
 const GUEST_STORAGE: GuestStorage = { mountAll, exists: existsSync };
 
@@ -86,6 +112,12 @@ export class ContainerManager {
   private readonly cgroupRoot: string;
   private readonly storage: GuestStorage;
   private readonly sethostname: (name: string) => void;
+  private readonly podNamespacesDir: string;
+  private readonly pinNamespaces: (dir: string, hostname: string) => () => void;
+  /** The sandbox's hostname (CreateSandbox): the pod's UTS namespace gets it. */
+  private hostname = '';
+  /** Unpins the pod's own namespaces, once they are made (on first use). */
+  private unpinPodNamespaces: (() => void) | null = null;
 
   constructor(
     private readonly log: Logger,
@@ -98,6 +130,8 @@ export class ContainerManager {
     this.cgroupRoot = options.cgroupRoot ?? CGROUP_ROOT;
     this.storage = options.storage ?? GUEST_STORAGE;
     this.sethostname = options.sethostname ?? ((name) => sys().sethostname(name));
+    this.podNamespacesDir = options.podNamespacesDir ?? POD_NAMESPACES_DIR;
+    this.pinNamespaces = options.pinNamespaces ?? pinWithAddon;
   }
 
   get count(): number {
@@ -106,6 +140,7 @@ export class ContainerManager {
 
   createSandbox(o: CreateSandboxOptions): void {
     if (o.hostname) this.sethostname(o.hostname);
+    this.hostname = o.hostname;
     unmountAll(this.sandboxUnmounts);
     this.sandboxUnmounts = this.storage.mountAll(o.storages);
     if (o.dns.length > 0) {
@@ -118,6 +153,26 @@ export class ContainerManager {
   async destroySandbox(): Promise<void> {
     for (const id of [...this.containers.keys()]) await this.removeContainer(id, 2000);
     unmountAll(this.sandboxUnmounts);
+    this.unpinPodNamespaces?.();
+    this.unpinPodNamespaces = null;
+  }
+
+  /**
+   * The pod's own IPC and UTS namespaces (the sandbox's hostname in the
+   * latter), for a pod that has no sandbox container to share them: made
+   * and pinned on first use, like cri-o's pinns does on the host.
+   */
+  private podNamespace(type: ShareableNamespace): string {
+    if (!(POD_NAMESPACE_TYPES as readonly string[]).includes(type)) {
+      throw invalidArgument('share_namespaces.types', type, 'a pod without a sandbox container has no PID namespace to share (only its IPC and UTS namespaces)');
+    }
+    if (!this.unpinPodNamespaces) {
+      mkdirSync(this.podNamespacesDir, { recursive: true, mode: 0o700 });
+      for (const t of POD_NAMESPACE_TYPES) writeFileSync(join(this.podNamespacesDir, t), '');
+      this.unpinPodNamespaces = this.pinNamespaces(this.podNamespacesDir, this.hostname || 'mayu');
+      this.log.info({ event: 'pod.namespaces', dir: this.podNamespacesDir }, "the pod's own IPC and UTS namespaces made");
+    }
+    return join(this.podNamespacesDir, type);
   }
 
   async createContainer(o: CreateContainerOptions): Promise<void> {
@@ -280,12 +335,17 @@ export class ContainerManager {
    * namespaces). A joined uts namespace keeps the sandbox's hostname.
    */
   private joinNamespaces(spec: OciSpec, share: NamespaceShare): OciSpec {
-    const owner = this.containers.get(share.containerId);
-    if (!owner) throw invalidArgument('share_namespaces.container_id', share.containerId, 'is not a container of this sandbox');
-    if (owner.init.exit) throw invalidArgument('share_namespaces.container_id', share.containerId, 'has exited; its namespaces are gone');
+    let pathOf: (type: ShareableNamespace) => string;
+    if (share.containerId === '') pathOf = (type) => this.podNamespace(type);
+    else {
+      const owner = this.containers.get(share.containerId);
+      if (!owner) throw invalidArgument('share_namespaces.container_id', share.containerId, 'is not a container of this sandbox');
+      if (owner.init.exit) throw invalidArgument('share_namespaces.container_id', share.containerId, 'has exited; its namespaces are gone');
+      pathOf = (type) => `/proc/${owner.init.pid}/ns/${type}`;
+    }
     const joined = new Set<string>(share.types);
     const namespaces = (spec.linux?.namespaces ?? []).filter((ns) => !joined.has(ns.type));
-    for (const type of share.types) namespaces.push({ type, path: `/proc/${owner.init.pid}/ns/${type}` });
+    for (const type of share.types) namespaces.push({ type, path: pathOf(type) });
     const out: OciSpec = { ...spec, linux: { ...spec.linux, namespaces } };
     if (joined.has('uts')) delete out.hostname;
     return out;

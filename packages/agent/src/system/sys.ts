@@ -21,6 +21,8 @@ export interface SysNative {
   pipe(): [number, number];
   /** Sends one rtnetlink request (network/rtnetlink.ts builds them) and waits for its ack; a negative ack is thrown as its errno. */
   rtnetlink(message: Buffer): void;
+  /** New IPC and UTS namespaces (with `hostname`), pinned on DIR/ipc and DIR/uts (empty files); the caller stays in its own. */
+  pinNamespaces(dir: string, hostname: string): void;
 }
 
 /** umount2(2) flags. */

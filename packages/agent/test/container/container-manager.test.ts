@@ -350,6 +350,23 @@ describe('container manager (fake crun)', function () {
       assert.equal(config.linux.cgroupsPath, '/mayu/c1');
     });
 
+    it("a pod without a sandbox container: its containers join the pod's own IPC and UTS namespaces, made once with the sandbox's hostname; never a PID namespace", async () => {
+      g.manager.createSandbox({ sandboxId: 'pod', hostname: 'pod-host', dns: [], storages: [], sandboxPidns: false, annotations: {} });
+      const podNs = join(g.dir, 'pod-ns');
+      await g.create('c1', ['sleep', '30'], { shareNamespaces: { containerId: '', types: ['ipc', 'uts'] } });
+      await g.create('c2', ['sleep', '30'], { shareNamespaces: { containerId: '', types: ['uts'] } });
+      assert.deepEqual(g.pins, [{ dir: podNs, hostname: 'pod-host' }], 'made once, on first use');
+      assert.deepEqual(g.bundleConfig('c1').linux.namespaces, [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc', path: join(podNs, 'ipc') }, { type: 'uts', path: join(podNs, 'uts') }]);
+      assert.deepEqual(g.bundleConfig('c2').linux.namespaces.at(-1), { type: 'uts', path: join(podNs, 'uts') });
+      await assert.rejects(g.create('c3', ['true'], { shareNamespaces: { containerId: '', types: ['pid'] } }), {
+        code: 'ERR_INVALID_ARGUMENT',
+        message: /share_namespaces\.types: a pod without a sandbox container has no PID namespace to share/,
+      });
+      assert.equal(existsSync(join(g.containersDir, 'c3')), false, 'nothing of the refused container is left');
+      await g.manager.destroySandbox();
+      assert.deepEqual(g.pins.at(-1), { dir: podNs, hostname: '(unpinned)' }, 'unpinned with the sandbox');
+    });
+
     it('refuses to join an unknown container or one that has exited', async () => {
       await assert.rejects(g.create('c1', ['true'], { shareNamespaces: { containerId: 'nope', types: ['pid'] } }), {
         code: 'ERR_INVALID_ARGUMENT',

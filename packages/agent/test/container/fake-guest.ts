@@ -79,6 +79,8 @@ export class FakeGuest {
   /** The manager's log records, parsed. */
   readonly logs: Record<string, unknown>[] = [];
   readonly manager: ContainerManager;
+  /** Each pinning of the pod's own namespaces (and each unpinning, as hostname "(unpinned)"). */
+  readonly pins: { dir: string; hostname: string }[] = [];
   private readonly reportsFile = join(this.dir, 'exit-reports');
   private reportsRead = 0;
   private readonly poller: NodeJS.Timeout;
@@ -102,6 +104,11 @@ export class FakeGuest {
       cgroupRoot: this.cgroupRoot,
       storage: this.storage,
       sethostname: (name) => this.hostnames.push(name),
+      podNamespacesDir: join(this.dir, 'pod-ns'),
+      pinNamespaces: (dir, hostname) => {
+        this.pins.push({ dir, hostname });
+        return () => this.pins.push({ dir, hostname: '(unpinned)' });
+      },
     });
     this.poller = setInterval(() => this.readReports(), 5);
   }

@@ -49,6 +49,7 @@ export const SHAREABLE_NAMESPACES = ['ipc', 'uts', 'pid'] as const;
 export type ShareableNamespace = (typeof SHAREABLE_NAMESPACES)[number];
 
 export interface NamespaceShare {
+  /** The container whose namespaces are joined; '' — the pod's own (IPC and UTS), for a pod without a sandbox container. */
   containerId: string;
   types: ShareableNamespace[];
 }
@@ -121,7 +122,6 @@ export function createContainerToWire(o: CreateContainerOptions): wire.CreateCon
 
 function namespaceShareFromWire(w: wire.NamespaceShare | undefined): NamespaceShare | undefined {
   if (!w || (!w.containerId && w.types.length === 0)) return undefined;
-  if (!w.containerId) throw invalidArgument('share_namespaces.container_id', w.containerId, 'is required');
   const types = w.types.map((t, i) => {
     if (!(SHAREABLE_NAMESPACES as readonly string[]).includes(t)) {
       throw invalidArgument(`share_namespaces.types[${i}]`, t, `must be one of ${SHAREABLE_NAMESPACES.join(', ')}`);

@@ -176,14 +176,20 @@ export interface CreateContainerRequest {
     | undefined;
   /**
    * Namespaces the container joins instead of getting its own: those of
-   * another container of this sandbox (a pod's sandbox container). The agent
-   * resolves them to that container's init process; the spec itself never
-   * carries namespace paths.
+   * another container of this sandbox (a pod's sandbox container), or the
+   * pod's own (a pod without a sandbox container: cri-o's drop_infra_ctr).
+   * The agent resolves them to that container's init process, or to the
+   * pod's namespaces it made and pinned; the spec itself never carries
+   * namespace paths.
    */
   shareNamespaces: NamespaceShare | undefined;
 }
 
 export interface NamespaceShare {
+  /**
+   * The container whose namespaces are joined; empty: the pod's own (IPC and
+   * UTS only, made on first use with the sandbox's hostname).
+   */
   containerId: string;
   /** Namespace types, each one of "ipc", "uts" or "pid". */
   types: string[];
