@@ -19,6 +19,7 @@ export * from './domain/guest-reply.js';
 export * from './domain/process.js';
 export * from './domain/stats.js';
 export * from './domain/network.js';
+export * from './domain/pod-role.js';
 export * as ttrpcWire from './gen/ttrpc/request.js';
 export * as rpcStatusWire from './gen/google/rpc/status.js';
 export * as anyWire from './gen/google/protobuf/any.js';

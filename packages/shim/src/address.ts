@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { podRoleOf } from '@mayu/protocol/light';
 
 /** Where containerd's shims put their sockets (also with a private containerd root). */
 export const SHIM_SOCKET_DIR = '/run/containerd/s';
@@ -17,9 +18,6 @@ export const SHIM_SOCKET_DIR_MODE = 0o700;
  * (by the sandbox id, under that configuration's state_dir).
  */
 export const SANDBOX_MARKER = 'mayu-sandbox.json';
-
-export const CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
-export const SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
 
 /**
  * The socket a shim group listens on: the hex sha256 of
@@ -57,11 +55,18 @@ export function annotationsOf(bundle: string): Record<string, string> {
 }
 
 /**
- * The shim (and VM) a task belongs to: a CRI container joins its pod's
- * sandbox; a sandbox, or a task without CRI annotations (ctr run), is its own.
+ * The shim (and VM) a task belongs to: a pod's container (containerd CRI's
+ * or cri-o's annotations) joins its pod's sandbox; a sandbox, or a task
+ * without pod annotations (ctr run), is its own. Annotations that name no
+ * pod leave the task its own here; its Create refuses them.
  */
 export function groupIdOf(id: string, annotations: Record<string, string>): string {
-  return annotations[CONTAINER_TYPE] === 'container' && annotations[SANDBOX_ID] ? annotations[SANDBOX_ID] : id;
+  try {
+    const role = podRoleOf(annotations);
+    return role.kind === 'member' ? role.sandboxId : id;
+  } catch {
+    return id;
+  }
 }
 
 /** Whether a shim server answers on the socket (a leftover socket file does not). */

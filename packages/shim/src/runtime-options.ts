@@ -36,12 +36,20 @@ const isRuntimeOptions = (typeUrl: string): boolean => typeUrl.endsWith('runtime
  */
 export function configPathFromOptions(bytes: Uint8Array, who: StartIdentity): string | undefined {
   if (bytes.length === 0) return undefined;
-  const any = optionsAny(bytes, who);
+  return configPathFromAny(optionsAny(bytes, who));
+}
+
+/**
+ * The ConfigPath of runtime options as an Any: what containerd sends `start`
+ * and both containerd and cri-o (its runtime_config_path, as
+ * cri.runtimeoptions.v1.Options) put in CreateTaskRequest.options.
+ */
+export function configPathFromAny(any: anyWire.Any | undefined): string | undefined {
   // Options of another type (runc's, say) carry no ConfigPath for mayu.
   if (!any || !isRuntimeOptions(any.typeUrl)) return undefined;
   try {
     return runtimeOptionsWire.Options.decode(any.value).configPath || undefined;
   } catch (err) {
-    throw new Error(`runtime options from containerd: ${any.typeUrl} does not decode (${(err as Error).message})`);
+    throw new Error(`runtime options: ${any.typeUrl} does not decode (${(err as Error).message})`);
   }
 }

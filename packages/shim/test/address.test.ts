@@ -12,9 +12,11 @@ describe('shim socket and grouping', () => {
     assert.notEqual(socketPath('/a', 'default', 'pod'), socketPath('/a', 'k8s.io', 'pod'), 'namespaces do not share shims');
   });
 
-  it('groups a CRI container with its sandbox; a sandbox or a plain task is its own group', () => {
+  it("groups a pod's container (containerd CRI's or cri-o's annotations) with its sandbox; a sandbox or a plain task is its own group", () => {
     const cri = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'pod-1' };
     assert.equal(groupIdOf('c1', cri), 'pod-1');
+    assert.equal(groupIdOf('c3', { 'io.kubernetes.cri-o.ContainerType': 'container', 'io.kubernetes.cri-o.SandboxID': 'pod-2' }), 'pod-2');
+    assert.equal(groupIdOf('pod-2', { 'io.kubernetes.cri-o.ContainerType': 'sandbox', 'io.kubernetes.cri-o.SandboxID': 'pod-2' }), 'pod-2');
     assert.equal(groupIdOf('pod-1', { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'pod-1' }), 'pod-1');
     assert.equal(groupIdOf('t1', {}), 't1');
     assert.equal(groupIdOf('c2', { 'io.kubernetes.cri.container-type': 'container' }), 'c2', 'no sandbox id: its own group');

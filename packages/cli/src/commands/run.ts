@@ -4,7 +4,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ERROR_CODES, invalidArgument, MayuError, type ErrorCode } from '@mayu/protocol';
-import { defaultSpec, parseRunNetwork, resolveImage } from '@mayu/runtime';
+import { defaultSpec, parseRunNetwork, resolveImage, resolveRunNetwork } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import { UsageError } from '../usage.js';
 import { configFrom } from './common.js';
@@ -146,7 +146,9 @@ export async function runCommand(args: string[], log: Logger): Promise<number> {
     req = await imageRequest(image, cmd, values.name ?? `run-${randomBytes(4).toString('hex')}`, values, log);
   }
   if (values.detach && (values.interactive || values.tty)) throw new UsageError('-d cannot be combined with -i or -t: attach with mayu exec instead');
-  req.network = parseRunNetwork(values.network, values.publish);
+  req.network = resolveRunNetwork(parseRunNetwork(values.network, values.publish), config.runtime.hostNamespaces, (path) =>
+    log.warn({ netns: path }, 'the host\'s own network namespace: the run gets the VM\'s network instead (runtime.host_namespaces = "vm")'),
+  );
   await reapOrphanedRuns(config, log);
   const dir = createRun(config.runtime.stateDir, newRecord(req, values.detach));
   if (values.detach) return detach(dir, req, values.config);

@@ -1,4 +1,5 @@
 import { isMayuError } from '@mayu/protocol';
+import { withSystemPath } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import { createCommand } from './commands/create.js';
 import { execCommand, execHolderCommand } from './commands/exec.js';
@@ -67,6 +68,7 @@ function exit(code: number): void {
 }
 
 async function main(argv: string[]): Promise<number> {
+  process.env.PATH = withSystemPath();
   let parsed: ReturnType<typeof parseGlobals>;
   try {
     parsed = parseGlobals(argv);

@@ -8,33 +8,6 @@ import { askHolder } from './control.js';
 import { RuntimeCliError } from './errors.js';
 import { containerDir, type PodRef } from './state.js';
 
-/**
- * The annotations by which an engine says a container belongs to a pod: the
- * container type (`sandbox` for the pod's own, `container` for the others)
- * and the pod's sandbox id — cri-o's and containerd CRI's, as kata-runtime
- * v1 read them.
- */
-const POD_ANNOTATIONS = [
-  { type: 'io.kubernetes.cri-o.ContainerType', sandbox: 'io.kubernetes.cri-o.SandboxID' },
-  { type: 'io.kubernetes.cri.container-type', sandbox: 'io.kubernetes.cri.sandbox-id' },
-] as const;
-
-/** A container of its own VM (no pod annotations, or a pod's sandbox container), or one that joins its pod's VM. */
-export type PodRole = { kind: 'own-vm' } | { kind: 'member'; sandboxId: string; annotation: string };
-
-export function podRoleOf(annotations: unknown): PodRole {
-  if (typeof annotations !== 'object' || annotations === null) return { kind: 'own-vm' };
-  const a = annotations as Record<string, unknown>;
-  for (const names of POD_ANNOTATIONS) {
-    if (a[names.type] !== 'container') continue;
-    const sandboxId = a[names.sandbox];
-    if (typeof sandboxId !== 'string' || sandboxId === '')
-      throw new RuntimeCliError(`annotation ${names.type} is "container" but ${names.sandbox} does not name the pod's sandbox (${JSON.stringify(sandboxId)})`);
-    return { kind: 'member', sandboxId, annotation: names.sandbox };
-  }
-  return { kind: 'own-vm' };
-}
-
 /** A container the holder stands for: in a VM of its own (ContainerSession), or in its pod's (MemberSession). */
 export type HeldContainer = Pick<ContainerSession, 'agent' | 'ref' | 'id' | 'sandboxDir' | 'start' | 'wait' | 'finish' | 'abort'>;
 

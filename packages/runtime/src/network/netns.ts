@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { MayuError } from '@mayu/protocol';
+import { isHostNamespace } from '../host/namespaces.js';
 
 /** How long one command in a pod's network namespace may take. */
 const NETNS_COMMAND_TIMEOUT_MS = 10_000;
@@ -44,4 +45,15 @@ export async function createNamedNetns(name: string): Promise<string> {
 /** Deletes a named network namespace; never throws. */
 export async function deleteNamedNetns(name: string): Promise<void> {
   await execa('ip', ['netns', 'del', name], { timeout: NETNS_COMMAND_TIMEOUT_MS }).catch(() => {});
+}
+
+/**
+ * Refuses a network namespace that is the machine's own (PID 1's) before
+ * anything of a pod is put in it: the last guard under the front ends'
+ * check (resolveHostNamespaces), which also knows the engine's namespace.
+ */
+export function requirePodNetns(netns: string): void {
+  if (isHostNamespace('network', netns, { self: false })) {
+    throw new MayuError('ERR_INVALID_ARGUMENT', `network namespace ${netns} is the host's own: nothing of a pod is put in it`, { details: { netns } });
+  }
 }

@@ -2,6 +2,7 @@ import { MayuError } from '@mayu/protocol';
 import type { Logger } from 'pino';
 import type { AgentClient } from '../agent/agent-client.js';
 import type { NicSpec } from '../hypervisor/hypervisor.js';
+import { requirePodNetns } from './netns.js';
 import { scanPodNetwork, type PodNetwork } from './scan.js';
 import { connectTaps, disconnectTaps, type TapLink } from './tap-bridge.js';
 
@@ -27,6 +28,7 @@ export class PodNetworking {
 
   /** Scans `netns` and wires its interfaces to taps the VMM (uid `owner`) may open. */
   static async attach(netns: string, owner: { uid: number; gid: number }, log: Logger): Promise<PodNetworking> {
+    requirePodNetns(netns);
     const startedAt = performance.now();
     const network = await scanPodNetwork(netns);
     if (network.interfaces.length === 0) {

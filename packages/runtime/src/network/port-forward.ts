@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream';
 import { listenInNetns, originalDestination } from '@mayu/vsock';
 import type { Logger } from 'pino';
 import type { AgentClient } from '../agent/agent-client.js';
-import { inNetns } from './netns.js';
+import { inNetns, requirePodNetns } from './netns.js';
 
 /** At most this many forwarded connections at once per pod; more are refused. */
 export const MAX_FORWARDED_CONNECTIONS = 64;
@@ -43,6 +43,7 @@ export class PortForwarder {
 
   /** Listens in `netns` and adds the redirect (lo brought up first: containerd dials 127.0.0.1 there). */
   static async start(netns: string, agent: AgentClient, log: Logger): Promise<PortForwarder> {
+    requirePodNetns(netns);
     // Half-open: one side ending its writes must not cut the other's reply.
     const server = await listenInNetns(netns, { allowHalfOpen: true });
     const port = (server.address() as AddressInfo).port;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { invalidArgument } from '@mayu/protocol';
 import { cniAdd, cniDel, findNetwork, type CniAttachment, type PortMapping } from './cni.js';
+import { hostNamespaceRefused, isHostNamespace, namespaceIdentity } from '../host/namespaces.js';
 import { createNamedNetns, deleteNamedNetns } from './netns.js';
 
 /** What `mayu run --network` asks for. */
@@ -34,6 +35,22 @@ export function parseRunNetwork(network: string | undefined, publish: readonly s
   }
   if (network.startsWith('cni:') && /^[A-Za-z0-9_.-]+$/.test(network.slice(4))) return { kind: 'cni', name: network.slice(4), portMappings: ports };
   throw invalidArgument('--network', network, 'must be none, ns:PATH or cni:NAME');
+}
+
+/**
+ * --network ns:PATH checked where the command runs (in the host's
+ * namespaces): a PATH that is no network namespace is refused; the host's
+ * own (this process's or PID 1's) is refused as a pod's hostNetwork is, or
+ * with runtime.host_namespaces = "vm" the run gets the VM's network instead
+ * (none: lo only), and nothing is wired into the host's.
+ */
+export function resolveRunNetwork(n: RunNetwork, mode: 'refuse' | 'vm', onAccepted?: (path: string) => void): RunNetwork {
+  if (n.kind !== 'ns') return n;
+  if (namespaceIdentity(n.path) === null) throw invalidArgument('--network', `ns:${n.path}`, 'names no network namespace (not a namespace file, or gone)');
+  if (!isHostNamespace('network', n.path)) return n;
+  if (mode === 'refuse') throw hostNamespaceRefused('--network', `ns:${n.path}`, 'network', "is the host's own network namespace");
+  onAccepted?.(n.path);
+  return { kind: 'none' };
 }
 
 /**

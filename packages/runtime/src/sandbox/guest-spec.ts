@@ -1,5 +1,6 @@
 import { isAbsolute, join } from 'node:path';
 import { invalidArgument, SHAREABLE_NAMESPACES, type ShareableNamespace } from '@mayu/protocol';
+import { HOST_NAMESPACE_TYPES, hostNamespaceRefused, type HostNamespaceType } from '../host/namespaces.js';
 import type { Propagation } from '../storage/host-mounts.js';
 
 interface Namespace {
@@ -46,13 +47,6 @@ export interface GuestSpecOptions {
    */
   hostNamespaces?: 'refuse' | 'vm';
 }
-
-/** Namespaces whose absence means "the host's", and the Kubernetes field that asks for it. */
-const HOST_NAMESPACES = [
-  ['network', 'hostNetwork'],
-  ['ipc', 'hostIPC'],
-  ['pid', 'hostPID'],
-] as const;
 
 /**
  * A container's OCI spec as its caller has it (containerd's config.json, mayu
@@ -113,12 +107,13 @@ export function specForGuest(raw: unknown, o: GuestSpecOptions): Spec {
   }
   if ((o.hostNamespaces ?? 'refuse') === 'refuse') {
     const have = new Set((Array.isArray(spec.linux?.namespaces) ? spec.linux.namespaces : []).map((ns) => ns.type));
-    for (const [type, k8s] of HOST_NAMESPACES) {
+    for (const type of Object.keys(HOST_NAMESPACE_TYPES) as HostNamespaceType[]) {
       if (have.has(type)) continue;
-      throw invalidArgument(
+      throw hostNamespaceRefused(
         '/linux/namespaces',
         (spec.linux?.namespaces ?? []).map((ns) => ns.type),
-        `has no ${type} namespace: the container would share the host's (Kubernetes ${k8s}), and a container in a VM cannot — it would silently get the VM's instead; set runtime.host_namespaces = "vm" to accept that`,
+        type,
+        `has no ${type} namespace`,
       );
     }
   }

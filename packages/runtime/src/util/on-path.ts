@@ -19,3 +19,16 @@ export function resolveOnPath(command: string, path = process.env.PATH ?? ''): s
   }
   return null;
 }
+
+/** The system directories the runtime's helpers (ip, tc, iptables, nsenter, mount, QEMU) are in. */
+const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/**
+ * PATH with the system directories it lacks added after its own: an engine
+ * may start the runtime with little or none (cri-o's conmon passes only its
+ * conmon_env), and the runtime's helpers live in sbin.
+ */
+export function withSystemPath(path = process.env.PATH ?? ''): string {
+  const dirs = path.split(delimiter).filter((d) => d !== '');
+  return [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(delimiter);
+}

@@ -9,6 +9,7 @@ import { ensureSocketDir, SHIM_SOCKET_MODE, socketPath } from '../address.js';
 import { shimConfig } from '../config.js';
 import { EventPublisher } from '../events/publisher.js';
 import type { ShimFlags } from '../flags.js';
+import { withSystemPath } from '@mayu/runtime';
 import { TaskService } from './task-service.js';
 
 /** The fd `start` reads "ready" from. */
@@ -99,6 +100,8 @@ export async function listenShimSocket(server: TtrpcServer, path: string, log: L
  * Shutdown (or SIGTERM) finds nothing left, then powers the VM off and exits.
  */
 export async function serve(f: ShimFlags): Promise<void> {
+  // cri-o starts a shim with its own environment, which may lack sbin (ip, tc, nsenter).
+  process.env.PATH = withSystemPath();
   const bundle = process.cwd();
   const base = shimLogger(bundle, f.debug).child({ namespace: f.namespace });
   const log = base.child({ sandboxId: f.id });

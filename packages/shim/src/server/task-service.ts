@@ -1,10 +1,12 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { anyWire, cgroupsV2Wire, eventsWire, MayuError, taskWire, type ExitStatus, type ProcessRef } from '@mayu/protocol';
-import { podSharedNamespaces, Sandbox, vmSizeFromSpec, type RuntimeConfig, type SandboxOptions } from '@mayu/runtime';
+import { anyWire, cgroupsV2Wire, eventsWire, MayuError, podRoleOf, taskWire, type ExitStatus, type ProcessRef } from '@mayu/protocol';
+import { podSharedNamespaces, resolveHostNamespaces, Sandbox, vmSizeFromSpec, type RuntimeConfig, type SandboxOptions } from '@mayu/runtime';
 import type { ServiceImplementation } from '@mayu/ttrpc';
 import type { Logger } from 'pino';
-import { CONTAINER_TYPE, SANDBOX_MARKER } from '../address.js';
+import { SANDBOX_MARKER } from '../address.js';
+import { shimConfig } from '../config.js';
+import { configPathFromAny } from '../runtime-options.js';
 import type { EventPublisher } from '../events/publisher.js';
 import { timestamp } from '../timestamp.js';
 import { parseStdio, ShimIo } from '../io/stdio.js';
@@ -32,6 +34,7 @@ export interface TaskServiceOptions {
   /** The configuration file in use, if any (recorded for `delete`). */
   configPath?: string;
   namespace: string;
+  /** The configuration the server started with: containerd's ConfigPath (given to `start`), else the default. */
   config: RuntimeConfig;
   log: Logger;
   /** The logger the sandbox (VM) logs to; it adds the sandbox id itself. */
@@ -83,8 +86,13 @@ export class TaskService {
   private readonly containers = new Map<string, TaskContainer>();
   private shuttingDown = false;
   private oomWatcher: OomWatcher | null = null;
+  private config: RuntimeConfig;
+  private configPath: string | undefined;
 
-  constructor(private readonly o: TaskServiceOptions) {}
+  constructor(private readonly o: TaskServiceOptions) {
+    this.config = o.config;
+    this.configPath = o.configPath;
+  }
 
   get vmPid(): number {
     return this.sandbox?.pid ?? process.pid;
@@ -122,10 +130,16 @@ export class TaskService {
       ['stderr', r.stderr],
     ] as const)
       parseStdio(field, value);
-    const raw = readSpec(r.bundle);
-    const isSandbox = raw.annotations?.[CONTAINER_TYPE] !== 'container';
+    this.takeConfig(r.options);
+    const given = readSpec(r.bundle);
+    const isSandbox = podRoleOf(given.annotations).kind !== 'member';
+    // The host's namespaces, however the engine named them, are refused (or the VM's): nothing of the host is wired or joined.
+    const raw = resolveHostNamespaces(given, this.config.runtime.hostNamespaces, {
+      podTaskPid: isSandbox ? undefined : this.vmPid,
+      onAccepted: (ask) => this.o.log.warn({ id: r.id, ...ask }, 'the host\'s namespace asked for: the container gets the VM\'s (runtime.host_namespaces = "vm")'),
+    });
     // A spec the guest cannot honour is refused before a VM is booted for it.
-    Sandbox.checkContainerSpec(this.o.config, raw, { bundle: r.bundle, terminal: r.terminal });
+    Sandbox.checkContainerSpec(this.config, raw, { bundle: r.bundle, terminal: r.terminal });
     const shared = isSandbox ? [] : podSharedNamespaces(raw);
     const rootfs = rootfsOf(raw, r.bundle);
     let mounted = false;
@@ -166,6 +180,23 @@ export class TaskService {
   }
 
   /**
+   * The configuration a Create's runtime options name (cri-o's
+   * runtime_config_path comes only this way; containerd's ConfigPath also
+   * reached `start`): taken while no VM runs; once one does, its pod's
+   * containers must name the same file.
+   */
+  private takeConfig(options: anyWire.Any | undefined): void {
+    const path = configPathFromAny(options);
+    if (!path || path === this.configPath) return;
+    if (this.sandbox || this.booting || this.containers.size > 0)
+      throw new MayuError('ERR_INVALID_ARGUMENT', `runtime options: ConfigPath ${path} is not the configuration this pod's VM runs with (${this.configPath ?? 'the default'})`);
+    this.config = shimConfig(path);
+    this.configPath = path;
+    for (const w of this.config.warnings) this.o.log.warn({ event: 'config.deprecated', configPath: path }, w);
+    this.o.log.info({ configPath: path }, "configuration from the task's runtime options");
+  }
+
+  /**
    * The pod's VM: booted by the sandbox's Create (or a standalone task's),
    * reused by its containers. A boot that fails leaves nothing behind and
    * no remembered failure: the next Create boots afresh.
@@ -188,14 +219,14 @@ export class TaskService {
     const netns = podNetns(spec);
     const sandbox = create({
       id: this.o.groupId,
-      config: this.o.config,
+      config: this.config,
       log: this.o.vmLog,
-      ...vmSizeFromSpec(spec, this.o.config.sandbox),
+      ...vmSizeFromSpec(spec, this.config.sandbox),
       // CNI has run in the pod's network namespace (containerd 1.6 runs it before the sandbox task): it becomes the VM's.
       ...(netns ? { network: { netns, portForward: true } } : {}),
     });
     // For `delete`, should this server die: there is a VM to clean up, and where.
-    writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.o.configPath ?? '' }));
+    writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.configPath ?? '' }));
     try {
       await sandbox.start();
     } catch (err) {

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { processStartTime, type RunNetwork } from '@mayu/runtime';
+import { podRoleOf } from '@mayu/protocol';
+import { loadConfig, processStartTime, resolveHostNamespaces, Sandbox, type RunNetwork } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import type { RunRequest } from '../../run/container-session.js';
 import { RuntimeCliError } from '../errors.js';
@@ -10,7 +11,6 @@ import type { HolderRequest } from '../holder.js';
 import { awaitReport, type Report } from '../report.js';
 import { takeHooks } from '../hooks.js';
 import type { GlobalOptions } from '../globals.js';
-import { podRoleOf } from '../pod.js';
 import { claimContainerDir, containerDir, currentStatus, getContainer, readRecord, removeContainerDir, writeRecord, type ContainerRecord, type PodRef } from '../state.js';
 import { cleanUpAfterHolder, destroyContainer, waitHolderGone } from './lifecycle.js';
 
@@ -41,15 +41,14 @@ export function readBundle(bundle: string): BundleSpec {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new RuntimeCliError(`${file}: must be a JSON object`);
   const root = spec.root as { path?: unknown } | undefined;
   if (typeof root?.path !== 'string' || root.path === '') throw new RuntimeCliError(`${file}: root.path must be a path (relative to the bundle), not ${JSON.stringify(root?.path)}`);
+  return { spec, rootfs: resolve(bundle, root.path), network: networkOf(spec), terminal: Boolean((spec.process as { terminal?: boolean } | undefined)?.terminal) };
+}
+
+/** A network namespace the engine made (podman's, a CNI plugin's, cri-o's pin): the VM's NICs are wired from it. */
+export function networkOf(spec: Record<string, unknown>): RunNetwork {
   const namespaces = ((spec.linux as { namespaces?: { type?: string; path?: string }[] } | undefined)?.namespaces ?? []).filter((ns) => ns.type === 'network');
   const netnsPath = namespaces.find((ns) => typeof ns.path === 'string' && ns.path !== '')?.path;
-  return {
-    spec,
-    rootfs: resolve(bundle, root.path),
-    // A network namespace the engine made (podman's, a CNI plugin's): the VM's NICs are wired from it.
-    network: netnsPath ? { kind: 'ns', path: netnsPath } : { kind: 'none' },
-    terminal: Boolean((spec.process as { terminal?: boolean } | undefined)?.terminal),
-  };
+  return netnsPath ? { kind: 'ns', path: netnsPath } : { kind: 'none' };
 }
 
 /**
@@ -57,7 +56,7 @@ export function readBundle(bundle: string): BundleSpec {
  * CRI's) say it is one of a pod's other containers: the VM of the pod's
  * sandbox container, created earlier under the same --root.
  */
-function podOf(root: string, annotations: unknown): PodRef | null {
+function podOf(root: string, annotations: unknown): { pod: PodRef; holderPid: number } | null {
   const role = podRoleOf(annotations);
   if (role.kind === 'own-vm') return null;
   let sandbox: ContainerRecord;
@@ -70,7 +69,7 @@ function podOf(root: string, annotations: unknown): PodRef | null {
   if (sandbox.pod) throw new RuntimeCliError(`${role.annotation}: ${role.sandboxId} is itself a member of pod ${sandbox.pod.sandboxId}, not a pod's sandbox container`);
   if (status === 'stopped' || status === 'creating' || !sandbox.sandboxDir)
     throw new RuntimeCliError(`the pod's sandbox container ${role.sandboxId} (annotation ${role.annotation}) is ${status}: its VM is not running`);
-  return { sandboxId: sandbox.sandboxId, dir: containerDir(root, role.sandboxId), sandboxDir: sandbox.sandboxDir };
+  return { pod: { sandboxId: sandbox.sandboxId, dir: containerDir(root, role.sandboxId), sandboxDir: sandbox.sandboxDir }, holderPid: sandbox.pid };
 }
 
 /** Starts the holder and waits for its word: the container is created, or why not. */
@@ -132,10 +131,20 @@ export async function createCommand(args: string[], g: GlobalOptions, log: Logge
   if (!b.terminal && values['console-socket']) throw new RuntimeCliError('cannot use console socket if runc will not detach or allocate tty');
   // Hooks run here, on the host; the guest gets a spec without them.
   const hooks = takeHooks(b.spec);
-  const pod = podOf(g.root, b.spec.annotations);
+  const member = podOf(g.root, b.spec.annotations);
+  const pod = member?.pod ?? null;
+  // Here, in the engine's namespaces, the host's are told apart (the holder runs in the container's): refused, or the VM's.
+  const config = loadConfig(g.configPath ?? undefined);
+  const spec = resolveHostNamespaces(b.spec, config.runtime.hostNamespaces, {
+    podTaskPid: member?.holderPid,
+    onAccepted: (ask) => log.warn(`${ask.by}: the host's ${ask.type} namespace: the container gets the VM's (runtime.host_namespaces = "vm")`),
+  });
+  // A spec the guest cannot honour is refused before anything is started for it.
+  Sandbox.checkContainerSpec(config, spec, { bundle, terminal: b.terminal });
+  const network = networkOf(spec);
   const dir = claimContainerDir(g.root, id);
   try {
-    const req: RunRequest = { id, rootfs: b.rootfs, rootfsKind: 'bundle', bundle, spec: b.spec, terminal: b.terminal, stdin: true, network: b.network };
+    const req: RunRequest = { id, rootfs: b.rootfs, rootfsKind: 'bundle', bundle, spec, terminal: b.terminal, stdin: true, network };
     const consoleSocket = values['console-socket'] ? resolve(values['console-socket']) : undefined;
     const holderRequest: HolderRequest = { req, configPath: g.configPath, log: g.log, ...(consoleSocket ? { consoleSocket } : {}), ...(pod ? { pod } : {}) };
     writeFileSync(join(dir, 'request.json'), JSON.stringify(holderRequest), { mode: 0o600 });
@@ -159,7 +168,7 @@ export async function createCommand(args: string[], g: GlobalOptions, log: Logge
     };
     writeRecord(dir, record);
     // The holder's PID is recorded before it can write (it updates the record once the VM is up).
-    const { pid, report } = await startHolder(dir, b.network, b.terminal, (holderPid) => writeRecord(dir, { ...record, pid: holderPid, pidStart: processStartTime(holderPid) }));
+    const { pid, report } = await startHolder(dir, network, b.terminal, (holderPid) => writeRecord(dir, { ...record, pid: holderPid, pidStart: processStartTime(holderPid) }));
     if (!report.ok) {
       // The holder removes what it made before it reports; one that died without a word is made sure of here.
       const last = readRecord(dir);
