@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { RuntimeCliError } from './errors.js';
@@ -21,6 +22,29 @@ const MAX_REQUEST_BYTES = 4096;
 
 export function controlSocket(dir: string): string {
   return join(dir, 'control.sock');
+}
+
+/** The longest path a Unix socket can be bound or reached by (sun_path is 108 bytes; Node truncates longer ones). */
+const SUN_PATH_MAX = 107;
+
+/**
+ * A path to the control socket that fits sun_path, and what to call once it
+ * was bound or connected: the socket's own path, or — under a long --root
+ * (an engine's, with 64-character ids) — /proc/self/fd/N/control.sock, N an
+ * open descriptor of its directory until then.
+ */
+function reachableSocketPath(dir: string): { path: string; done: () => void } {
+  const path = controlSocket(dir);
+  if (Buffer.byteLength(path) <= SUN_PATH_MAX) return { path, done: () => {} };
+  const fd = openSync(dir, 'r');
+  let open = true;
+  return {
+    path: `/proc/self/fd/${fd}/control.sock`,
+    done: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
 }
 
 /**
@@ -52,16 +76,20 @@ export function serveControl(dir: string, handle: (r: ControlRequest) => Promise
       );
     });
   });
-  return new Promise((resolve, reject) => {
+  const { path, done } = reachableSocketPath(dir);
+  return new Promise<Server>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(controlSocket(dir), () => resolve(server));
-  });
+    server.listen(path, () => resolve(server));
+  }).finally(done);
 }
 
 /** Asks the holder; its refusal is the command's error, in the holder's words. */
 export function askHolder(dir: string, request: ControlRequest, timeoutMs = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {
-    const conn = createConnection(controlSocket(dir));
+    const { path, done } = reachableSocketPath(dir);
+    const conn = createConnection(path);
+    conn.once('connect', done);
+    conn.once('close', done);
     let text = '';
     const timer = setTimeout(() => {
       conn.destroy();

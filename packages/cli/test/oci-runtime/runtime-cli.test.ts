@@ -189,6 +189,21 @@ describe('mayu-runtime: runc command line', () => {
     await assert.rejects(askHolder(join(dir, 'h'), { op: 'start' }), /cannot reach the container's holder/);
   });
 
+  it("the control socket works under a directory too long for sun_path (an engine's long --root and a 64-character id)", async () => {
+    const long = join(dir, 'run', 'mayu-runtime-with-a-long-root', 'a'.repeat(64));
+    assert.ok(join(long, 'control.sock').length > 108);
+    mkdirSync(long, { recursive: true });
+    const seen: string[] = [];
+    const server = await serveControl(long, async (r) => void seen.push(r.op));
+    try {
+      assert.deepEqual(readdirSync(long), ['control.sock'], 'the socket is where it belongs, under its full name');
+      await askHolder(long, { op: 'start' });
+      assert.deepEqual(seen, ['start']);
+    } finally {
+      server.close();
+    }
+  });
+
   it("the command line: an unknown id fails with runc's message and status 1, in the json log too", async () => {
     const bin = join(import.meta.dirname, '../../../bin/mayu-runtime.js');
     const log = join(dir, 'log.json');
