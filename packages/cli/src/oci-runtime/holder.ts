@@ -137,7 +137,7 @@ type PodMembers = (r: Extract<ControlRequest, { op: 'add-member' | 'remove-membe
 function podMembers(dir: string, session: ContainerSession, config: ReturnType<typeof loadConfig>): PodMembers {
   return async (r) => {
     validateContainerId(r.id);
-    if (r.op === 'add-member') await addMember(dir, session, config, r.id);
+    if (r.op === 'add-member') await addMember(dir, session.sandbox, session.id, config, r.id);
     else await session.sandbox.removeContainer(r.id, 2000);
   };
 }

@@ -8,6 +8,7 @@ import { deleteCommand, killCommand, listCommand, pauseCommand, startCommand, st
 import { RuntimeCliError } from './errors.js';
 import { parseGlobals, type GlobalOptions } from './globals.js';
 import { holderCommand } from './holder.js';
+import { podKeeperCommand } from './pod-keeper.js';
 import { createRuntimeLogger } from './log.js';
 
 const USAGE = `usage: mayu-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] [--systemd-cgroup] COMMAND
@@ -44,6 +45,8 @@ async function dispatch(command: string | undefined, args: string[], g: GlobalOp
       return featuresCommand();
     case '_holder':
       return holderCommand(args);
+    case '_pod':
+      return podKeeperCommand(args);
     case '_exec':
       return execHolderCommand(args, g, log);
     case '--version':
@@ -78,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { globals, command, args } = parsed;
   // A holder's stderr is the container's (or the exec's): it never writes there itself.
-  const isHolder = command === '_exec' || command === '_holder';
+  const isHolder = command === '_exec' || command === '_holder' || command === '_pod';
   const log = createRuntimeLogger(isHolder && !globals.log.file ? { ...globals.log, file: '/dev/null' } : globals.log);
   for (const note of globals.ignored) log.info(`accepted without effect: ${note}`);
   try {

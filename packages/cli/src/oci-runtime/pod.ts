@@ -62,23 +62,24 @@ export async function removeMember(podDir: string, id: string): Promise<void> {
 }
 
 /**
- * The sandbox holder's side: creates member `id` (an id validated by the
- * caller; its request is in its own state directory beside the sandbox's,
- * under the same --root) in the VM,
- * sharing the pod's namespaces the spec joins with the sandbox container.
+ * The side of a pod's VM owner (its sandbox container's holder, or the pod's
+ * keeper): creates member `id` (an id validated by the caller; its request
+ * is in its own state directory beside the owner's, under the same --root)
+ * in the VM, sharing the pod's namespaces the spec joins with container
+ * `shareWith` — or, '' for a pod without a sandbox container, the pod's own.
  */
-export async function addMember(sandboxContainerDir: string, session: ContainerSession, config: RuntimeConfig, id: string): Promise<void> {
-  const file = join(containerDir(dirname(sandboxContainerDir), id), 'request.json');
+export async function addMember(ownerDir: string, sandbox: Sandbox, shareWith: string, config: RuntimeConfig, id: string): Promise<void> {
+  const file = join(containerDir(dirname(ownerDir), id), 'request.json');
   const { req } = JSON.parse(readFileSync(file, 'utf8')) as { req: RunRequest };
   if (req.id !== id) throw new RuntimeCliError(`member ${id}: its request names ${req.id}`);
   Sandbox.checkContainerSpec(config, req.spec, { bundle: req.bundle, terminal: req.terminal });
   const shared = podSharedNamespaces(req.spec);
-  await session.sandbox.createContainer({
+  await sandbox.createContainer({
     id,
     spec: req.spec,
     bundle: req.bundle,
     rootfs: 'own',
     stdio: { terminal: req.terminal, stdin: req.stdin },
-    shareNamespaces: shared.length > 0 ? { containerId: session.id, types: shared } : undefined,
+    shareNamespaces: shared.length > 0 ? { containerId: shareWith, types: shared } : undefined,
   });
 }

@@ -22,6 +22,8 @@ export interface PodRef {
  */
 export interface ContainerRecord {
   id: string;
+  /** Not a container: the keeper of a pod that has no sandbox container (pod-keeper.ts), under the pod's id. */
+  keeper?: boolean;
   bundle: string;
   rootfs: string;
   annotations: Record<string, string>;
@@ -187,7 +189,7 @@ export function listContainers(root: string): ContainerRecord[] {
   }
   return ids.flatMap((id) => {
     const r = SANDBOX_ID_PATTERN.test(id) ? readRecord(containerDir(root, id)) : null;
-    return r ? [r] : [];
+    return r && !r.keeper ? [r] : [];
   });
 }
 

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { podRoleOf } from '@mayu/protocol';
-import { loadConfig, processStartTime, resolveHostNamespaces, Sandbox, type RunNetwork } from '@mayu/runtime';
+import { POD_ANNOTATIONS, podRoleOf, type PodRole } from '@mayu/protocol';
+import { loadConfig, processStartTime, resolveHostNamespaces, Sandbox, vmSizeFromSpec, type RunNetwork } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import type { RunRequest } from '../../run/container-session.js';
 import { RuntimeCliError } from '../errors.js';
@@ -11,7 +11,8 @@ import type { HolderRequest } from '../holder.js';
 import { awaitReport, type Report } from '../report.js';
 import { takeHooks } from '../hooks.js';
 import type { GlobalOptions } from '../globals.js';
-import { claimContainerDir, containerDir, currentStatus, getContainer, readRecord, removeContainerDir, writeRecord, type ContainerRecord, type PodRef } from '../state.js';
+import { podOfKeeper } from '../pod-keeper.js';
+import { claimContainerDir, containerDir, currentStatus, readRecord, removeContainerDir, writeRecord, type ContainerRecord, type PodRef } from '../state.js';
 import { cleanUpAfterHolder, destroyContainer, waitHolderGone } from './lifecycle.js';
 
 /** Writes FILE as runc does: whole or not at all (a temporary beside it, renamed). */
@@ -51,25 +52,25 @@ export function networkOf(spec: Record<string, unknown>): RunNetwork {
   return netnsPath ? { kind: 'ns', path: netnsPath } : { kind: 'none' };
 }
 
+/** cri-o's pod annotation: only cri-o drops a pod's sandbox container. */
+const CRIO_SANDBOX_ID = POD_ANNOTATIONS[0].sandbox;
+
 /**
- * The pod a container joins, when its annotations (cri-o's, containerd
- * CRI's) say it is one of a pod's other containers: the VM of the pod's
- * sandbox container, created earlier under the same --root.
+ * The running pod a container joins, when its annotations (cri-o's,
+ * containerd CRI's) say it is one of a pod's other containers: the VM of the
+ * pod's sandbox container (or keeper), created earlier under the same
+ * --root; null when there is none yet (see createCommand).
  */
-function podOf(root: string, annotations: unknown): { pod: PodRef; holderPid: number } | null {
-  const role = podRoleOf(annotations);
-  if (role.kind === 'own-vm') return null;
-  let sandbox: ContainerRecord;
-  try {
-    sandbox = getContainer(root, role.sandboxId).record;
-  } catch {
-    throw new RuntimeCliError(`the pod's sandbox container ${role.sandboxId} (annotation ${role.annotation}) does not exist`);
-  }
+function existingPod(root: string, role: Extract<PodRole, { kind: 'member' }>): { pod: PodRef; holderPid: number } | null {
+  const dir = containerDir(root, role.sandboxId);
+  const sandbox = readRecord(dir);
+  // A keeper still booting is waited for by podOfKeeper.
+  if (!sandbox || (sandbox.keeper && sandbox.status === 'creating')) return null;
   const status = currentStatus(sandbox);
   if (sandbox.pod) throw new RuntimeCliError(`${role.annotation}: ${role.sandboxId} is itself a member of pod ${sandbox.pod.sandboxId}, not a pod's sandbox container`);
   if (status === 'stopped' || status === 'creating' || !sandbox.sandboxDir)
     throw new RuntimeCliError(`the pod's sandbox container ${role.sandboxId} (annotation ${role.annotation}) is ${status}: its VM is not running`);
-  return { pod: { sandboxId: sandbox.sandboxId, dir: containerDir(root, role.sandboxId), sandboxDir: sandbox.sandboxDir }, holderPid: sandbox.pid };
+  return { pod: { sandboxId: sandbox.sandboxId, dir, sandboxDir: sandbox.sandboxDir }, holderPid: sandbox.pid };
 }
 
 /** Starts the holder and waits for its word: the container is created, or why not. */
@@ -131,8 +132,11 @@ export async function createCommand(args: string[], g: GlobalOptions, log: Logge
   if (!b.terminal && values['console-socket']) throw new RuntimeCliError('cannot use console socket if runc will not detach or allocate tty');
   // Hooks run here, on the host; the guest gets a spec without them.
   const hooks = takeHooks(b.spec);
-  const member = podOf(g.root, b.spec.annotations);
-  const pod = member?.pod ?? null;
+  const role = podRoleOf(b.spec.annotations);
+  const member = role.kind === 'member' ? existingPod(g.root, role) : null;
+  // cri-o may drop a pod's sandbox container (drop_infra_ctr): its first container makes the pod's VM. containerd's CRI never does.
+  if (role.kind === 'member' && !member && role.annotation !== CRIO_SANDBOX_ID)
+    throw new RuntimeCliError(`the pod's sandbox container ${role.sandboxId} (annotation ${role.annotation}) does not exist`);
   // Here, in the engine's namespaces, the host's are told apart (the holder runs in the container's): refused, or the VM's.
   const config = loadConfig(g.configPath ?? undefined);
   const spec = resolveHostNamespaces(b.spec, config.runtime.hostNamespaces, {
@@ -142,6 +146,11 @@ export async function createCommand(args: string[], g: GlobalOptions, log: Logge
   // A spec the guest cannot honour is refused before anything is started for it.
   Sandbox.checkContainerSpec(config, spec, { bundle, terminal: b.terminal });
   const network = networkOf(spec);
+  let pod = member?.pod ?? null;
+  if (role.kind === 'member' && !pod) {
+    const hostname = typeof spec.hostname === 'string' && spec.hostname !== '' ? spec.hostname : 'mayu';
+    pod = await podOfKeeper(g.root, role.sandboxId, { network, hostname, ...vmSizeFromSpec(spec, config.sandbox), configPath: g.configPath, log: g.log }, log);
+  }
   const dir = claimContainerDir(g.root, id);
   try {
     const req: RunRequest = { id, rootfs: b.rootfs, rootfsKind: 'bundle', bundle, spec, terminal: b.terminal, stdin: true, network };

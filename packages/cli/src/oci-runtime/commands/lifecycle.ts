@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { parseSignal } from '../../run/attach.js';
 import { askHolder } from '../control.js';
 import { removeMember } from '../pod.js';
+import { cleanUpAfterKeeper } from '../pod-keeper.js';
 import { runHooks } from '../hooks.js';
 import { RuntimeCliError } from '../errors.js';
 import type { GlobalOptions } from '../globals.js';
@@ -140,6 +141,8 @@ export async function deleteCommand(args: string[], g: GlobalOptions, log: Logge
   // A holder that finished recorded 'stopped' and cleared sandboxDir after removing its VM; any other end left things behind.
   const last = getContainer(g.root, id).record;
   if (last.status !== 'stopped' || last.sandboxDir !== null) await cleanUpAfterHolder(last, log);
+  // A pod's keeper that was killed leaves its VM's state to its containers' deletes.
+  if (last.pod) await cleanUpAfterKeeper(g.root, last.pod.sandboxId, log);
   if (removeContainerDir(g.root, id)) {
     // The spec: a failing poststop hook is a warning; the container is gone either way.
     await runHooks(last.hooks, 'poststop', { ...ociState(last), status: 'stopped', pid: 0 }, (err) => log.warn({ err }, 'poststop hook failed'));
