@@ -8,6 +8,7 @@ import { mountsUnder, removeDirSafely } from '@mayu/runtime';
 import { ARTIFACTS, REPO_ROOT, TEST_TEMPLATE_DIR } from './guest-factory.js';
 import { entriesOf as entries, processesMentioning } from './leftovers.js';
 import type { CliResult } from './run-cli.js';
+import { namedImageArchive } from './test-image.js';
 
 /** Where containerd's shims put their sockets, whatever containerd's root. */
 const SHIM_SOCKET_DIR = '/run/containerd/s';
@@ -146,18 +147,12 @@ export class PrivateContainerd {
   }
 
   private async importImages(): Promise<void> {
-    const dir = join(ARTIFACTS, 'containerd-images');
-    mkdirSync(dir, { recursive: true });
     for (const [name, extra, namespaces] of [
       [EXAMPLE_IMAGE, [], ['default', 'k8s.io']],
       [PAUSE_IMAGE, ['--pause'], ['default', 'k8s.io']],
       [NET_TOOLS_IMAGE, ['--net-tools'], ['k8s.io']],
     ] as const) {
-      const archive = join(dir, `${name.replace(/[^a-z0-9]+/g, '-')}.tar`);
-      if (!existsSync(archive)) {
-        const built = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build-example-image.mjs'), join(dir, 'layout'), '--archive', archive, '--name', name, ...extra], { encoding: 'utf8' });
-        assert.equal(built.status, 0, built.stderr);
-      }
+      const archive = namedImageArchive(name, extra);
       for (const ns of namespaces) {
         const r = await this.ctr(['images', 'import', '--base-name', name.split(':')[0] ?? name, archive], { namespace: ns });
         assert.equal(r.code, 0, `ctr images import ${name}: ${r.stderr}`);

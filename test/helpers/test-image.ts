@@ -31,3 +31,16 @@ export async function testImage(): Promise<TestImage> {
   built = { layout, archive, dockerArchive, rootfs: (await resolveImage(layout)).rootfs };
   return built;
 }
+
+/**
+ * An OCI archive of a named image built from busybox-static
+ * (build-example-image.mjs `extra`: --pause, --net-tools), built once and
+ * kept with the test artifacts; engines import or pull it (no registry).
+ */
+export function namedImageArchive(name: string, extra: readonly string[] = []): string {
+  const dir = join(ARTIFACTS, 'containerd-images');
+  mkdirSync(dir, { recursive: true });
+  const archive = join(dir, `${name.replace(/[^a-z0-9]+/g, '-')}.tar`);
+  if (!existsSync(archive)) execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build-example-image.mjs'), join(dir, 'layout'), '--archive', archive, '--name', name, ...extra]);
+  return archive;
+}

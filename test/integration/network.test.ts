@@ -7,6 +7,7 @@ import { criWire } from '@mayu/protocol';
 import { removeDirSafely } from '@mayu/runtime';
 import { PrivateContainerd } from '../helpers/containerd.js';
 import { CriClient, podSandboxConfig, removePodsQuietly, startPodContainer } from '../helpers/cri-client.js';
+import { HOST_PODS, namespaceState } from '../helpers/namespace-state.js';
 import { GuestFactory, REPO_ROOT } from '../helpers/guest-factory.js';
 import { entriesOf } from '../helpers/leftovers.js';
 import { runMayu } from '../helpers/run-cli.js';
@@ -130,19 +131,57 @@ describe("pod networking: the pod's CNI network inside its VM (real containerd, 
     await removePods();
   });
 
-  it("a pod asking for the host's network, IPC or PID namespace is refused under the mayu handler, naming the field, and nothing is left", async () => {
-    for (const [field, option] of [
-      ['hostNetwork', { network: criWire.NamespaceMode.NODE }],
-      ['hostIPC', { ipc: criWire.NamespaceMode.NODE }],
-      ['hostPID', { pid: criWire.NamespaceMode.NODE }],
-    ] as const) {
+  it("a pod asking for the host's network, IPC or PID namespace is refused under the mayu handler, naming the field; the host's namespace stays byte-for-byte the same, another pod's network works throughout, and nothing is left", async () => {
+    const a = await pod('net-a', 'mayu');
+    await container(a, 'server', serve('from-mayu-a'));
+    const client = await container(await pod('net-b', 'mayu'), 'client', ['sleep', '3600']);
+    const othersWork = async (): Promise<void> => assert.equal((await inPod(cri, client, fetch(a.ip))).trim(), 'from-mayu-a');
+    await othersWork();
+    const vms = ctrd.vms().length;
+    const hostBefore = namespaceState('/proc/self/ns/net');
+    for (const [field, option] of HOST_PODS) {
       const config = podSandboxConfig(`host-${field.toLowerCase()}`, `${ctrd.dir}/pod-logs`, {
         linux: { cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial(option), privileged: false } },
       });
       await assert.rejects(cri.runPodSandbox({ config, runtimeHandler: 'mayu' }), new RegExp(`Kubernetes ${field}`), field);
-      assert.equal(ctrd.vms().length, 0, `no VM was booted for a ${field} pod`);
+      assert.equal(ctrd.vms().length, vms, `no VM was booted for a ${field} pod`);
+      assert.equal(namespaceState('/proc/self/ns/net'), hostBefore, `${field}: the host's namespace is unchanged`);
+      await othersWork();
     }
-    await ctrd.settle();
+    await removePods();
+  });
+
+  it("with host_namespaces = \"vm\", a hostNetwork, hostIPC or hostPID pod runs with the VM's namespaces: none of the host's interfaces or processes, and the host's namespace untouched", async () => {
+    const vmNs = await PrivateContainerd.start({ runtimeToml: 'host_namespaces = "vm"' });
+    const vmCri = new CriClient(vmNs.address);
+    try {
+      // An ordinary pod of this containerd throughout: CNI's bridge then exists with a port before, during and after, as on a node.
+      const ordinary = podSandboxConfig('vmns-ordinary', `${vmNs.dir}/pod-logs`);
+      const { podSandboxId: ordinaryId } = await vmCri.runPodSandbox({ config: ordinary, runtimeHandler: 'mayu' });
+      const hostBefore = namespaceState('/proc/self/ns/net');
+      for (const [field, option] of HOST_PODS) {
+        const config = podSandboxConfig(`vmns-${field.toLowerCase()}`, `${vmNs.dir}/pod-logs`, {
+          linux: { cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial(option), privileged: false } },
+        });
+        const { podSandboxId } = await vmCri.runPodSandbox({ config, runtimeHandler: 'mayu' });
+        try {
+          const c = await startPodContainer(vmCri, { podSandboxId, config }, 'c', ['sleep', '3600']);
+          const seen = await inPod(vmCri, c, 'cat /proc/net/dev; ps -o comm');
+          assert.doesNotMatch(seen, new RegExp(`${ctrd.bridge}|${vmNs.bridge}|veth`), `${field}: none of the host's interfaces`);
+          assert.doesNotMatch(seen, /containerd|qemu/, `${field}: none of the host's processes`);
+          if (field === 'hostPID') assert.match(seen, /mayu-agent/, `${field}: the VM's processes`);
+        } finally {
+          await vmCri.stopPodSandbox({ podSandboxId });
+          await vmCri.removePodSandbox({ podSandboxId });
+        }
+        assert.equal(namespaceState('/proc/self/ns/net'), hostBefore, `${field}: the host's namespace is unchanged`);
+      }
+      await vmCri.stopPodSandbox({ podSandboxId: ordinaryId });
+      await vmCri.removePodSandbox({ podSandboxId: ordinaryId });
+    } finally {
+      vmCri.close();
+      await vmNs.stop();
+    }
   });
 
   it('two mayu pods reach each other by pod IP, and a mayu pod and a runc pod both ways; teardown leaves nothing', async () => {
@@ -285,6 +324,28 @@ describe('mayu run --network cni:NAME and ns:PATH (real CNI plugins, real VMs)',
     const left = spawnSync('ip', ['-n', handNs, '-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
     assert.doesNotMatch(left, /_mayu/, 'no tap is left');
     assert.equal(spawnSync('tc', ['-n', handNs, 'qdisc', 'show', 'dev', 'eth0', 'ingress'], { encoding: 'utf8' }).stdout.trim(), '', 'no ingress qdisc is left');
+  });
+
+  it("--network ns: naming the host's own namespace (by any path: a pin of it too) is refused before a VM boots, and the host's namespace is untouched; a path that is no namespace is named", async () => {
+    const pin = join(dir, 'host-net-pin');
+    writeFileSync(pin, '');
+    sh(`mount --bind /proc/self/ns/net ${pin}`);
+    try {
+      const hostBefore = namespaceState('/proc/self/ns/net');
+      for (const path of ['/proc/self/ns/net', '/proc/1/ns/net', pin]) {
+        if (path === '/proc/1/ns/net' && spawnSync('readlink', [path]).status !== 0) continue; // closed to root on some machines
+        const r = await runMayu(['run', '--rm', '--network', `ns:${path}`, '--config', vms.configFile(), (await testImage()).layout, '--', 'true']);
+        assert.equal(r.code, 125, r.stderr);
+        assert.match(r.stderr, new RegExp(`--network: is the host's own network namespace: the container would share the host's \\(Kubernetes hostNetwork\\).*"ns:${path.replace(/\//g, '\\/')}"`));
+        assert.deepEqual(entriesOf(join(vms.stateRoot, 'sandboxes')), [], 'no VM was booted');
+      }
+      assert.equal(namespaceState('/proc/self/ns/net'), hostBefore, "the host's namespace is unchanged");
+      const none = await runMayu(['run', '--rm', '--network', `ns:${join(dir, 'www')}`, '--config', vms.configFile(), (await testImage()).layout, '--', 'true']);
+      assert.equal(none.code, 125);
+      assert.match(none.stderr, /--network: names no network namespace \(not a namespace file, or gone\)/);
+    } finally {
+      sh(`umount ${pin}`);
+    }
   });
 
   it('-p HOSTPORT:CTRPORT publishes a port through the portmap plugin, and its rules go with the container', async function () {

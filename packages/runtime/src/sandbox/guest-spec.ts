@@ -36,7 +36,7 @@ export interface GuestSpecOptions {
   terminal: boolean;
   /** `refuse` a spec with host security labels, or `drop` them (runtime.lsm_labels). */
   lsmLabels: 'refuse' | 'drop';
-  /** Told about each label dropped (for the log). */
+  /** Told about each field dropped (for the log): a host security label, or a hostname the VM's UTS namespace cannot take. */
   onDropped?: (field: string, value: unknown) => void;
   /** Told about each top-level property ignored because the guest does not know it (for the log). */
   onIgnored?: (field: string) => void;
@@ -105,8 +105,8 @@ export function specForGuest(raw: unknown, o: GuestSpecOptions): Spec {
         i,
       );
   }
+  const have = new Set((Array.isArray(spec.linux?.namespaces) ? spec.linux.namespaces : []).map((ns) => ns.type));
   if ((o.hostNamespaces ?? 'refuse') === 'refuse') {
-    const have = new Set((Array.isArray(spec.linux?.namespaces) ? spec.linux.namespaces : []).map((ns) => ns.type));
     for (const type of Object.keys(HOST_NAMESPACE_TYPES) as HostNamespaceType[]) {
       if (have.has(type)) continue;
       throw hostNamespaceRefused(
@@ -116,6 +116,12 @@ export function specForGuest(raw: unknown, o: GuestSpecOptions): Spec {
         `has no ${type} namespace`,
       );
     }
+  }
+  // A hostNetwork pod of containerd's has neither network nor UTS namespace, and a hostname: the VM's UTS namespace, which it
+  // then shares, cannot take it (crun, as runc, sets a hostname only in a UTS namespace of the container's own).
+  if (o.hostNamespaces === 'vm' && !have.has('uts') && !have.has('network') && typeof spec.hostname === 'string' && spec.hostname !== '') {
+    o.onDropped?.('/hostname', spec.hostname);
+    delete spec.hostname;
   }
   if (spec.linux && Array.isArray(spec.linux.namespaces)) {
     spec.linux.namespaces = spec.linux.namespaces.flatMap((ns, i): Namespace[] => {

@@ -436,7 +436,11 @@ export class Sandbox {
       terminal: o.stdio.terminal,
       lsmLabels: this.config.runtime.lsmLabels,
       hostNamespaces: this.config.runtime.hostNamespaces,
-      onDropped: (field, value) => this.log.warn({ containerId: o.id, field, value }, 'host security label dropped (runtime.lsm_labels = "drop"): the VM is this container\'s boundary'),
+      onDropped: (field, value) =>
+        this.log.warn(
+          { containerId: o.id, field, value },
+          'dropped from the spec (runtime.lsm_labels = "drop", or a hostname in the VM\'s UTS namespace with host_namespaces = "vm"): the VM is this container\'s boundary',
+        ),
       onIgnored: (field) => this.log.warn({ containerId: o.id, field }, 'unknown spec property ignored, as the runtime-spec says'),
     });
     const path = (spec.root as { path: string }).path;

@@ -88,6 +88,15 @@ describe('the spec a guest gets', () => {
     }
   });
 
+  it('with host_namespaces = "vm", a hostNetwork spec of containerd\'s (no network or UTS namespace, a hostname) loses the hostname the VM\'s UTS namespace cannot take, and says so', () => {
+    const spec = { ...criContainerSpec(), hostname: 'node-1', linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'mount' }] } };
+    const dropped: string[] = [];
+    assert.equal(specForGuest(spec, { bundle: '/b', terminal: false, ...drop, hostNamespaces: 'vm', onDropped: (f) => dropped.push(f) }).hostname, undefined);
+    assert.ok(dropped.includes('/hostname'));
+    const own = { ...spec, linux: { namespaces: [{ type: 'uts' }] } };
+    assert.equal(specForGuest(own, { bundle: '/b', terminal: false, ...drop, hostNamespaces: 'vm' }).hostname, 'node-1', 'a UTS namespace of its own keeps it');
+  });
+
   it('refuses a volume asking for shared (bidirectional) propagation, naming the mount; private and slave pass', () => {
     const withMounts = (options: string[]) => ({
       ...criContainerSpec(),
