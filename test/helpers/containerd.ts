@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mountsUnder, removeDirSafely } from '@mayu/runtime';
-import { ARTIFACTS, REPO_ROOT, TEST_TEMPLATE_DIR } from './guest-factory.js';
+import { REPO_ROOT, TEST_TEMPLATE_DIR } from './guest-factory.js';
 import { entriesOf as entries, processesMentioning } from './leftovers.js';
 import type { CliResult } from './run-cli.js';
+import { endDaemon, keepFailedLog } from './daemon.js';
 import { namedImageArchive } from './test-image.js';
 
 /** Where containerd's shims put their sockets, whatever containerd's root. */
@@ -225,20 +226,10 @@ export class PrivateContainerd {
 
   /** Stops containerd by PID, keeps its log when asked, and checks that nothing of it is left. */
   async stop(keepLogAs?: string): Promise<void> {
-    if (keepLogAs && existsSync(join(this.dir, 'containerd.log'))) {
-      const dest = join(ARTIFACTS, 'failed', keepLogAs.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 120));
-      mkdirSync(dest, { recursive: true });
-      copyFileSync(join(this.dir, 'containerd.log'), join(dest, 'containerd.log'));
-    }
+    if (keepLogAs) keepFailedLog(join(this.dir, 'containerd.log'), keepLogAs);
     // Shims outlive containerd by design; give the ones still winding down a moment.
     await this.settle(5000);
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([gone, sleep(10_000)]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+    await endDaemon(this.child, 10_000);
     const processes = processesMentioning(this.dir);
     for (const p of processes) process.kill(p.pid, 'SIGKILL');
     const mounts = mountsUnder(this.dir);

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { criWire } from '@mayu/protocol';
 import { mountsUnder, removeDirSafely } from '@mayu/runtime';
 import { EXAMPLE_IMAGE, PAUSE_IMAGE } from './containerd.js';
 import { CriClient } from './cri-client.js';
-import { ARTIFACTS, REPO_ROOT, TEST_TEMPLATE_DIR } from './guest-factory.js';
+import { endDaemon, keepFailedLog } from './daemon.js';
+import { REPO_ROOT, TEST_TEMPLATE_DIR } from './guest-factory.js';
 import { entriesOf, processesMentioning } from './leftovers.js';
 import { MAYU_RUNTIME_BIN } from './oci-runtime.js';
 import { namedImageArchive } from './test-image.js';
@@ -107,29 +108,23 @@ export class PrivateCrio {
     // cri-o wants a VM runtime's binary named containerd-shim-NAME-v2.
     const shim = join(d, 'shim', 'containerd-shim-mayu-v2');
     symlinkSync(join(REPO_ROOT, 'node_modules/.bin/containerd-shim-mayu-v2'), shim);
-    const runtimes: string[] = [];
-    for (const [name, hostNs] of [
-      [CRIO_HANDLERS.oci, 'refuse'],
-      [CRIO_HANDLERS.ociHostNs, 'vm'],
-    ] as const) {
+    const runtimes = (
+      [
+        [CRIO_HANDLERS.oci, 'oci', 'refuse'],
+        [CRIO_HANDLERS.ociHostNs, 'oci', 'vm'],
+        [CRIO_HANDLERS.vm, 'vm', 'refuse'],
+        [CRIO_HANDLERS.vmHostNs, 'vm', 'vm'],
+      ] as const
+    ).flatMap(([name, type, hostNs]) => {
+      const config = this.mayuConfig(name, hostNs);
+      const common = [`[crio.runtime.runtimes.${name}]`, `runtime_type = "${type}"`, `runtime_root = "${d}/run/${name}"`];
+      // cri-o takes runtime_config_path for a VM runtime only: mayu-runtime gets --config from a wrapper.
+      if (type === 'vm') return [...common, `runtime_path = "${shim}"`, `runtime_config_path = "${config}"`, 'privileged_without_host_devices = true'];
       const wrapper = join(d, `${name}-runtime`);
-      writeFileSync(wrapper, `#!/bin/sh\nexec ${MAYU_RUNTIME_BIN} --config ${this.mayuConfig(name, hostNs)} "$@"\n`);
+      writeFileSync(wrapper, `#!/bin/sh\nexec ${MAYU_RUNTIME_BIN} --config ${config} "$@"\n`);
       chmodSync(wrapper, 0o755);
-      runtimes.push(`[crio.runtime.runtimes.${name}]`, `runtime_path = "${wrapper}"`, 'runtime_type = "oci"', `runtime_root = "${d}/run/${name}"`);
-    }
-    for (const [name, hostNs] of [
-      [CRIO_HANDLERS.vm, 'refuse'],
-      [CRIO_HANDLERS.vmHostNs, 'vm'],
-    ] as const) {
-      runtimes.push(
-        `[crio.runtime.runtimes.${name}]`,
-        `runtime_path = "${shim}"`,
-        'runtime_type = "vm"',
-        `runtime_root = "${d}/run/${name}"`,
-        `runtime_config_path = "${this.mayuConfig(name, hostNs)}"`,
-        'privileged_without_host_devices = true',
-      );
-    }
+      return [...common, `runtime_path = "${wrapper}"`];
+    });
     writeFileSync(
       join(d, 'crio.conf'),
       [
@@ -288,6 +283,13 @@ export class PrivateCrio {
     while (this.podProcesses().length > 0 && Date.now() < deadline) await sleep(100);
   }
 
+  /** mayu's taps in the node's namespace (there should never be any: pods' taps are in their own). */
+  private taps(): string[] {
+    return spawnSync('nsenter', [`--net=${this.netnsPath}`, 'ip', '-o', 'link', 'show'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((l) => l.includes('_mayu'));
+  }
+
   /**
    * After pods are removed: their processes end (conmon, holders, keepers,
    * shims, QEMU) and nothing of them is left — no state under the handlers'
@@ -305,10 +307,7 @@ export class PrivateCrio {
       );
       assert.deepEqual(entriesOf(join(this.dir, 'mayu', handler, 'sandboxes')), [], `sandboxes left in ${handler}'s state directory`);
     }
-    const taps = spawnSync('nsenter', [`--net=${this.netnsPath}`, 'ip', '-o', 'link', 'show'], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter((l) => l.includes('_mayu'));
-    assert.deepEqual(taps, [], "taps left in the node's namespace");
+    assert.deepEqual(this.taps(), [], "taps left in the node's namespace");
     assert.deepEqual(
       entriesOf(SHIM_SOCKET_DIR).filter((s) => !this.socketsBefore.has(s)),
       [],
@@ -319,29 +318,15 @@ export class PrivateCrio {
   /** Stops cri-o by PID, keeps its log when asked, and checks that nothing of it is left. */
   async stop(keepLogAs?: string): Promise<void> {
     this.cri.close();
-    if (keepLogAs && existsSync(join(this.dir, 'crio.log'))) {
-      const dest = join(ARTIFACTS, 'failed', keepLogAs.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 120));
-      mkdirSync(dest, { recursive: true });
-      copyFileSync(join(this.dir, 'crio.log'), join(dest, 'crio.log'));
-    }
+    if (keepLogAs) keepFailedLog(join(this.dir, 'crio.log'), keepLogAs);
     await this.settle(5000);
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([gone, sleep(15_000)]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+    await endDaemon(this.child, 15_000);
     const processes = processesMentioning(this.dir);
     for (const p of processes) process.kill(p.pid, 'SIGKILL');
     const mounts = mountsUnder(this.dir);
     for (const m of [...mounts].reverse()) spawnSync('umount', ['-l', m]);
     const sockets = entriesOf(SHIM_SOCKET_DIR).filter((s) => !this.socketsBefore.has(s));
-    const taps = existsSync(this.netnsPath)
-      ? spawnSync('nsenter', [`--net=${this.netnsPath}`, 'ip', '-o', 'link', 'show'], { encoding: 'utf8' })
-          .stdout.split('\n')
-          .filter((l) => l.includes('_mayu'))
-      : [];
+    const taps = existsSync(this.netnsPath) ? this.taps() : [];
     spawnSync('ip', ['netns', 'delete', this.netns], { stdio: 'ignore' });
     removeDirSafely(this.dir);
     assert.deepEqual(

@@ -106,13 +106,15 @@ function keeperRef(root: string, podId: string): PodRef {
   return { sandboxId: podId, dir: containerDir(root, podId), sandboxDir: record.sandboxDir };
 }
 
+/** Waits for the keeper another container of the pod is starting; its failure is this container's. */
 async function waitForKeeper(root: string, podId: string): Promise<PodRef> {
   const deadline = Date.now() + KEEPER_READY_TIMEOUT_MS;
   for (;;) {
     const record = readRecord(containerDir(root, podId));
-    if (record && !record.keeper) throw new RuntimeCliError(`the pod's sandbox ${podId} is a container of its own, not a pod's VM`);
-    if (record?.status === 'running' || Date.now() > deadline) return keeperRef(root, podId);
-    if (record && currentStatus(record) === 'stopped') throw new RuntimeCliError(`the VM of pod ${podId} stopped while this container waited for it`);
+    if (!record) throw new RuntimeCliError(`the VM of pod ${podId}, which another of its containers was making, could not be made`);
+    if (!record.keeper) throw new RuntimeCliError(`the pod's sandbox ${podId} is a container of its own, not a pod's VM`);
+    // Its PID is recorded a moment after the record: until then it is starting.
+    if (record.status === 'running' || (record.pid !== 0 && currentStatus(record) === 'stopped') || Date.now() > deadline) return keeperRef(root, podId);
     await sleep(100);
   }
 }
@@ -168,9 +170,12 @@ export async function podKeeperCommand(args: string[]): Promise<number> {
       await addMember(dir, vm, '', config, req.id);
       members.add(req.id);
     } else {
-      await vm.removeContainer(req.id, 2000);
-      members.delete(req.id);
-      if (members.size === 0) end('its last container was deleted');
+      try {
+        await vm.removeContainer(req.id, 2000);
+      } finally {
+        members.delete(req.id);
+        if (members.size === 0) end('its last container was deleted');
+      }
     }
   });
   updateRecord(dir, { status: 'running', sandboxDir: vm.stateDir });

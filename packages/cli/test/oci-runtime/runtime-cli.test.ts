@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { podRoleOf } from '@mayu/protocol';
-import { readBundle, writePidFile } from '../../src/oci-runtime/commands/create.js';
+import { networkOf, readBundle, writePidFile } from '../../src/oci-runtime/commands/create.js';
 import { parseExecArgs } from '../../src/oci-runtime/commands/exec.js';
 import { askHolder, serveControl } from '../../src/oci-runtime/control.js';
 import { runHook, runHooks, takeHooks } from '../../src/oci-runtime/hooks.js';
@@ -125,10 +125,10 @@ describe('mayu-runtime: runc command line', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ root: { path: '.' }, process: { terminal: true }, linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: '/run/netns/x' }] } }));
     const b = readBundle(dir);
     assert.equal(b.rootfs, dir);
-    assert.deepEqual(b.network, { kind: 'ns', path: '/run/netns/x' });
+    assert.deepEqual(networkOf(b.spec), { kind: 'ns', path: '/run/netns/x' });
     assert.equal(b.terminal, true);
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ root: { path: 'rootfs' }, linux: { namespaces: [{ type: 'network' }] } }));
-    assert.deepEqual(readBundle(dir).network, { kind: 'none' });
+    assert.deepEqual(networkOf(readBundle(dir).spec), { kind: 'none' });
     assert.equal(readBundle(dir).rootfs, join(dir, 'rootfs'));
   });
 

@@ -26,7 +26,6 @@ export function writePidFile(file: string, pid: number): void {
 interface BundleSpec {
   spec: Record<string, unknown>;
   rootfs: string;
-  network: RunNetwork;
   terminal: boolean;
 }
 
@@ -42,7 +41,7 @@ export function readBundle(bundle: string): BundleSpec {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new RuntimeCliError(`${file}: must be a JSON object`);
   const root = spec.root as { path?: unknown } | undefined;
   if (typeof root?.path !== 'string' || root.path === '') throw new RuntimeCliError(`${file}: root.path must be a path (relative to the bundle), not ${JSON.stringify(root?.path)}`);
-  return { spec, rootfs: resolve(bundle, root.path), network: networkOf(spec), terminal: Boolean((spec.process as { terminal?: boolean } | undefined)?.terminal) };
+  return { spec, rootfs: resolve(bundle, root.path), terminal: Boolean((spec.process as { terminal?: boolean } | undefined)?.terminal) };
 }
 
 /** A network namespace the engine made (podman's, a CNI plugin's, cri-o's pin): the VM's NICs are wired from it. */
