@@ -20,11 +20,14 @@ const SHIM_SOCKET_DIR = '/run/containerd/s';
 /** cri-o's runtime handlers for mayu: mayu-runtime (`oci`) and the shim (`vm`), each with the refusing configuration and with host_namespaces = "vm". */
 export const CRIO_HANDLERS = { oci: 'mayu', vm: 'mayu-vm', ociHostNs: 'mayu-hostns', vmHostNs: 'mayu-vm-hostns' } as const;
 
-/** The cri-o build the workplace keeps (scripts/fetch-crio unpacks it into the cache): its directory, or why there is none. */
-function crioDir(): string {
+/**
+ * The cri-o build the workplace keeps (scripts/fetch-crio unpacks it into the
+ * cache): its directory, or null and why there is none. A clone without the
+ * workplace's shared tools has none; CI always has it.
+ */
+export function crioDir(): { dir: string } | { missing: string } {
   const r = spawnSync(join(REPO_ROOT, 'scripts/fetch-crio'), { encoding: 'utf8' });
-  assert.equal(r.status, 0, `cri-o for the tests: ${r.stderr.trim()}`);
-  return r.stdout.trim();
+  return r.status === 0 ? { dir: r.stdout.trim() } : { missing: r.stderr.trim() };
 }
 
 export interface CrioOptions {
@@ -68,9 +71,11 @@ export class PrivateCrio {
   }
 
   static async start(o: CrioOptions = {}): Promise<PrivateCrio> {
+    const found = crioDir();
+    if ('missing' in found) throw new Error(`cri-o for the tests: ${found.missing}`);
+    const bin = found.dir;
     const crio = new PrivateCrio(o);
     try {
-      const bin = crioDir();
       execFileSync('ip', ['netns', 'add', crio.netns]);
       execFileSync('ip', ['-n', crio.netns, 'link', 'set', 'lo', 'up']);
       crio.writeConfig(bin);

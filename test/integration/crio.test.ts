@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { criWire } from '@mayu/protocol';
-import { CRIO_HANDLERS, PrivateCrio } from '../helpers/crio.js';
+import { CRIO_HANDLERS, crioDir, PrivateCrio } from '../helpers/crio.js';
 import { HOST_PODS, namespaceState } from '../helpers/namespace-state.js';
 
 type NamespaceOption = Partial<criWire.NamespaceOption>;
@@ -27,7 +27,13 @@ describe("cri-o: a pod never takes the node's namespaces; pods without a sandbox
   let failed: string | undefined;
   const pods: string[] = [];
 
-  before(async () => {
+  before(async function () {
+    // Debian packages no cri-o: the workplace's build is beside the repository (CI has it; a plain clone may not).
+    const found = crioDir();
+    if ('missing' in found && process.env.CI !== 'true') {
+      console.log(`      cri-o is not available, the cri-o suite is skipped: ${found.missing}`);
+      this.skip();
+    }
     crio = await PrivateCrio.start();
   });
   afterEach(async function () {
