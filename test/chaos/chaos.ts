@@ -33,6 +33,12 @@ export interface ChaosOptions {
   minutes: number;
   /** Tasks kept running (default 3: a 2-core host). */
   pool?: number;
+  /**
+   * At least this many faults, whatever the time (default 0): a slow host
+   * gets fewer into `minutes`, and a run with too few proves little. The run
+   * then goes on past `minutes` until they are in, for at most as long again.
+   */
+  minFaults?: number;
   log?: (line: string) => void;
 }
 
@@ -396,8 +402,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       if (broken >= 0) violate(`${t.name}: log line ${broken} is ${JSON.stringify(ticks[broken])}, not "tick ${broken}"`);
     };
 
-    const deadline = o.minutes * 60_000;
-    while (now() < deadline) {
+    const injected = (): number => Object.values(report.faults).reduce((a, b) => a + b, 0);
+    const until = o.minutes * 60_000;
+    let deadline = until;
+    while (now() < until || (injected() < (o.minFaults ?? 0) && now() < 2 * until)) {
+      deadline = Math.max(deadline, now());
       while (live().length < (o.pool ?? 3)) await (random() < 0.25 ? startPod() : startTask());
       const fault = pick(FAULTS);
       const candidates = live().filter((t) => fault !== 'panic-guest' || t.privileged);
