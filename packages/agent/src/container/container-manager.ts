@@ -88,6 +88,24 @@ function pinWithAddon(dir: string, hostname: string): () => void {
   };
 }
 
+/**
+ * The newest runtime-spec the guest's crun (Debian 12's 1.8.1) takes: it
+ * refuses any ociVersion from 1.2 on ("unknown version specified") by its
+ * string, whatever the spec holds. containerd 1.7.24 and 2.x write 1.2.x.
+ */
+export const CRUN_NEWEST_OCI_VERSION = '1.1.0';
+
+/**
+ * The ociVersion crun is given: the spec's own up to 1.1, else the newest it
+ * knows. What the spec holds was checked against the guest's own schema
+ * (validateSpec), which knows only fields the guest honours; a field a newer
+ * spec adds is refused there, never ignored by crun.
+ */
+export function crunOciVersion(version: string): string {
+  const [major, minor] = version.split('.').map((n) => Number.parseInt(n, 10));
+  return major === 1 && (minor ?? 0) <= 1 ? version : CRUN_NEWEST_OCI_VERSION;
+}
+
 /** Where the pod's own IPC and UTS namespaces are pinned, for a pod without a sandbox container. */
 export const POD_NAMESPACES_DIR = `${GUEST_RUN_DIR}/pod-ns`;
 
@@ -361,6 +379,7 @@ export class ContainerManager {
       );
     return {
       ...spec,
+      ociVersion: crunOciVersion(spec.ociVersion),
       process: { ...spec.process, terminal: stdio.terminal },
       linux: {
         ...spec.linux,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MayuError } from '@mayu/protocol';
-import { CONSOLES_DIR, consoleSocketPath } from '../../src/container/container-manager.js';
+import { CONSOLES_DIR, consoleSocketPath, crunOciVersion } from '../../src/container/container-manager.js';
 import { alive, FakeGuest, procState, rootfsOf, rootfsStorage, spec } from './fake-guest.js';
 
 const init = (containerId: string) => ({ containerId, execId: '' });
@@ -32,6 +32,12 @@ describe('console sockets', () => {
     assert.ok(Buffer.byteLength(path) <= 107, path);
     assert.notEqual(path, consoleSocketPath(CONSOLES_DIR, id, ''), 'the init and an exec have their own');
     assert.notEqual(path, consoleSocketPath(CONSOLES_DIR, `${id}b`, exec.slice(1)), 'ids are not simply concatenated');
+  });
+});
+
+describe("the spec version crun is given (Debian 12's crun 1.8.1 refuses 1.2 and later by the string)", () => {
+  it('keeps 1.0 and 1.1 as they are, and gives 1.1.0 for a newer one (containerd 1.7.24 and 2.x write 1.2.x)', () => {
+    assert.deepEqual(['1.0.2', '1.0.2-dev', '1.1.0', '1.1.0-rc.1', '1.2.0', '1.2.1', '1.3.0'].map(crunOciVersion), ['1.0.2', '1.0.2-dev', '1.1.0', '1.1.0-rc.1', '1.1.0', '1.1.0', '1.1.0']);
   });
 });
 
