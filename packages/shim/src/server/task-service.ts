@@ -385,10 +385,22 @@ export class TaskService {
 
   // ---- the rest of the API ------------------------------------------------
 
+  /**
+   * The container's processes in the guest; none (it has exited, or the VM
+   * is gone): the task's own pid, the VM's, as Kata answers. containerd 1.7
+   * and 2.x, restarting, take a shim whose task lists no process for one
+   * leaked before its task was made, and remove it — a task stopped while
+   * containerd was down would be lost with its exit status.
+   */
   private async pids(id: string): Promise<taskWire.PidsResponse> {
-    this.container(id);
-    const processes = await this.requireSandbox().agent.listProcesses(id);
-    return { processes: processes.map((p) => ({ pid: p.pid, info: undefined })) };
+    const c = this.container(id);
+    const processes = c.init.exit
+      ? []
+      : await this.requireSandbox()
+          .agent.listProcesses(id)
+          .catch(() => []);
+    const pids = processes.length > 0 ? processes.map((p) => p.pid) : [c.init.pid];
+    return { processes: pids.map((pid) => ({ pid, info: undefined })) };
   }
 
   private async pause(id: string): Promise<Record<string, never>> {
