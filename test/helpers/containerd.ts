@@ -23,7 +23,32 @@ export const PAUSE_IMAGE = 'mayu.local/pause:1';
 export const NET_TOOLS_IMAGE = 'mayu.local/net-tools:1';
 export const MAYU_RUNTIME = 'io.containerd.mayu.v2';
 
+/** The containerd versions the tests run: Debian 12's (the host's), trixie's and sid's (scripts/fetch-containerd). */
+export const CONTAINERD_VERSIONS = ['1.6', '1.7', '2.1'] as const;
+export type ContainerdVersion = (typeof CONTAINERD_VERSIONS)[number];
+
+/**
+ * The versions the containerd and CRI suites run on: every one, or those
+ * MAYU_CONTAINERD_VERSIONS names (comma-separated: 1.6,2.1) for a shorter run.
+ */
+export function containerdMatrix(): ContainerdVersion[] {
+  const asked = process.env.MAYU_CONTAINERD_VERSIONS?.split(',').map((v) => v.trim());
+  if (!asked) return [...CONTAINERD_VERSIONS];
+  for (const v of asked) assert.ok((CONTAINERD_VERSIONS as readonly string[]).includes(v), `MAYU_CONTAINERD_VERSIONS: ${v} is not one of ${CONTAINERD_VERSIONS.join(', ')}`);
+  return asked as ContainerdVersion[];
+}
+
+/** Where a containerd version's binaries are: the host's for 1.6, else the cache (fetched once by scripts/fetch-containerd). */
+export function containerdBinDir(version: ContainerdVersion): string {
+  if (version === '1.6') return '/usr/bin';
+  const r = spawnSync(join(REPO_ROOT, 'scripts/fetch-containerd'), [version], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `containerd ${version} for the tests: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
 export interface ContainerdOptions {
+  /** Which containerd (default 1.6, the host's). */
+  version?: ContainerdVersion;
   /** Where containerd finds containerd-shim-mayu-v2 (default: the repo's node_modules/.bin). */
   shimDir?: string;
   /** The guest image the shims use (default: the one the build made). */
@@ -52,7 +77,13 @@ export class PrivateContainerd {
   private readonly socketsBefore: Set<string>;
   private readonly netnsBefore: Set<string>;
 
+  readonly version: ContainerdVersion;
+  /** Where this version's containerd, ctr and runc shim are. */
+  private readonly binDir: string;
+
   private constructor(private readonly o: ContainerdOptions) {
+    this.version = o.version ?? '1.6';
+    this.binDir = containerdBinDir(this.version);
     this.dir = mkdtempSync('/run/mayu-test-ctrd-');
     this.address = join(this.dir, 'containerd.sock');
     this.mayuConfig = join(this.dir, 'mayu.toml');
@@ -90,48 +121,85 @@ export class PrivateContainerd {
         plugins: [{ type: 'bridge', bridge: this.bridge, isGateway: false, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet }]], dataDir: join(d, 'cni-ipam') } }],
       }),
     );
+    writeFileSync(join(d, 'config.toml'), this.version === '2.1' ? this.configV3() : this.configV2());
+  }
+
+  /** The runtimes CRI knows (runc the default, mayu by handler) under `table` (the CRI runtime plugin's containerd table). */
+  private criRuntimes(table: string): string[] {
+    return [
+      `[${table}]`,
+      '  default_runtime_name = "runc"',
+      `[${table}.runtimes.runc]`,
+      '  runtime_type = "io.containerd.runc.v2"',
+      `[${table}.runtimes.mayu]`,
+      `  runtime_type = "${MAYU_RUNTIME}"`,
+      '  pod_annotations = ["io.mayu.*"]',
+      '  privileged_without_host_devices = true',
+      `[${table}.runtimes.mayu.options]`,
+      `  ConfigPath = "${this.mayuConfig}"`,
+    ];
+  }
+
+  /** What every version's configuration has: its own root, state and sockets. */
+  private configCommon(version: number): string[] {
+    const d = this.dir;
+    return [
+      `version = ${version}`,
+      `root = "${d}/root"`,
+      `state = "${d}/state"`,
+      'disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]',
+      '[grpc]',
+      `  address = "${this.address}"`,
+      '[ttrpc]',
+      `  address = "${this.address}.ttrpc"`,
+    ];
+  }
+
+  /** containerd 1.6 and 1.7: config version 2, the CRI plugin in one table. */
+  private configV2(): string {
     const cri = 'plugins."io.containerd.grpc.v1.cri"';
-    writeFileSync(
-      join(d, 'config.toml'),
-      [
-        'version = 2',
-        `root = "${d}/root"`,
-        `state = "${d}/state"`,
-        'disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]',
-        '[grpc]',
-        `  address = "${this.address}"`,
-        '[ttrpc]',
-        `  address = "${this.address}.ttrpc"`,
-        '[plugins."io.containerd.internal.v1.opt"]',
-        `  path = "${d}/opt"`,
-        `[${cri}]`,
-        `  sandbox_image = "${PAUSE_IMAGE}"`,
-        '  restrict_oom_score_adj = true',
-        `[${cri}.containerd]`,
-        '  default_runtime_name = "runc"',
-        `[${cri}.containerd.runtimes.runc]`,
-        '  runtime_type = "io.containerd.runc.v2"',
-        `[${cri}.containerd.runtimes.mayu]`,
-        `  runtime_type = "${MAYU_RUNTIME}"`,
-        '  pod_annotations = ["io.mayu.*"]',
-        '  privileged_without_host_devices = true',
-        `[${cri}.containerd.runtimes.mayu.options]`,
-        `  ConfigPath = "${this.mayuConfig}"`,
-        `[${cri}.cni]`,
-        '  bin_dir = "/usr/lib/cni"',
-        `  conf_dir = "${d}/cni-conf"`,
-        '',
-      ].join('\n'),
-    );
+    return [
+      ...this.configCommon(2),
+      '[plugins."io.containerd.internal.v1.opt"]',
+      `  path = "${this.dir}/opt"`,
+      `[${cri}]`,
+      `  sandbox_image = "${PAUSE_IMAGE}"`,
+      '  restrict_oom_score_adj = true',
+      ...this.criRuntimes(`${cri}.containerd`),
+      `[${cri}.cni]`,
+      '  bin_dir = "/usr/lib/cni"',
+      `  conf_dir = "${this.dir}/cni-conf"`,
+      '',
+    ].join('\n');
+  }
+
+  /** containerd 2.x: config version 3, CRI's runtime and image plugins apart. */
+  private configV3(): string {
+    const runtime = 'plugins."io.containerd.cri.v1.runtime"';
+    return [
+      ...this.configCommon(3),
+      '[plugins."io.containerd.cri.v1.images".pinned_images]',
+      `  sandbox = "${PAUSE_IMAGE}"`,
+      `[${runtime}]`,
+      '  restrict_oom_score_adj = true',
+      ...this.criRuntimes(`${runtime}.containerd`),
+      `[${runtime}.cni]`,
+      '  bin_dirs = ["/usr/lib/cni"]',
+      `  conf_dir = "${this.dir}/cni-conf"`,
+      '',
+    ].join('\n');
   }
 
   private async launch(): Promise<void> {
     const log = openSync(join(this.dir, 'containerd.log'), 'a');
     try {
-      this.child = spawn('containerd', ['--config', join(this.dir, 'config.toml')], {
+      this.child = spawn(join(this.binDir, 'containerd'), ['--config', join(this.dir, 'config.toml')], {
         cwd: this.dir,
-        // npm puts node_modules/.bin on PATH; only shimDir may provide the shim.
-        env: { ...process.env, PATH: [this.o.shimDir ?? join(REPO_ROOT, 'node_modules/.bin'), ...(process.env.PATH ?? '').split(':').filter((p) => !p.includes('node_modules'))].join(':') },
+        // npm puts node_modules/.bin on PATH; only shimDir may provide the shim. The version's own binaries (its runc shim) come next.
+        env: {
+          ...process.env,
+          PATH: [this.o.shimDir ?? join(REPO_ROOT, 'node_modules/.bin'), this.binDir, ...(process.env.PATH ?? '').split(':').filter((p) => !p.includes('node_modules'))].join(':'),
+        },
         stdio: ['ignore', log, log],
       });
     } finally {
@@ -182,7 +250,7 @@ export class PrivateContainerd {
 
   /** Starts `ctr` (for streams such as `ctr events`); the caller ends it. */
   startCtr(args: string[], namespace = 'default'): ChildProcess {
-    return spawn('ctr', ['--address', this.address, '--namespace', namespace, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    return spawn(join(this.binDir, 'ctr'), ['--address', this.address, '--namespace', namespace, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   }
 
   /** containerd's own PID (undefined once it has exited). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDirSafely } from '@mayu/runtime';
 import { parse as parseToml } from 'smol-toml';
@@ -56,6 +56,24 @@ describe('scripts/install-containerd (staged install, real containerd and VM)', 
     const mayu = ctrdConfig.plugins['io.containerd.grpc.v1.cri']?.containerd.runtimes.mayu;
     assert.equal(mayu?.runtime_type, MAYU_RUNTIME);
     assert.equal(mayu?.options.ConfigPath, join(root, 'etc/mayu/configuration.toml'));
+  });
+
+  it("merges into a containerd 2.x config (version 3) under CRI's runtime plugin, keeping what was there and a backup", () => {
+    const v3 = join(root, 'containerd-2.toml');
+    const before = 'version = 3\n\n[plugins."io.containerd.cri.v1.images".pinned_images]\n  sandbox = "registry.k8s.io/pause:3.10"\n';
+    writeFileSync(v3, before);
+    const r = spawnSync(join(REPO_ROOT, 'scripts/install-containerd'), ['--root', root, '--no-setup', '--merge', '--containerd-config', v3], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(`${v3}.before-mayu`, 'utf8'), before);
+    const merged = parseToml(readFileSync(v3, 'utf8')) as {
+      version: number;
+      plugins: Record<string, { containerd?: { runtimes: Record<string, { runtime_type: string; privileged_without_host_devices: boolean }> }; pinned_images?: { sandbox: string } }>;
+    };
+    assert.equal(merged.version, 3);
+    assert.equal(merged.plugins['io.containerd.cri.v1.runtime']?.containerd?.runtimes.mayu?.runtime_type, MAYU_RUNTIME);
+    assert.equal(merged.plugins['io.containerd.cri.v1.runtime']?.containerd?.runtimes.mayu?.privileged_without_host_devices, true);
+    assert.equal(merged.plugins['io.containerd.cri.v1.images']?.pinned_images?.sandbox, 'registry.k8s.io/pause:3.10', 'what was there stays');
+    assert.equal(merged.plugins['io.containerd.grpc.v1.cri'], undefined, "nothing under 1.x's CRI plugin");
   });
 
   it("containerd runs a container through the installed shim, without the repository's node_modules", async () => {

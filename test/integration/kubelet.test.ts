@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { criWire } from '@mayu/protocol';
-import { EXAMPLE_IMAGE, NET_TOOLS_IMAGE, PrivateContainerd } from '../helpers/containerd.js';
+import { EXAMPLE_IMAGE, NET_TOOLS_IMAGE, containerdMatrix, PrivateContainerd } from '../helpers/containerd.js';
 import { CriClient, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
 import { ChannelStream } from '../helpers/k8s-stream.js';
 
@@ -46,202 +46,203 @@ function waitForOutput(stream: ChannelStream, channel: number, re: RegExp, ms = 
  * attach, privileged pods, mount propagation, port-forward. Real containerd,
  * real VMs; traffic only inside the pods' own namespaces.
  */
-describe('kubelet features through CRI under the mayu handler (real containerd, VMs)', function () {
-  let ctrd: PrivateContainerd;
-  let cri: CriClient;
-  let failed: string | undefined;
-  const pods: string[] = [];
-  /** Host mounts a test made (unmounted after it, deepest first). */
-  const hostMounts: string[] = [];
+for (const version of containerdMatrix())
+  describe(`kubelet features through CRI under the mayu handler (real containerd ${version}, VMs)`, function () {
+    let ctrd: PrivateContainerd;
+    let cri: CriClient;
+    let failed: string | undefined;
+    const pods: string[] = [];
+    /** Host mounts a test made (unmounted after it, deepest first). */
+    const hostMounts: string[] = [];
 
-  before(async () => {
-    ctrd = await PrivateContainerd.start();
-    cri = new CriClient(ctrd.address);
-  });
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') failed ??= this.currentTest.fullTitle();
-    await removePodsQuietly(cri, pods.splice(0));
-    for (const m of hostMounts.splice(0).reverse()) spawnSync('umount', ['-l', m]);
-    await ctrd.settle();
-  });
-  after(async () => {
-    cri?.close();
-    await ctrd?.stop(failed);
-  });
-
-  async function pod(name: string, o: { privileged?: boolean } = {}): Promise<{ id: string; ip: string; config: criWire.PodSandboxConfig }> {
-    const config = podSandboxConfig(name, `${ctrd.dir}/pod-logs`, {
-      linux: { cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial({}), privileged: o.privileged ?? false } },
+    before(async () => {
+      ctrd = await PrivateContainerd.start({ version });
+      cri = new CriClient(ctrd.address);
     });
-    const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: 'mayu' });
-    pods.push(podSandboxId);
-    const ip = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status?.network?.ip ?? '';
-    return { id: podSandboxId, ip, config };
-  }
-
-  async function container(p: { id: string; config: criWire.PodSandboxConfig }, config: Partial<criWire.ContainerConfig> & { metadata: { name: string; attempt: number } }): Promise<string> {
-    const { containerId } = await cri.createContainer({
-      podSandboxId: p.id,
-      config: criWire.ContainerConfig.fromPartial({ image: { image: EXAMPLE_IMAGE }, logPath: `${config.metadata.name}.log`, ...config }),
-      sandboxConfig: p.config,
+    afterEach(async function () {
+      if (this.currentTest?.state === 'failed') failed ??= this.currentTest.fullTitle();
+      await removePodsQuietly(cri, pods.splice(0));
+      for (const m of hostMounts.splice(0).reverse()) spawnSync('umount', ['-l', m]);
+      await ctrd.settle();
     });
-    await cri.startContainer({ containerId });
-    return containerId;
-  }
+    after(async () => {
+      cri?.close();
+      await ctrd?.stop(failed);
+    });
 
-  const execIn = async (containerId: string, script: string): Promise<{ code: number; out: string }> => {
-    const r = await cri.execSync({ containerId, cmd: ['sh', '-c', script], timeout: 60n });
-    return { code: r.exitCode, out: Buffer.from(r.stdout).toString() + Buffer.from(r.stderr).toString() };
-  };
-
-  it('exec -it and attach with 64-character ids: stdin, a terminal at the size kubectl sends (resize), the exit code', async () => {
-    const p = await pod('tty');
-    const c = await container(p, { metadata: { name: 'shell', attempt: 0 }, command: ['sh'], stdin: true, tty: true });
-    assert.equal(c.length, 64, "containerd's container id");
-
-    const { url } = await cri.exec({ containerId: c, cmd: ['sh'], tty: true, stdin: true, stdout: true, stderr: false });
-    const exec = await ChannelStream.connect(url);
-    const status = waitForOutput(exec, 3, /"status":"(Success|Failure)"/);
-    exec.send(4, JSON.stringify({ Width: 91, Height: 27 }));
-    // The size reaches the guest's terminal asynchronously: the shell waits a moment first.
-    exec.send(0, 'sleep 1; stty size; echo "sum $((6*7))"; tty; exit 3\n');
-    const out = await waitForOutput(exec, 1, /sum 42[\s\S]*\/dev\/pts\/\d+/);
-    assert.match(out, /^27 91\r?$/m, `stty size in the exec: ${JSON.stringify(out)}`);
-    const exit = JSON.parse(await status) as { status: string; details?: { causes?: { reason: string; message: string }[] } };
-    assert.equal(exit.status, 'Failure');
-    assert.deepEqual(exit.details?.causes, [{ reason: 'ExitCode', message: '3' }]);
-    exec.close();
-
-    const { url: attachUrl } = await cri.attach({ containerId: c, stdin: true, tty: true, stdout: true, stderr: false });
-    const attach = await ChannelStream.connect(attachUrl);
-    attach.send(4, JSON.stringify({ Width: 77, Height: 19 }));
-    attach.send(0, 'sleep 1; stty size; echo "attached $((1+1))"\n');
-    const seen = await waitForOutput(attach, 1, /attached 2/);
-    assert.match(seen, /^19 77\r?$/m, `stty size after attach's resize: ${JSON.stringify(seen)}`);
-    attach.close();
-    const state = (await cri.containerStatus({ containerId: c, verbose: false })).status?.state;
-    assert.equal(state, criWire.ContainerState.CONTAINER_RUNNING, 'detaching leaves the container running');
-  });
-
-  it("privileged means privileged inside the VM: a bridge, a veth pair, iptables NAT, the guest's devices (never the host's), overlayfs; CAP_NET_ADMIN alone makes a bridge; without it, refused; the host is untouched", async () => {
-    const hostNatBefore = execFileSync('iptables', ['-w', '5', '-t', 'nat', '-S'], { encoding: 'utf8' });
-    const p = await pod('priv', { privileged: true });
-    const sleeper = (name: string, securityContext: Partial<criWire.LinuxContainerSecurityContext>) =>
-      container(p, {
-        metadata: { name, attempt: 0 },
-        image: { image: NET_TOOLS_IMAGE },
-        command: ['sleep', '3600'],
-        linux: criWire.LinuxContainerConfig.fromPartial({ securityContext: criWire.LinuxContainerSecurityContext.fromPartial(securityContext) }),
+    async function pod(name: string, o: { privileged?: boolean } = {}): Promise<{ id: string; ip: string; config: criWire.PodSandboxConfig }> {
+      const config = podSandboxConfig(name, `${ctrd.dir}/pod-logs`, {
+        linux: { cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial({}), privileged: o.privileged ?? false } },
       });
-    const privileged = await sleeper('privileged', { privileged: true });
-    const r = await execIn(
-      privileged,
-      [
-        'set -e',
-        // iproute2's ip, not busybox's applet (busybox sh prefers its applets whatever PATH says).
-        'ip() { /usr/sbin/ip "$@"; }',
-        'ip link add br0 type bridge',
-        'ip link add v0 type veth peer name v1',
-        'ip link set v0 master br0',
-        'ip link set br0 up',
-        'ip link add link v1 name v1.10 type vlan id 10',
-        'ip link add mv0 link v1 type macvlan mode bridge',
-        'ip tuntap add dev tun0 mode tun',
-        'iptables -t nat -A POSTROUTING -s 10.99.0.0/24 ! -o br0 -j MASQUERADE',
-        'iptables -t nat -A PREROUTING -p tcp --dport 8080 -m conntrack --ctstate NEW -j DNAT --to-destination 10.99.0.2:80',
-        'iptables -t nat -S',
-        'ip -o link show master br0 | grep -q v0@v1 && echo v0-on-br0',
-        'test -d /proc/net/ip_vs_stats || test -e /proc/net/ip_vs && echo ipvs-ok',
-        'test -c /dev/net/tun && echo tun-device',
-        'test ! -e /dev/kvm && echo no-host-kvm',
-        'mkdir -p /tmp/ov && mount -t tmpfs t /tmp/ov && mkdir /tmp/ov/u /tmp/ov/w /tmp/ov/m',
-        'mount -t overlay overlay -o lowerdir=/etc,upperdir=/tmp/ov/u,workdir=/tmp/ov/w /tmp/ov/m && test -f /tmp/ov/m/passwd && echo overlay-ok',
-      ].join('\n'),
-    );
-    assert.equal(r.code, 0, r.out);
-    for (const line of ['-A POSTROUTING -s 10.99.0.0/24 ! -o br0 -j MASQUERADE', '-j DNAT --to-destination 10.99.0.2:80', 'v0-on-br0', 'ipvs-ok', 'tun-device', 'no-host-kvm', 'overlay-ok']) {
-      assert.ok(r.out.includes(line), `${line} in:\n${r.out}`);
+      const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: 'mayu' });
+      pods.push(podSandboxId);
+      const ip = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status?.network?.ip ?? '';
+      return { id: podSandboxId, ip, config };
     }
-    const netAdmin = await sleeper('net-admin', { capabilities: { addCapabilities: ['NET_ADMIN'], dropCapabilities: [] } });
-    const made = await execIn(netAdmin, '/usr/sbin/ip link add br1 type bridge && echo bridge-made');
-    assert.deepEqual([made.code, made.out.trim()], [0, 'bridge-made']);
-    const plain = await sleeper('plain', {});
-    const refused = await execIn(plain, '/usr/sbin/ip link add br2 type bridge');
-    assert.notEqual(refused.code, 0);
-    assert.match(refused.out, /Operation not permitted/);
-    // All of it happened in the guest.
-    assert.equal(spawnSync('ip', ['link', 'show', 'br0']).status, 1, 'no br0 on the host');
-    assert.equal(execFileSync('iptables', ['-w', '5', '-t', 'nat', '-S'], { encoding: 'utf8' }), hostNatBefore, "the host's NAT table is unchanged");
-  });
 
-  it('mount propagation: rprivate stays private, rslave (HostToContainer) shows a host mount made after start, rshared (Bidirectional) is refused naming the mount', async () => {
-    const vol = join(ctrd.dir, `vol-${randomBytes(3).toString('hex')}`);
-    mkdirSync(vol);
-    // kubelet needs a HostToContainer source on a shared mount: so does containerd.
-    execFileSync('mount', ['--bind', vol, vol]);
-    hostMounts.push(vol);
-    execFileSync('mount', ['--make-shared', vol]);
-    const p = await pod('propagation');
-    const withVolume = (name: string, propagation: criWire.MountPropagation) =>
-      container(p, {
-        metadata: { name, attempt: 0 },
-        command: ['sleep', '3600'],
-        mounts: [criWire.Mount.fromPartial({ containerPath: '/v', hostPath: vol, propagation })],
+    async function container(p: { id: string; config: criWire.PodSandboxConfig }, config: Partial<criWire.ContainerConfig> & { metadata: { name: string; attempt: number } }): Promise<string> {
+      const { containerId } = await cri.createContainer({
+        podSandboxId: p.id,
+        config: criWire.ContainerConfig.fromPartial({ image: { image: EXAMPLE_IMAGE }, logPath: `${config.metadata.name}.log`, ...config }),
+        sandboxConfig: p.config,
       });
-    const priv = await withVolume('private', criWire.MountPropagation.PROPAGATION_PRIVATE);
-    const slave = await withVolume('slave', criWire.MountPropagation.PROPAGATION_HOST_TO_CONTAINER);
-    mkdirSync(join(vol, 'later'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(vol, 'later')]);
-    hostMounts.push(join(vol, 'later'));
-    writeFileSync(join(vol, 'later/file'), 'mounted by the host after start\n');
-    assert.deepEqual(await execIn(slave, 'cat /v/later/file'), { code: 0, out: 'mounted by the host after start\n' });
-    assert.deepEqual(await execIn(priv, 'ls -A /v/later; echo end'), { code: 0, out: 'end\n' }, 'a private volume does not see it');
-    await assert.rejects(withVolume('bidirectional', criWire.MountPropagation.PROPAGATION_BIDIRECTIONAL), (err: Error) => {
-      assert.match(
-        err.message,
-        /\/mounts\/\d+\/options: bidirectional mount propagation cannot be honoured in a VM: a mount made in the guest cannot reach the host through 9p or virtio-fs .*\(got "rshared"\)/,
+      await cri.startContainer({ containerId });
+      return containerId;
+    }
+
+    const execIn = async (containerId: string, script: string): Promise<{ code: number; out: string }> => {
+      const r = await cri.execSync({ containerId, cmd: ['sh', '-c', script], timeout: 60n });
+      return { code: r.exitCode, out: Buffer.from(r.stdout).toString() + Buffer.from(r.stderr).toString() };
+    };
+
+    it('exec -it and attach with 64-character ids: stdin, a terminal at the size kubectl sends (resize), the exit code', async () => {
+      const p = await pod('tty');
+      const c = await container(p, { metadata: { name: 'shell', attempt: 0 }, command: ['sh'], stdin: true, tty: true });
+      assert.equal(c.length, 64, "containerd's container id");
+
+      const { url } = await cri.exec({ containerId: c, cmd: ['sh'], tty: true, stdin: true, stdout: true, stderr: false });
+      const exec = await ChannelStream.connect(url);
+      const status = waitForOutput(exec, 3, /"status":"(Success|Failure)"/);
+      exec.send(4, JSON.stringify({ Width: 91, Height: 27 }));
+      // The size reaches the guest's terminal asynchronously: the shell waits a moment first.
+      exec.send(0, 'sleep 1; stty size; echo "sum $((6*7))"; tty; exit 3\n');
+      const out = await waitForOutput(exec, 1, /sum 42[\s\S]*\/dev\/pts\/\d+/);
+      assert.match(out, /^27 91\r?$/m, `stty size in the exec: ${JSON.stringify(out)}`);
+      const exit = JSON.parse(await status) as { status: string; details?: { causes?: { reason: string; message: string }[] } };
+      assert.equal(exit.status, 'Failure');
+      assert.deepEqual(exit.details?.causes, [{ reason: 'ExitCode', message: '3' }]);
+      exec.close();
+
+      const { url: attachUrl } = await cri.attach({ containerId: c, stdin: true, tty: true, stdout: true, stderr: false });
+      const attach = await ChannelStream.connect(attachUrl);
+      attach.send(4, JSON.stringify({ Width: 77, Height: 19 }));
+      attach.send(0, 'sleep 1; stty size; echo "attached $((1+1))"\n');
+      const seen = await waitForOutput(attach, 1, /attached 2/);
+      assert.match(seen, /^19 77\r?$/m, `stty size after attach's resize: ${JSON.stringify(seen)}`);
+      attach.close();
+      const state = (await cri.containerStatus({ containerId: c, verbose: false })).status?.state;
+      assert.equal(state, criWire.ContainerState.CONTAINER_RUNNING, 'detaching leaves the container running');
+    });
+
+    it("privileged means privileged inside the VM: a bridge, a veth pair, iptables NAT, the guest's devices (never the host's), overlayfs; CAP_NET_ADMIN alone makes a bridge; without it, refused; the host is untouched", async () => {
+      const hostNatBefore = execFileSync('iptables', ['-w', '5', '-t', 'nat', '-S'], { encoding: 'utf8' });
+      const p = await pod('priv', { privileged: true });
+      const sleeper = (name: string, securityContext: Partial<criWire.LinuxContainerSecurityContext>) =>
+        container(p, {
+          metadata: { name, attempt: 0 },
+          image: { image: NET_TOOLS_IMAGE },
+          command: ['sleep', '3600'],
+          linux: criWire.LinuxContainerConfig.fromPartial({ securityContext: criWire.LinuxContainerSecurityContext.fromPartial(securityContext) }),
+        });
+      const privileged = await sleeper('privileged', { privileged: true });
+      const r = await execIn(
+        privileged,
+        [
+          'set -e',
+          // iproute2's ip, not busybox's applet (busybox sh prefers its applets whatever PATH says).
+          'ip() { /usr/sbin/ip "$@"; }',
+          'ip link add br0 type bridge',
+          'ip link add v0 type veth peer name v1',
+          'ip link set v0 master br0',
+          'ip link set br0 up',
+          'ip link add link v1 name v1.10 type vlan id 10',
+          'ip link add mv0 link v1 type macvlan mode bridge',
+          'ip tuntap add dev tun0 mode tun',
+          'iptables -t nat -A POSTROUTING -s 10.99.0.0/24 ! -o br0 -j MASQUERADE',
+          'iptables -t nat -A PREROUTING -p tcp --dport 8080 -m conntrack --ctstate NEW -j DNAT --to-destination 10.99.0.2:80',
+          'iptables -t nat -S',
+          'ip -o link show master br0 | grep -q v0@v1 && echo v0-on-br0',
+          'test -d /proc/net/ip_vs_stats || test -e /proc/net/ip_vs && echo ipvs-ok',
+          'test -c /dev/net/tun && echo tun-device',
+          'test ! -e /dev/kvm && echo no-host-kvm',
+          'mkdir -p /tmp/ov && mount -t tmpfs t /tmp/ov && mkdir /tmp/ov/u /tmp/ov/w /tmp/ov/m',
+          'mount -t overlay overlay -o lowerdir=/etc,upperdir=/tmp/ov/u,workdir=/tmp/ov/w /tmp/ov/m && test -f /tmp/ov/m/passwd && echo overlay-ok',
+        ].join('\n'),
       );
-      return true;
-    });
-    assert.equal(ctrd.vms().length, 1, 'the refusal left the pod as it was');
-  });
-
-  it("port-forward reaches a server on 0.0.0.0 and one on the pod IP only, through containerd's streaming server; a closed port closes the connection", async () => {
-    const p = await pod('forward');
-    assert.match(p.ip, /^10\.233\.\d+\.\d+$/);
-    const serve = (port: number, host: string): string[] => ['sh', '-c', `mkdir -p /www && echo page-${port} > /www/index.html && exec httpd -f -p ${host}${port} -h /www`];
-    await container(p, { metadata: { name: 'any', attempt: 0 }, command: serve(8080, '') });
-    await container(p, { metadata: { name: 'pod-ip', attempt: 0 }, command: serve(8081, `${p.ip}:`) });
-    for (const port of [8080, 8081]) {
-      let body = '';
-      let errors = '';
-      // The servers come up in their own time: a few bounded tries.
-      for (let i = 0; i < 10 && !body.includes(`page-${port}`); i++) {
-        const { url } = await cri.portForward({ podSandboxId: p.id, port: [port] });
-        const s = await ChannelStream.connect(url);
-        const data: Buffer[] = [];
-        const errs: Buffer[] = [];
-        s.on('message', (ch, d) => (ch === 0 ? data : errs).push(d));
-        s.send(0, 'GET /index.html HTTP/1.0\r\n\r\n');
-        // Newer streaming servers open each channel with the port (two bytes, little-endian); containerd 1.6's does not.
-        const received = (): string => Buffer.concat(data.filter((d, n) => !(n === 0 && d.length === 2 && d.readUInt16LE(0) === port))).toString();
-        await until(() => received().includes(`page-${port}`), 10_000).catch(() => {});
-        body = received();
-        errors = Buffer.concat(errs).toString();
-        s.close();
-        if (!body.includes(`page-${port}`)) await sleep(500);
+      assert.equal(r.code, 0, r.out);
+      for (const line of ['-A POSTROUTING -s 10.99.0.0/24 ! -o br0 -j MASQUERADE', '-j DNAT --to-destination 10.99.0.2:80', 'v0-on-br0', 'ipvs-ok', 'tun-device', 'no-host-kvm', 'overlay-ok']) {
+        assert.ok(r.out.includes(line), `${line} in:\n${r.out}`);
       }
-      assert.match(body, new RegExp(`HTTP/1\\.[01] 200 OK[\\s\\S]*page-${port}`), `port ${port} (errors: ${errors})`);
-    }
-    // A port nothing listens on: the forwarded connection is closed, with nothing on it.
-    const { url } = await cri.portForward({ podSandboxId: p.id, port: [9] });
-    const s = await ChannelStream.connect(url);
-    const data: Buffer[] = [];
-    s.on('message', (ch, d) => ch === 0 && d.length !== 2 && data.push(d));
-    let closed = false;
-    s.once('close', () => (closed = true));
-    s.send(0, 'hello?\n');
-    await until(() => closed, 30_000);
-    assert.deepEqual(data, []);
+      const netAdmin = await sleeper('net-admin', { capabilities: { addCapabilities: ['NET_ADMIN'], dropCapabilities: [] } });
+      const made = await execIn(netAdmin, '/usr/sbin/ip link add br1 type bridge && echo bridge-made');
+      assert.deepEqual([made.code, made.out.trim()], [0, 'bridge-made']);
+      const plain = await sleeper('plain', {});
+      const refused = await execIn(plain, '/usr/sbin/ip link add br2 type bridge');
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.out, /Operation not permitted/);
+      // All of it happened in the guest.
+      assert.equal(spawnSync('ip', ['link', 'show', 'br0']).status, 1, 'no br0 on the host');
+      assert.equal(execFileSync('iptables', ['-w', '5', '-t', 'nat', '-S'], { encoding: 'utf8' }), hostNatBefore, "the host's NAT table is unchanged");
+    });
+
+    it('mount propagation: rprivate stays private, rslave (HostToContainer) shows a host mount made after start, rshared (Bidirectional) is refused naming the mount', async () => {
+      const vol = join(ctrd.dir, `vol-${randomBytes(3).toString('hex')}`);
+      mkdirSync(vol);
+      // kubelet needs a HostToContainer source on a shared mount: so does containerd.
+      execFileSync('mount', ['--bind', vol, vol]);
+      hostMounts.push(vol);
+      execFileSync('mount', ['--make-shared', vol]);
+      const p = await pod('propagation');
+      const withVolume = (name: string, propagation: criWire.MountPropagation) =>
+        container(p, {
+          metadata: { name, attempt: 0 },
+          command: ['sleep', '3600'],
+          mounts: [criWire.Mount.fromPartial({ containerPath: '/v', hostPath: vol, propagation })],
+        });
+      const priv = await withVolume('private', criWire.MountPropagation.PROPAGATION_PRIVATE);
+      const slave = await withVolume('slave', criWire.MountPropagation.PROPAGATION_HOST_TO_CONTAINER);
+      mkdirSync(join(vol, 'later'));
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(vol, 'later')]);
+      hostMounts.push(join(vol, 'later'));
+      writeFileSync(join(vol, 'later/file'), 'mounted by the host after start\n');
+      assert.deepEqual(await execIn(slave, 'cat /v/later/file'), { code: 0, out: 'mounted by the host after start\n' });
+      assert.deepEqual(await execIn(priv, 'ls -A /v/later; echo end'), { code: 0, out: 'end\n' }, 'a private volume does not see it');
+      await assert.rejects(withVolume('bidirectional', criWire.MountPropagation.PROPAGATION_BIDIRECTIONAL), (err: Error) => {
+        assert.match(
+          err.message,
+          /\/mounts\/\d+\/options: bidirectional mount propagation cannot be honoured in a VM: a mount made in the guest cannot reach the host through 9p or virtio-fs .*\(got "rshared"\)/,
+        );
+        return true;
+      });
+      assert.equal(ctrd.vms().length, 1, 'the refusal left the pod as it was');
+    });
+
+    it("port-forward reaches a server on 0.0.0.0 and one on the pod IP only, through containerd's streaming server; a closed port closes the connection", async () => {
+      const p = await pod('forward');
+      assert.match(p.ip, /^10\.233\.\d+\.\d+$/);
+      const serve = (port: number, host: string): string[] => ['sh', '-c', `mkdir -p /www && echo page-${port} > /www/index.html && exec httpd -f -p ${host}${port} -h /www`];
+      await container(p, { metadata: { name: 'any', attempt: 0 }, command: serve(8080, '') });
+      await container(p, { metadata: { name: 'pod-ip', attempt: 0 }, command: serve(8081, `${p.ip}:`) });
+      for (const port of [8080, 8081]) {
+        let body = '';
+        let errors = '';
+        // The servers come up in their own time: a few bounded tries.
+        for (let i = 0; i < 10 && !body.includes(`page-${port}`); i++) {
+          const { url } = await cri.portForward({ podSandboxId: p.id, port: [port] });
+          const s = await ChannelStream.connect(url);
+          const data: Buffer[] = [];
+          const errs: Buffer[] = [];
+          s.on('message', (ch, d) => (ch === 0 ? data : errs).push(d));
+          s.send(0, 'GET /index.html HTTP/1.0\r\n\r\n');
+          // Newer streaming servers open each channel with the port (two bytes, little-endian); containerd 1.6's does not.
+          const received = (): string => Buffer.concat(data.filter((d, n) => !(n === 0 && d.length === 2 && d.readUInt16LE(0) === port))).toString();
+          await until(() => received().includes(`page-${port}`), 10_000).catch(() => {});
+          body = received();
+          errors = Buffer.concat(errs).toString();
+          s.close();
+          if (!body.includes(`page-${port}`)) await sleep(500);
+        }
+        assert.match(body, new RegExp(`HTTP/1\\.[01] 200 OK[\\s\\S]*page-${port}`), `port ${port} (errors: ${errors})`);
+      }
+      // A port nothing listens on: the forwarded connection is closed, with nothing on it.
+      const { url } = await cri.portForward({ podSandboxId: p.id, port: [9] });
+      const s = await ChannelStream.connect(url);
+      const data: Buffer[] = [];
+      s.on('message', (ch, d) => ch === 0 && d.length !== 2 && data.push(d));
+      let closed = false;
+      s.once('close', () => (closed = true));
+      s.send(0, 'hello?\n');
+      await until(() => closed, 30_000);
+      assert.deepEqual(data, []);
+    });
   });
-});
