@@ -268,6 +268,20 @@ export class PrivateCrio {
     await this.cri.removePodSandbox({ podSandboxId: id });
   }
 
+  /**
+   * An HTTP GET of `port` in a pod through CRI's PortForward and cri-o's
+   * streaming server (on 127.0.0.1 in cri-o's namespace: the client runs
+   * there): what came back.
+   */
+  async portForwardGet(podSandboxId: string, port: number): Promise<string> {
+    const { url } = await this.cri.portForward({ podSandboxId, port: [port] });
+    const client = spawnSync('nsenter', [`--net=${this.netnsPath}`, '--', process.execPath, join(REPO_ROOT, 'test/dist/helpers/forward-get.js'), url, String(port)], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    return `${client.stdout}${client.stderr}`;
+  }
+
   /** The VMs (QEMU) of this cri-o's pods. */
   vms(): number[] {
     return processesMentioning(join(this.dir, 'mayu'))

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { criWire } from '@mayu/protocol';
 import { CRIO_HANDLERS, crioDir, PrivateCrio } from '../helpers/crio.js';
 import { HOST_PODS, namespaceState } from '../helpers/namespace-state.js';
@@ -122,6 +125,29 @@ describe("cri-o: a pod never takes the node's namespaces; pods without a sandbox
     }
     await removePods();
   });
+
+  for (const handler of [CRIO_HANDLERS.oci, CRIO_HANDLERS.vm])
+    it(`a pod under ${handler} (${handler === CRIO_HANDLERS.vm ? 'the shim' : 'mayu-runtime'}): two containers in one VM, exec, their CRI logs, its IP reached from another pod, port-forward through cri-o (runc-style runtimes only); stop and remove leave nothing`, async () => {
+      const p = await pod(`both-${handler}`, handler);
+      const ip = (await crio.cri.podSandboxStatus({ podSandboxId: p.id, verbose: false })).status?.network?.ip ?? '';
+      assert.match(ip, /^10\.233\.\d+\.\d+$/);
+      const web = await crio.container(p, 'web', serve(`from-${handler}`));
+      const talker = await crio.container(p, 'talker', ['sh', '-c', "trap 'exit 0' TERM; echo hello from the talker; while :; do sleep 1; done"]);
+      const boot = 'cat /proc/sys/kernel/random/boot_id';
+      assert.equal(await exec(web, boot), await exec(talker, boot), 'one VM for the pod');
+      const client = await crio.container(await pod(`client-${handler}`, CRIO_HANDLERS.oci), 'client', idle);
+      assert.equal((await exec(client, fetch(ip))).trim(), `from-${handler}`, "another pod reaches the pod's IP");
+      // cri-o 1.26 forwards no port of a VM runtime's pod (its runtime_vm PortForwardContainer does nothing, as for Kata): runc-style only.
+      if (handler === CRIO_HANDLERS.oci) {
+        let forwarded = '';
+        for (let i = 0; i < 10 && !forwarded.includes(`from-${handler}`); i++) forwarded = await crio.portForwardGet(p.id, 8080);
+        assert.match(forwarded, new RegExp(`HTTP/1\\.[01] 200 OK[\\s\\S]*from-${handler}`), 'port-forward through cri-o reaches the server in the VM');
+      }
+      const log = (): string => readFileSync(join(p.config.logDirectory, 'talker.log'), 'utf8');
+      for (let i = 0; i < 50 && !log().includes('hello'); i++) await sleep(100);
+      assert.match(log(), /^\S+ stdout F hello from the talker$/m, "the container's output in its CRI log");
+      await removePods();
+    });
 
   it("drop_infra_ctr: a pod's first container makes the pod's VM and the next joins it (one VM, the pod's IP, IPC and UTS shared, each its own PID namespace); the VM goes with the pod's last container", async () => {
     const vmsBefore = crio.vms().length;

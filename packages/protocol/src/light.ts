@@ -7,4 +7,4 @@ export * as anyWire from './gen/google/protobuf/any.js';
 export * as runtimeOptionsWire from './gen/containerd/runtimeoptions/v1/api.js';
 export { DeleteResponse } from './gen/containerd/task/v2/shim.js';
 export * as bootstrapWire from './gen/containerd/runtime/bootstrap/v1/bootstrap.js';
-export { POD_ANNOTATIONS, podRoleOf, type PodRole } from './domain/pod-role.js';
+export { isPodSandbox, POD_ANNOTATIONS, podRoleOf, type PodRole } from './domain/pod-role.js';

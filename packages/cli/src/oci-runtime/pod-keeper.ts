@@ -152,7 +152,7 @@ export async function podKeeperCommand(args: string[]): Promise<number> {
       hostname: r.hostname,
       vcpus: r.vcpus,
       memoryMib: r.memoryMib,
-      ...(r.network.kind === 'ns' ? { network: { netns: r.network.path } } : {}),
+      ...(r.network.kind === 'ns' ? { network: { netns: r.network.path, portForward: true } } : {}),
     });
     await sandbox.start();
   } catch (err) {

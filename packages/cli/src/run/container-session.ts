@@ -14,6 +14,8 @@ export interface RunRequest {
   bundle?: string;
   /** --network: none (lo only, as runc), an existing namespace, or a CNI network. */
   network?: RunNetwork;
+  /** Serve Kubernetes port-forward in that namespace (a pod's sandbox container: the engine dials localhost:PORT there). */
+  portForward?: boolean;
   spec: Record<string, unknown>;
   terminal: boolean;
   stdin: boolean;
@@ -61,7 +63,7 @@ export class ContainerSession {
     }
     let sandbox: Sandbox;
     try {
-      sandbox = Sandbox.create({ id: req.id, config, log, ...vmSizeFromSpec(req.spec, config.sandbox), ...(network ? { network: { netns: network.netns } } : {}) });
+      sandbox = Sandbox.create({ id: req.id, config, log, ...vmSizeFromSpec(req.spec, config.sandbox), ...(network ? { network: { netns: network.netns, portForward: req.portForward } } : {}) });
     } catch (err) {
       await tearDownRunNetwork(network);
       throw err;

@@ -33,3 +33,9 @@ export function podRoleOf(annotations: unknown): PodRole {
   }
   return { kind: 'own-vm' };
 }
+
+/** Whether the annotations make this a pod's sandbox (pause) container: its VM is the pod's, and serves the pod's port-forward. */
+export function isPodSandbox(annotations: unknown): boolean {
+  if (typeof annotations !== 'object' || annotations === null) return false;
+  return POD_ANNOTATIONS.some((names) => (annotations as Record<string, unknown>)[names.type] === 'sandbox');
+}

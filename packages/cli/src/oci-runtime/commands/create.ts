@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { POD_ANNOTATIONS, podRoleOf, type PodRole } from '@mayu/protocol';
+import { isPodSandbox, POD_ANNOTATIONS, podRoleOf, type PodRole } from '@mayu/protocol';
 import { loadConfig, processStartTime, resolveHostNamespaces, Sandbox, vmSizeFromSpec, type RunNetwork } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import type { RunRequest } from '../../run/container-session.js';
@@ -152,7 +152,8 @@ export async function createCommand(args: string[], g: GlobalOptions, log: Logge
   }
   const dir = claimContainerDir(g.root, id);
   try {
-    const req: RunRequest = { id, rootfs: b.rootfs, rootfsKind: 'bundle', bundle, spec, terminal: b.terminal, stdin: true, network };
+    // A pod's VM serves the pod's port-forward: cri-o dials localhost:PORT in the pod's namespace, where nothing else listens.
+    const req: RunRequest = { id, rootfs: b.rootfs, rootfsKind: 'bundle', bundle, spec, terminal: b.terminal, stdin: true, network, portForward: isPodSandbox(spec.annotations) };
     const consoleSocket = values['console-socket'] ? resolve(values['console-socket']) : undefined;
     const holderRequest: HolderRequest = { req, configPath: g.configPath, log: g.log, ...(consoleSocket ? { consoleSocket } : {}), ...(pod ? { pod } : {}) };
     writeFileSync(join(dir, 'request.json'), JSON.stringify(holderRequest), { mode: 0o600 });
