@@ -4,15 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mountsUnder, removeDirSafely } from '@mayu/runtime';
+import { removeDirSafely } from '@mayu/runtime';
 import { REPO_ROOT, TEST_TEMPLATE_DIR } from './guest-factory.js';
 import { entriesOf as entries, processesMentioning } from './leftovers.js';
 import type { CliResult } from './run-cli.js';
-import { endDaemon, keepFailedLog } from './daemon.js';
+import { assertNothingLeft, daemonLeftovers, endDaemon, keepFailedLog, SHIM_SOCKET_DIR } from './daemon.js';
 import { namedImageArchive } from './test-image.js';
 
-/** Where containerd's shims put their sockets, whatever containerd's root. */
-const SHIM_SOCKET_DIR = '/run/containerd/s';
 /** Network namespaces the CRI plugin creates for pods. */
 const NETNS_DIR = '/var/run/netns';
 
@@ -298,23 +296,14 @@ export class PrivateContainerd {
     // Shims outlive containerd by design; give the ones still winding down a moment.
     await this.settle(5000);
     await endDaemon(this.child, 10_000);
-    const processes = processesMentioning(this.dir);
-    for (const p of processes) process.kill(p.pid, 'SIGKILL');
-    const mounts = mountsUnder(this.dir);
-    const sockets = entries(SHIM_SOCKET_DIR).filter((s) => !this.socketsBefore.has(s));
+    const left = daemonLeftovers(this.dir, this.socketsBefore);
     const netns = entries(NETNS_DIR).filter((n) => !this.netnsBefore.has(n) && n.startsWith('cni-'));
     // Reported below, but not left for the next run.
-    for (const name of sockets) rmSync(join(SHIM_SOCKET_DIR, name), { force: true });
+    for (const name of left.sockets) rmSync(join(SHIM_SOCKET_DIR, name), { force: true });
     for (const name of netns) spawnSync('ip', ['netns', 'delete', name], { stdio: 'ignore' });
     spawnSync('ip', ['link', 'del', this.bridge], { stdio: 'ignore' });
     removeDirSafely(this.dir);
-    assert.deepEqual(
-      processes.map((p) => p.cmdline),
-      [],
-      'processes left behind',
-    );
-    assert.deepEqual(mounts, [], 'mounts left behind');
-    assert.deepEqual(sockets, [], `shim sockets left behind in ${SHIM_SOCKET_DIR}`);
+    assertNothingLeft(left);
     assert.deepEqual(netns, [], `network namespaces left behind in ${NETNS_DIR}`);
   }
 }

@@ -5,17 +5,14 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, sym
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { criWire } from '@mayu/protocol';
-import { mountsUnder, removeDirSafely } from '@mayu/runtime';
+import { removeDirSafely } from '@mayu/runtime';
 import { EXAMPLE_IMAGE, PAUSE_IMAGE } from './containerd.js';
 import { CriClient } from './cri-client.js';
-import { endDaemon, keepFailedLog } from './daemon.js';
+import { assertNothingLeft, daemonLeftovers, endDaemon, keepFailedLog, SHIM_SOCKET_DIR } from './daemon.js';
 import { REPO_ROOT, TEST_TEMPLATE_DIR } from './guest-factory.js';
 import { entriesOf, processesMentioning } from './leftovers.js';
 import { MAYU_RUNTIME_BIN } from './oci-runtime.js';
 import { namedImageArchive } from './test-image.js';
-
-/** Where containerd-style shims put their sockets (cri-o's VM runtimes too). */
-const SHIM_SOCKET_DIR = '/run/containerd/s';
 
 /** cri-o's runtime handlers for mayu: mayu-runtime (`oci`) and the shim (`vm`), each with the refusing configuration and with host_namespaces = "vm". */
 export const CRIO_HANDLERS = { oci: 'mayu', vm: 'mayu-vm', ociHostNs: 'mayu-hostns', vmHostNs: 'mayu-vm-hostns' } as const;
@@ -340,21 +337,12 @@ export class PrivateCrio {
     if (keepLogAs) keepFailedLog(join(this.dir, 'crio.log'), keepLogAs);
     await this.settle(5000);
     await endDaemon(this.child, 15_000);
-    const processes = processesMentioning(this.dir);
-    for (const p of processes) process.kill(p.pid, 'SIGKILL');
-    const mounts = mountsUnder(this.dir);
-    for (const m of [...mounts].reverse()) spawnSync('umount', ['-l', m]);
-    const sockets = entriesOf(SHIM_SOCKET_DIR).filter((s) => !this.socketsBefore.has(s));
+    const left = daemonLeftovers(this.dir, this.socketsBefore);
+    for (const m of [...left.mounts].reverse()) spawnSync('umount', ['-l', m]);
     const taps = existsSync(this.netnsPath) ? this.taps() : [];
     spawnSync('ip', ['netns', 'delete', this.netns], { stdio: 'ignore' });
     removeDirSafely(this.dir);
-    assert.deepEqual(
-      processes.map((p) => p.cmdline),
-      [],
-      'processes left behind',
-    );
-    assert.deepEqual(mounts, [], 'mounts left behind');
-    assert.deepEqual(sockets, [], `shim sockets left behind in ${SHIM_SOCKET_DIR}`);
+    assertNothingLeft(left);
     assert.deepEqual(taps, [], "taps left in the node's namespace");
   }
 }
