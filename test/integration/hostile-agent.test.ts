@@ -64,7 +64,7 @@ describe('a hostile agent cannot hurt the shim', function () {
         linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }] },
       }),
     );
-    writeFileSync(join(dir, 'config.toml'), `[runtime]\nstate_dir = "${stateRoot}"\nguest_image_dir = "${fakeGuestImage()}"\n[agent]\ncall_timeout = 1\ndial_timeout = 5\n`);
+    writeFileSync(join(dir, 'config.toml'), `[runtime]\nstate_dir = "${stateRoot}"\nguest_image_dir = "${fakeGuestImage(join(dir, 'image'))}"\n[agent]\ncall_timeout = 1\ndial_timeout = 5\n`);
     harness = fork(new URL('../helpers/shim-harness.js', import.meta.url), [], {
       env: {
         ...process.env,

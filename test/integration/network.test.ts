@@ -42,7 +42,10 @@ for (const version of containerdMatrix())
     let failed: string | undefined;
     const pods: string[] = [];
 
+    // Namespaces that were there before (the host's or another tool's): not these tests' to judge.
+    let namespacesBefore: Set<string>;
     before(async () => {
+      namespacesBefore = new Set(entriesOf('/run/netns'));
       ctrd = await PrivateContainerd.start({ version });
       cri = new CriClient(ctrd.address);
     });
@@ -91,8 +94,15 @@ for (const version of containerdMatrix())
       await ctrd.settle();
       const onBridge = spawnSync('ip', ['-o', 'link', 'show', 'master', ctrd.bridge], { encoding: 'utf8' }).stdout.trim();
       assert.equal(onBridge, '', "no veth is left on the pods' bridge");
-      const taps = spawnSync('sh', ['-c', 'ip -all netns exec ip -o link show 2>/dev/null | grep _mayu || true'], { encoding: 'utf8' }).stdout.trim();
-      assert.equal(taps, '', 'no tap is left in any network namespace');
+      const taps = entriesOf('/run/netns')
+        .filter((ns) => !namespacesBefore.has(ns))
+        .flatMap((ns) =>
+          spawnSync('ip', ['-n', ns, '-o', 'link', 'show'], { encoding: 'utf8' })
+            .stdout.split('\n')
+            .filter((l) => l.includes('_mayu'))
+            .map((l) => `${ns}: ${l}`),
+        );
+      assert.deepEqual(taps, [], 'no tap is left in any network namespace made since the suite began');
       // ctrd.stop() (after all) also asserts that no pod network namespace, process or mount is left.
     }
 

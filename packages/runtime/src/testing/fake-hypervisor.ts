@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AccelDecision } from '../host/accel.js';
 import type { Hypervisor, HypervisorCapabilities, HypervisorFactory, VmExit, VmSpec, VmStarted } from '../hypervisor/hypervisor.js';
@@ -100,9 +99,12 @@ export function fakeHypervisors(endpoint: string, o: { failCreate?: number; fail
   return { factory, made };
 }
 
-/** A guest image directory with a manifest and empty artifacts: enough for Sandbox.create with a fake hypervisor. */
-export function fakeGuestImage(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mayu-fake-image-'));
+/**
+ * A guest image directory with a manifest and empty artifacts, made at `dir`
+ * (inside the test's own directory, which its teardown removes): enough for
+ * Sandbox.create with a fake hypervisor.
+ */
+export function fakeGuestImage(dir: string): string {
   mkdirSync(dir, { recursive: true });
   const artifact = (file: string) => {
     writeFileSync(join(dir, file), '');

@@ -23,7 +23,7 @@ describe('Sandbox (fake hypervisor, fake agent)', () => {
   beforeEach(async () => {
     dir = mkdtempSync('/run/mayu-unit-sandbox-');
     agent = await FakeAgent.start(dir);
-    image = fakeGuestImage();
+    image = fakeGuestImage(join(dir, 'image'));
     mkdirSync(join(dir, 'rootfs/bin'), { recursive: true });
   });
   afterEach(async () => {

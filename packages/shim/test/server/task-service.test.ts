@@ -51,7 +51,7 @@ describe('TaskService (fake hypervisor, fake agent)', () => {
     const ended: Behaviour = async () => encode(agentWire.ReadStreamResponse, { data: Buffer.alloc(0) });
     agent.set('ReadStdout', ended);
     agent.set('ReadStderr', ended);
-    const image = fakeGuestImage();
+    const image = fakeGuestImage(join(dir, 'image'));
     mkdirSync(join(dir, 'bundle/rootfs'), { recursive: true });
     writeFileSync(
       join(dir, 'bundle/config.json'),
