@@ -77,15 +77,22 @@ describe('port-forward on the host: a redirect in the pod namespace to a listene
     assert.deepEqual((await dialInNamespace(ns, 4242, 'x')).code, 3, 'and nothing listens any more');
   });
 
+  /**
+   * Closed with nothing forwarded: an orderly end, or a reset when the host
+   * closed before reading what the dialer had sent (a matter of timing).
+   */
+  const closedEmpty = (r: { code: number | null; out: string }): void =>
+    assert.ok((r.code === 0 && r.out === '') || (r.code === 3 && r.out === 'error ECONNRESET'), `closed with nothing forwarded: ${JSON.stringify(r)}`);
+
   it('a guest that refuses, stalls, or answers out of turn gets the connection closed, with nothing forwarded', async () => {
     forwarder = await PortForwarder.start(`/run/netns/${ns}`, client, pino({ level: 'silent' }));
     // Nothing listens in the guest.
     agent.streams.PortForward = (call) => call.once('data', () => call.emit('error', { code: 14, details: 'nothing in the pod accepts connections on port 9' }));
-    assert.deepEqual(await dialInNamespace(ns, 9, 'x'), { code: 0, out: '' });
+    closedEmpty(await dialInNamespace(ns, 9, 'x'));
     // Never answers: closed after the call timeout (1.5 s here).
     agent.streams.PortForward = () => {};
     const started = Date.now();
-    assert.deepEqual(await dialInNamespace(ns, 9, 'x'), { code: 0, out: '' });
+    closedEmpty(await dialInNamespace(ns, 9, 'x'));
     assert.ok(Date.now() - started >= 1400, 'the host waited for the call timeout');
     // The dialer resets its connection while the guest is being asked: nothing breaks on the host.
     agent.streams.PortForward = (call) => call.once('data', () => setTimeout(() => call.write(encode({ kind: { $case: 'connected', connected: { address: '127.0.0.1' } } })), 300));
@@ -94,6 +101,6 @@ describe('port-forward on the host: a redirect in the pod namespace to a listene
     await new Promise((r) => setTimeout(r, 500));
     // Data before `connected`.
     agent.streams.PortForward = (call) => call.once('data', () => call.write(encode({ kind: { $case: 'data', data: Buffer.from('unasked') } })));
-    assert.deepEqual(await dialInNamespace(ns, 9, 'x'), { code: 0, out: '' });
+    closedEmpty(await dialInNamespace(ns, 9, 'x'));
   });
 });
