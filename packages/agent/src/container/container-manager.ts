@@ -212,6 +212,13 @@ export class ContainerManager {
       const container = new Container(o.containerId, bundle, init, unmounts, containerCgroup(o.containerId, this.cgroupRoot));
       container.watchOom(() => this.onOom(o.containerId));
       this.containers.set(o.containerId, container);
+      // Without a PID namespace of its own, the end of its init ends nothing else: what it left (a pipeline's other
+      // processes, its execs) is killed then, as runc's shim does, or it would hold the container's output open forever.
+      if (!ownsPidNamespace(shared))
+        void init
+          .wait()
+          .then(() => this.killLeftovers(container))
+          .catch(() => {});
       this.log.info({ event: 'container.created', containerId: o.containerId, pid: init.pid }, 'container created');
     } catch (err) {
       await this.crun.run(['delete', '--force', o.containerId]).catch(() => {});
@@ -219,6 +226,25 @@ export class ContainerManager {
       rmSync(bundle, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** Kills every process left in a container's cgroup once its init has ended (if it is still this manager's). */
+  private killLeftovers(c: Container): void {
+    if (this.containers.get(c.id) !== c) return;
+    const left = cgroupPids(c.cgroup);
+    if (left.length === 0) return;
+    try {
+      writeFileSync(join(c.cgroup, 'cgroup.kill'), '1');
+    } catch {
+      // Kernels before 5.14 have no cgroup.kill: one by one.
+      for (const pid of left)
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Gone already.
+        }
+    }
+    this.log.info({ event: 'container.leftovers_killed', containerId: c.id, processes: left.length }, "the container's init ended: the processes it left are killed");
   }
 
   async startContainer(id: string): Promise<void> {
@@ -482,6 +508,11 @@ export function startErrorCode(message: string): ErrorCode {
   if (/executable file .* not found|no such file or directory/i.test(message)) return 'ERR_COMMAND_NOT_FOUND';
   if (/permission denied/i.test(message)) return 'ERR_COMMAND_NOT_EXECUTABLE';
   return 'ERR_INVALID_ARGUMENT';
+}
+
+/** Whether a spec gives the container a PID namespace of its own (one without a path to join). */
+function ownsPidNamespace(spec: { linux?: { namespaces?: { type: string; path?: string }[] } }): boolean {
+  return (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && !ns.path);
 }
 
 /** The PID crun wrote, or null when crun exited without writing it (it failed). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MayuError } from '@mayu/protocol';
 import { CONSOLES_DIR, consoleSocketPath, crunOciVersion } from '../../src/container/container-manager.js';
@@ -285,6 +285,18 @@ describe('container manager (fake crun)', function () {
       assert.deepEqual(g.calls().at(-1), ['kill', '--all', 'c1', '10']);
       const exit = await g.manager.waitProcess(init('c1'));
       assert.deepEqual([exit.exitStatus, exit.signal], [138, 10]);
+    });
+
+    it("a container in its pod's PID namespace: when its init ends, what is left in its cgroup is killed (as runc's shim does); one with its own is left to the kernel", async () => {
+      await g.run('pod', ['sleep', '30']);
+      await g.run('member', ['sh', '-c', 'exit 0'], { shareNamespaces: { containerId: 'pod', types: ['pid'] } });
+      await g.manager.waitProcess(init('member'));
+      assert.deepEqual((await g.logged('container.leftovers_killed')).containerId, 'member');
+      assert.equal(readFileSync(join(g.cgroupDir('member'), 'cgroup.kill'), 'utf8'), '1');
+      await g.run('alone', ['sh', '-c', 'exit 0']);
+      await g.manager.waitProcess(init('alone'));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(existsSync(join(g.cgroupDir('alone'), 'cgroup.kill')), false, 'its own PID namespace ends with its init');
     });
 
     it('removing a running container kills every process in it and waits for the exit', async () => {
