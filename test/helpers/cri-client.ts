@@ -53,6 +53,12 @@ export class CriClient {
   exec = (r: criWire.ExecRequest): Promise<criWire.ExecResponse> => this.r<criWire.ExecRequest, criWire.ExecResponse>('exec')(r);
   attach = (r: criWire.AttachRequest): Promise<criWire.AttachResponse> => this.r<criWire.AttachRequest, criWire.AttachResponse>('attach')(r);
   portForward = (r: criWire.PortForwardRequest): Promise<criWire.PortForwardResponse> => this.r<criWire.PortForwardRequest, criWire.PortForwardResponse>('portForward')(r);
+  containerStats = (r: criWire.ContainerStatsRequest): Promise<criWire.ContainerStatsResponse> => this.r<criWire.ContainerStatsRequest, criWire.ContainerStatsResponse>('containerStats')(r);
+  listContainerStats = (r: criWire.ListContainerStatsRequest): Promise<criWire.ListContainerStatsResponse> =>
+    this.r<criWire.ListContainerStatsRequest, criWire.ListContainerStatsResponse>('listContainerStats')(r);
+  podSandboxStats = (r: criWire.PodSandboxStatsRequest): Promise<criWire.PodSandboxStatsResponse> => this.r<criWire.PodSandboxStatsRequest, criWire.PodSandboxStatsResponse>('podSandboxStats')(r);
+  listPodSandboxStats = (r: criWire.ListPodSandboxStatsRequest): Promise<criWire.ListPodSandboxStatsResponse> =>
+    this.r<criWire.ListPodSandboxStatsRequest, criWire.ListPodSandboxStatsResponse>('listPodSandboxStats')(r);
   imageStatus = (r: criWire.ImageStatusRequest): Promise<criWire.ImageStatusResponse> => call<criWire.ImageStatusRequest, criWire.ImageStatusResponse>(this.images, 'imageStatus', this.timeoutMs)(r);
 
   close(): void {

@@ -10,7 +10,7 @@ import { EXAMPLE_IMAGE, PAUSE_IMAGE } from './containerd.js';
 import { CriClient } from './cri-client.js';
 import { assertNothingLeft, daemonLeftovers, endDaemon, keepFailedLog, SHIM_SOCKET_DIR } from './daemon.js';
 import { REPO_ROOT, TEST_TEMPLATE_DIR } from './guest-factory.js';
-import { entriesOf, processesMentioning } from './leftovers.js';
+import { entriesOf, processesMentioning, removeCgroupTree } from './leftovers.js';
 import { MAYU_RUNTIME_BIN } from './oci-runtime.js';
 import { namedImageArchive } from './test-image.js';
 
@@ -51,6 +51,8 @@ export class PrivateCrio {
   /** The node's network namespace (cri-o's), by name and path. */
   readonly netns: string;
   readonly netnsPath: string;
+  /** The cgroup its pods go under (kubelet's /kubepods): conmon's and the pods' cgroups, removed when it stops. */
+  readonly cgroupParent: string;
   readonly bridge: string;
   readonly cri: CriClient;
   private child: ChildProcess | undefined;
@@ -62,6 +64,7 @@ export class PrivateCrio {
     const tag = randomBytes(3).toString('hex');
     this.netns = `mayu-crio-${tag}`;
     this.netnsPath = `/run/netns/${this.netns}`;
+    this.cgroupParent = `/mayu-test-crio-${tag}`;
     this.bridge = `mayu-c${tag}`;
     this.socketsBefore = new Set(entriesOf(SHIM_SOCKET_DIR));
     this.cri = new CriClient(this.socket);
@@ -237,7 +240,7 @@ export class PrivateCrio {
       metadata: { name, uid: `uid-${name}-${randomBytes(3).toString('hex')}`, namespace: 'default', attempt: 0 },
       hostname: name,
       logDirectory: join(this.dir, 'pod-logs', name),
-      linux: { cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial(namespaceOptions), privileged: false } },
+      linux: { cgroupParent: `${this.cgroupParent}/pod-${name}`, securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial(namespaceOptions), privileged: false } },
     });
   }
 
@@ -342,7 +345,9 @@ export class PrivateCrio {
     const taps = existsSync(this.netnsPath) ? this.taps() : [];
     spawnSync('ip', ['netns', 'delete', this.netns], { stdio: 'ignore' });
     removeDirSafely(this.dir);
+    const busyCgroups = removeCgroupTree(this.cgroupParent);
     assertNothingLeft(left);
+    assert.deepEqual(busyCgroups, [], "processes left in the pods' cgroups");
     assert.deepEqual(taps, [], "taps left in the node's namespace");
   }
 }

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** PIDs of processes whose command line mentions `needle` (our own VMs: their state dir). */
 export function processesMentioning(needle: string): { pid: number; cmdline: string }[] {
@@ -36,4 +37,28 @@ export function filesUnder(dir: string, prefix = ''): string[] {
     const rel = `${prefix}${e.name}`;
     return e.isDirectory() ? [`${rel}/`, ...filesUnder(`${dir}/${e.name}`, `${rel}/`)] : [rel];
   });
+}
+
+/** The mount points of the host's cgroup hierarchies (v1's and v2's). */
+export function cgroupMounts(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => / - cgroup2? /.test(l))
+    .map((l) => l.split(' ')[4] ?? '');
+}
+
+/**
+ * Removes a cgroup tree a test made (`path` in every hierarchy, deepest
+ * first), as kubelet removes a pod's; returns the directories that still
+ * held processes (left as they are: a leftover to report).
+ */
+export function removeCgroupTree(path: string): string[] {
+  const busy: string[] = [];
+  const remove = (dir: string): void => {
+    for (const e of entriesOf(dir)) if (statSync(join(dir, e), { throwIfNoEntry: false })?.isDirectory()) remove(join(dir, e));
+    if (readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== '') busy.push(dir);
+    else rmdirSync(dir);
+  };
+  for (const m of cgroupMounts()) if (existsSync(join(m, path))) remove(join(m, path));
+  return busy;
 }

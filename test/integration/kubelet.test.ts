@@ -1,13 +1,22 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { criWire } from '@mayu/protocol';
 import { EXAMPLE_IMAGE, NET_TOOLS_IMAGE, containerdMatrix, PrivateContainerd } from '../helpers/containerd.js';
 import { CriClient, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
 import { ChannelStream } from '../helpers/k8s-stream.js';
+import { cgroupMounts, removeCgroupTree } from '../helpers/leftovers.js';
+
+/** The paths of the fields a stats message fills (values left out), to compare what two runtimes report. */
+function present(value: unknown, path = ''): string[] {
+  if (value === null || value === undefined) return [];
+  if (Array.isArray(value)) return value.length > 0 ? [`${path}[]`] : [];
+  if (typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => (k === 'attributes' || k === 'containers' ? (v ? [`${path}.${k}`] : []) : present(v, `${path}.${k}`)));
+  return typeof value === 'bigint' || typeof value === 'number' ? [path] : [];
+}
 
 /** Polls `check` every 50 ms until it holds, or fails after `ms`. */
 async function until(check: () => boolean, ms: number): Promise<void> {
@@ -70,11 +79,11 @@ for (const version of containerdMatrix())
       await ctrd?.stop(failed);
     });
 
-    async function pod(name: string, o: { privileged?: boolean } = {}): Promise<{ id: string; ip: string; config: criWire.PodSandboxConfig }> {
+    async function pod(name: string, o: { privileged?: boolean; handler?: string; cgroupParent?: string } = {}): Promise<{ id: string; ip: string; config: criWire.PodSandboxConfig }> {
       const config = podSandboxConfig(name, `${ctrd.dir}/pod-logs`, {
-        linux: { cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial({}), privileged: o.privileged ?? false } },
+        linux: { cgroupParent: o.cgroupParent ?? '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial({}), privileged: o.privileged ?? false } },
       });
-      const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: 'mayu' });
+      const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: o.handler ?? 'mayu' });
       pods.push(podSandboxId);
       const ip = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status?.network?.ip ?? '';
       return { id: podSandboxId, ip, config };
@@ -244,5 +253,76 @@ for (const version of containerdMatrix())
       s.send(0, 'hello?\n');
       await until(() => closed, 30_000);
       assert.deepEqual(data, []);
+    });
+
+    it("stats where kubelet reads them: a container's CPU and memory from its cgroup in the guest, the pod's from its host cgroup, which holds the VM; the same fields as runc's on this version; the pod's cgroup goes with the pod", async () => {
+      // As kubelet's cgroupfs driver names them; the test makes and removes the parent, as kubelet does.
+      const kubepods = `/mayu-test-kubepods-${randomBytes(3).toString('hex')}`;
+      const hold = 48 * 1024 * 1024;
+      // tail keeps all it read until it can write it, and sleep never reads: 48 MiB held.
+      const holder = ['sh', '-c', `head -c ${hold} /dev/zero | tail -c ${hold} | sleep 3600`];
+      const measured: Record<string, { container: criWire.ContainerStats; pod: criWire.PodSandboxStats }> = {};
+      try {
+        for (const handler of ['runc', 'mayu']) {
+          const p = await pod(`stats-${handler}`, { handler, cgroupParent: `${kubepods}/pod-${handler}` });
+          const c = await container(p, { metadata: { name: 'holder', attempt: 0 }, command: holder });
+          let stats: criWire.ContainerStats | undefined;
+          const deadline = Date.now() + 60_000;
+          while (Date.now() < deadline) {
+            stats = (await cri.containerStats({ containerId: c })).stats;
+            if ((stats?.memory?.workingSetBytes?.value ?? 0n) >= BigInt(hold)) break;
+            await sleep(500);
+          }
+          const podStats = (await cri.podSandboxStats({ podSandboxId: p.id })).stats;
+          assert.ok(stats && podStats, `${handler}: stats answered`);
+          measured[handler] = { container: stats, pod: podStats };
+          if (handler === 'mayu') {
+            // The VM (QEMU) and its shim are in the pod's host cgroup, in every hierarchy.
+            const memoryDir = cgroupMounts().map((m) => join(m, kubepods, 'pod-mayu', p.id));
+            for (const dir of memoryDir) {
+              const comms = readFileSync(join(dir, 'cgroup.procs'), 'utf8')
+                .trim()
+                .split('\n')
+                .filter(Boolean)
+                .map((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+              assert.ok(
+                comms.some((c) => c.startsWith('qemu-system')),
+                `QEMU is in ${dir}: ${comms.join(', ')}`,
+              );
+            }
+            const listed = (await cri.listContainerStats({ filter: { id: '', podSandboxId: p.id, labelSelector: {} } })).stats.map((x) => x.attributes?.id);
+            assert.deepEqual(listed, [c], "ListContainerStats by pod lists the pod's container");
+            const pods = (await cri.listPodSandboxStats({ filter: { id: p.id, labelSelector: {} } })).stats.map((x) => x.attributes?.id);
+            assert.deepEqual(pods, [p.id], 'ListPodSandboxStats by id lists the pod');
+          }
+        }
+        const runc = measured.runc;
+        const mayu = measured.mayu;
+        // What runc reports on this version, mayu reports too.
+        assert.deepEqual(present(mayu.container), present(runc.container), 'container stats: the fields runc fills');
+        assert.deepEqual(present(mayu.pod), present(runc.pod), 'pod stats: the fields runc fills');
+        // The container's own figures, from its cgroup in the guest.
+        assert.ok((mayu.container.memory?.workingSetBytes?.value ?? 0n) >= BigInt(hold), `the container's working set holds what it holds: ${mayu.container.memory?.workingSetBytes?.value}`);
+        assert.ok((mayu.container.cpu?.usageCoreNanoSeconds?.value ?? 0n) > 0n, 'the container used CPU');
+        // Without a limit of its own, what it may still take is bounded by the VM (the containers' cap in the guest).
+        const available = mayu.container.memory?.availableBytes?.value ?? 0n;
+        assert.ok(available > 0n && available < 4n << 30n, `available bytes below the VM's memory: ${available}`);
+        assert.deepEqual(
+          mayu.pod.linux?.containers.map((x) => x.attributes?.id),
+          [mayu.container.attributes?.id],
+          "the pod's stats carry its container's",
+        );
+        // The pod's figures from its host cgroup: the whole VM (the guest's memory it touched, QEMU, the shim), more than the container alone.
+        const podMemory = mayu.pod.linux?.memory?.usageBytes?.value ?? 0n;
+        assert.ok(podMemory > (mayu.container.memory?.workingSetBytes?.value ?? 0n), `the pod's host memory (${podMemory}) counts the VM, beyond the container's own`);
+        assert.ok((mayu.pod.linux?.cpu?.usageCoreNanoSeconds?.value ?? 0n) > (mayu.container.cpu?.usageCoreNanoSeconds?.value ?? 0n), "the pod's CPU counts the VM's");
+        await removePodsQuietly(cri, pods.splice(0));
+        for (const m of cgroupMounts()) assert.equal(existsSync(join(m, kubepods, 'pod-mayu', measured.mayu.pod.attributes?.id ?? '')), false, `the pod's cgroup is gone from ${m}`);
+        // What kubelet removes after a pod: its cgroups, by then without a process.
+        assert.deepEqual(removeCgroupTree(kubepods), [], "no process is left in the pods' cgroups");
+      } finally {
+        await removePodsQuietly(cri, pods.splice(0));
+        removeCgroupTree(kubepods);
+      }
     });
   });

@@ -5,9 +5,9 @@ import { annotationsOf, groupIdOf, SANDBOX_MARKER, serverAnswers, socketPath } f
 import type { ShimFlags } from './flags.js';
 import { timestamp } from './timestamp.js';
 
-function readMarker(path: string): { configPath: string } | null {
+function readMarker(path: string): { configPath: string; cgroups?: string[] } | null {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as { configPath: string };
+    return JSON.parse(readFileSync(path, 'utf8')) as { configPath: string; cgroups?: string[] };
   } catch {
     return null;
   }
@@ -17,7 +17,7 @@ function readMarker(path: string): { configPath: string } | null {
  * `delete`: containerd's clean-up after a task is gone or its shim died. It
  * is idempotent and quick: the bundle's rootfs is unmounted if still mounted,
  * and only when this is the pod's sandbox, its server left a VM behind
- * (SANDBOX_MARKER) and is gone is the VM killed. Its stdout is only a DeleteResponse.
+ * (SANDBOX_MARKER) and is gone is the VM killed and the pod's cgroups it made removed. Its stdout is only a DeleteResponse.
  */
 export async function deleteTask(f: ShimFlags): Promise<number> {
   const bundle = f.bundle || process.cwd();
@@ -31,12 +31,15 @@ export async function deleteTask(f: ShimFlags): Promise<number> {
   // A server killed outright leaves its socket file behind.
   if (serverGone) rmSync(socket, { force: true });
   if (serverGone && marker) {
-    const [{ isMayuError }, { removeSandbox }, { shimConfig }] = await Promise.all([import('@mayu/protocol'), import('@mayu/runtime'), import('./config.js')]);
+    const [{ isMayuError }, { removeCgroupDirs, removeSandbox }, { shimConfig }] = await Promise.all([import('@mayu/protocol'), import('@mayu/runtime'), import('./config.js')]);
     try {
       await removeSandbox(shimConfig(marker.configPath || undefined), groupId, true);
     } catch (err) {
       if (!isMayuError(err, 'ERR_NOT_FOUND')) process.stderr.write(`mayu: removing sandbox ${groupId}: ${(err as Error).message}\n`);
     }
+    // The pod's cgroups the server made for its VM, empty now that the VM is gone (only directories named /sys/fs/cgroup/…, as it wrote them).
+    const made = (marker.cgroups ?? []).filter((d) => typeof d === 'string' && d.startsWith('/sys/fs/cgroup/') && !d.split('/').includes('..'));
+    removeCgroupDirs(made, (dir, err) => process.stderr.write(`mayu: removing cgroup ${dir}: ${(err as Error).message}\n`));
   }
   process.stdout.write(DeleteResponse.encode({ pid: 0, exitStatus: 137, exitedAt: timestamp() }).finish());
   return 0;

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { ContainerStats } from '@mayu/protocol';
 import { uptimeMs } from '../boot/uptime.js';
 
@@ -44,6 +45,19 @@ export function parseIoStat(text: string): { readBytes: number; writeBytes: numb
   return { readBytes, writeBytes };
 }
 
+/**
+ * The memory a cgroup may use: its own memory.max, or without one ("max")
+ * its nearest ancestor's — for a container without a limit, the cap on all
+ * containers below the VM's memory; 0 when nothing above caps it either.
+ */
+export function memoryLimit(dir: string): number {
+  for (let d = dir; existsSync(`${d}/memory.max`); d = dirname(d)) {
+    const limit = parseLimit(read(`${d}/memory.max`));
+    if (limit > 0) return limit;
+  }
+  return 0;
+}
+
 export function readContainerStats(dir: string): ContainerStats {
   const cpu = parseKeyValues(read(`${dir}/cpu.stat`));
   const mem = parseKeyValues(read(`${dir}/memory.stat`));
@@ -58,7 +72,7 @@ export function readContainerStats(dir: string): ContainerStats {
     },
     memory: {
       usageBytes: parseLimit(read(`${dir}/memory.current`)),
-      limitBytes: parseLimit(read(`${dir}/memory.max`)),
+      limitBytes: memoryLimit(dir),
       maxUsageBytes: parseLimit(read(`${dir}/memory.peak`)),
       cacheBytes: mem.file ?? 0,
       rssBytes: mem.anon ?? 0,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseIoStat, parseKeyValues, parseLimit, readContainerStats } from '../../src/stats/cgroup-stats.js';
+import { memoryLimit, parseIoStat, parseKeyValues, parseLimit, readContainerStats } from '../../src/stats/cgroup-stats.js';
 import { countProcesses } from '../../src/stats/metrics.js';
 
 describe('container statistics', () => {
@@ -30,6 +30,26 @@ describe('container statistics', () => {
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a container without a memory limit has its nearest capped ancestor's (the containers' cap below the VM's memory); none capped is 0", () => {
+    const root = mkdtempSync(join(tmpdir(), 'mayu-cg-'));
+    try {
+      const parent = join(root, 'mayu');
+      const child = join(parent, 'c1');
+      mkdirSync(child, { recursive: true });
+      writeFileSync(join(root, 'memory.max'), 'max\n');
+      writeFileSync(join(parent, 'memory.max'), '402653184\n');
+      writeFileSync(join(child, 'memory.max'), 'max\n');
+      assert.equal(memoryLimit(child), 402653184);
+      writeFileSync(join(child, 'memory.max'), '1048576\n');
+      assert.equal(memoryLimit(child), 1048576);
+      writeFileSync(join(child, 'memory.max'), 'max\n');
+      writeFileSync(join(parent, 'memory.max'), 'max\n');
+      assert.equal(memoryLimit(child), 0);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 

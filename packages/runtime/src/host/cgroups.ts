@@ -90,7 +90,7 @@ export function cgroupDirOf(cgroupsPath: string): string {
   if (!path.startsWith('/')) throw refuse('not an absolute path (cgroupfs) or slice:prefix:name (systemd)');
   if (path.includes('\0') || path.split('/').some((step) => step === '.' || step === '..')) throw refuse('it may not step up or hold NUL');
   const trimmed = path.replace(/\/+$/, '');
-  if (trimmed === '') throw refuse('the root cgroup is not a pod\'s');
+  if (trimmed === '') throw refuse("the root cgroup is not a pod's");
   return trimmed;
 }
 

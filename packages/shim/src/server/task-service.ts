@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { anyWire, cgroupsV2Wire, eventsWire, MayuError, podRoleOf, taskWire, type ExitStatus, type ProcessRef } from '@mayu/protocol';
-import { podSharedNamespaces, resolveHostNamespaces, Sandbox, vmSizeFromSpec, type RuntimeConfig, type SandboxOptions } from '@mayu/runtime';
+import { joinPodCgroup, podSharedNamespaces, resolveHostNamespaces, Sandbox, vmSizeFromSpec, type PodCgroupPlacement, type RuntimeConfig, type SandboxOptions } from '@mayu/runtime';
 import type { ServiceImplementation } from '@mayu/ttrpc';
 import type { Logger } from 'pino';
 import { SANDBOX_MARKER } from '../address.js';
@@ -66,6 +66,14 @@ function podNetns(spec: unknown): string | undefined {
   return typeof path === 'string' && path !== '' ? path : undefined;
 }
 
+/** The sandbox spec's linux.cgroupsPath (the pod's cgroup as kubelet and the engine name it), if any; not a string is INVALID_ARGUMENT. */
+function podCgroupsPath(spec: unknown): string | undefined {
+  const path = (spec as { linux?: { cgroupsPath?: unknown } }).linux?.cgroupsPath;
+  if (path === undefined || path === '') return undefined;
+  if (typeof path !== 'string') throw new MayuError('ERR_INVALID_ARGUMENT', `linux.cgroupsPath: ${JSON.stringify(path)} is not a string`);
+  return path;
+}
+
 /** Where containerd's rootfs mounts go: the spec's root.path, relative to the bundle. */
 function rootfsOf(spec: { root?: { path?: unknown } }, bundle: string): string {
   const path = typeof spec.root?.path === 'string' ? spec.root.path : 'rootfs';
@@ -83,6 +91,8 @@ const notFound = (what: string): MayuError => new MayuError('ERR_NOT_FOUND', `${
 export class TaskService {
   private sandbox: Sandbox | null = null;
   private booting: Promise<Sandbox> | null = null;
+  /** The pod's host cgroup this server joined for its VM, left when the VM is gone. */
+  private placement: PodCgroupPlacement | null = null;
   private readonly containers = new Map<string, TaskContainer>();
   private shuttingDown = false;
   private oomWatcher: OomWatcher | null = null;
@@ -217,6 +227,9 @@ export class TaskService {
   private async boot(spec: unknown): Promise<Sandbox> {
     const create = this.o.createSandbox ?? ((o: SandboxOptions) => Sandbox.create(o));
     const netns = podNetns(spec);
+    // The VM is the pod's: this server (and so QEMU and its helpers, started after) goes into the pod's host cgroup, where kubelet counts it.
+    const cgroupsPath = podCgroupsPath(spec);
+    const placement = cgroupsPath ? joinPodCgroup(cgroupsPath, (cgroup, err) => this.o.log.warn({ err, cgroup }, "cannot join the pod's cgroup: the VM is not counted there")) : null;
     const sandbox = create({
       id: this.o.groupId,
       config: this.config,
@@ -226,13 +239,15 @@ export class TaskService {
       ...(netns ? { network: { netns, portForward: true } } : {}),
     });
     // For `delete`, should this server die: there is a VM to clean up, and where.
-    writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.configPath ?? '' }));
+    writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.configPath ?? '', cgroups: placement?.made ?? [] }));
     try {
       await sandbox.start();
     } catch (err) {
+      placement?.leave();
       rmSync(join(this.o.bundle, SANDBOX_MARKER), { force: true });
       throw err;
     }
+    this.placement = placement;
     this.sandbox = sandbox;
     this.watchVm(sandbox);
     return sandbox;
@@ -379,6 +394,8 @@ export class TaskService {
     }
     this.containers.clear();
     await this.sandbox?.stop().catch((err: unknown) => this.o.log.warn({ err }, 'stopping the VM failed'));
+    this.placement?.leave();
+    this.placement = null;
     rmSync(join(this.o.bundle, SANDBOX_MARKER), { force: true });
     await this.o.events.flush();
   }
