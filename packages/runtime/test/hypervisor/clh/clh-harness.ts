@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
 import { pino } from 'pino';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { VmSpec } from '../../../src/hypervisor/hypervisor.js';
@@ -12,6 +13,39 @@ import { FakeAgent } from '../../../src/testing/index.js';
 /** The compiled fake, run by a wrapper script that sets its behaviour. */
 export const FAKE_CLH = join(dirname(fileURLToPath(import.meta.url)), 'fake-clh', 'fake-cloud-hypervisor.js');
 export const FAKE_VIRTIOFSD = join(dirname(fileURLToPath(import.meta.url)), 'fake-clh', 'fake-virtiofsd.js');
+
+let bundled: { clh: string; virtiofsd: string } | undefined;
+
+/**
+ * The fakes as one file each (their imports, ajv included, bundled in) in
+ * a directory any uid may read, made once per test process and removed at
+ * its exit: Cloud Hypervisor may run as an unprivileged uid, which cannot
+ * reach the compiled fakes inside a clone whose parent only root may enter
+ * (a clone in root's 0700 home).
+ */
+function bundledFakes(): { clh: string; virtiofsd: string } {
+  if (bundled) return bundled;
+  const dir = mkdtempSync(join(tmpdir(), 'mayu-fake-clh-'));
+  chmodSync(dir, 0o755);
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const bundle = (entry: string, name: string): string => {
+    const outfile = join(dir, name);
+    buildSync({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      logLevel: 'warning',
+      // ajv is CommonJS and calls require(): give the ES module one.
+      banner: { js: "import { createRequire as __fakeRequire } from 'node:module'; const require = __fakeRequire(import.meta.url);" },
+    });
+    chmodSync(outfile, 0o644);
+    return outfile;
+  };
+  bundled = { clh: bundle(FAKE_CLH, 'fake-cloud-hypervisor.mjs'), virtiofsd: bundle(FAKE_VIRTIOFSD, 'fake-virtiofsd.mjs') };
+  return bundled;
+}
 
 export interface RecordedRequest {
   method: string;
@@ -78,11 +112,11 @@ export class ClhHarness {
       const exports = Object.entries(env)
         .map(([k, v]) => `export ${k}=${quote(v)}\n`)
         .join('');
-      writeFileSync(this.binary, `#!/bin/sh\n${exports}exec ${quote(process.execPath)} ${quote(FAKE_CLH)} "$@"\n`, { mode: 0o755 });
+      writeFileSync(this.binary, `#!/bin/sh\n${exports}exec ${quote(process.execPath)} ${quote(bundledFakes().clh)} "$@"\n`, { mode: 0o755 });
     }
     const config = loadConfig();
     const virtiofsd = join(dir, 'virtiofsd');
-    writeFileSync(virtiofsd, `#!/bin/sh\nexec ${quote(process.execPath)} ${quote(FAKE_VIRTIOFSD)} "$@"\n`, { mode: 0o755 });
+    writeFileSync(virtiofsd, `#!/bin/sh\nexec ${quote(process.execPath)} ${quote(bundledFakes().virtiofsd)} "$@"\n`, { mode: 0o755 });
     const clh = { ...config.hypervisor.clh, path: this.binary, runAs: o.runAs ?? 'auto', apiTimeoutMs: o.apiTimeoutMs ?? 2000 };
     this.hypervisor = new CloudHypervisor({
       config: clh,

@@ -142,7 +142,7 @@ describe('Cloud Hypervisor driver against the fake cloud-hypervisor', function (
     );
     assert.equal(body.memory.shared, true);
     const virtiofsd = readdirSync('/proc').filter(
-      (p) => /^\d+$/.test(p) && (processCmdline(Number(p)) ?? []).some((a) => a.endsWith('fake-virtiofsd.js')) && (processCmdline(Number(p)) ?? []).includes(share),
+      (p) => /^\d+$/.test(p) && (processCmdline(Number(p)) ?? []).some((a) => a.endsWith('fake-virtiofsd.mjs')) && (processCmdline(Number(p)) ?? []).includes(share),
     );
     assert.equal(virtiofsd.length, 1);
     await h.hypervisor.stop(2000);
