@@ -156,7 +156,7 @@ for (const version of containerdMatrix())
       const hostBefore = namespaceState('/proc/self/ns/net');
       for (const [field, option] of HOST_PODS) {
         const config = podSandboxConfig(`host-${field.toLowerCase()}`, `${ctrd.dir}/pod-logs`, {
-          linux: { cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial(option), privileged: false } },
+          linux: criWire.LinuxPodSandboxConfig.fromPartial({ cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial(option), privileged: false } }),
         });
         await assert.rejects(cri.runPodSandbox({ config, runtimeHandler: 'mayu' }), new RegExp(`Kubernetes ${field}`), field);
         assert.equal(ctrd.vms().length, vms, `no VM was booted for a ${field} pod`);
@@ -176,7 +176,7 @@ for (const version of containerdMatrix())
         const hostBefore = namespaceState('/proc/self/ns/net');
         for (const [field, option] of HOST_PODS) {
           const config = podSandboxConfig(`vmns-${field.toLowerCase()}`, `${vmNs.dir}/pod-logs`, {
-            linux: { cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial(option), privileged: false } },
+            linux: criWire.LinuxPodSandboxConfig.fromPartial({ cgroupParent: '', securityContext: { namespaceOptions: criWire.NamespaceOption.fromPartial(option), privileged: false } }),
           });
           const { podSandboxId } = await vmCri.runPodSandbox({ config, runtimeHandler: 'mayu' });
           try {

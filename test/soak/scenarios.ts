@@ -113,7 +113,9 @@ export function execsIntoOnePod(ctrd: PrivateContainerd, n: number, progress: Pr
   const cri = new CriClient(ctrd.address);
   return measured(ctrd, 'ExecSync into one pod', n, async (sample) => {
     const pid = criWire.NamespaceOption.fromPartial({ pid: criWire.NamespaceMode.NODE });
-    const config = podSandboxConfig('soak-exec', `${ctrd.dir}/pod-logs`, { linux: { cgroupParent: '', securityContext: { namespaceOptions: pid, privileged: false } } });
+    const config = podSandboxConfig('soak-exec', `${ctrd.dir}/pod-logs`, {
+      linux: criWire.LinuxPodSandboxConfig.fromPartial({ cgroupParent: '', securityContext: { namespaceOptions: pid, privileged: false } }),
+    });
     const { podSandboxId } = await cri.runPodSandbox({ config, runtimeHandler: 'mayu' });
     try {
       const { containerId } = await cri.createContainer({

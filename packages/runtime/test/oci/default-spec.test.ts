@@ -70,6 +70,13 @@ describe('OCI spec for mayu run', () => {
     assert.deepEqual(vmSizeFromSpec({}, q), { vcpus: 1, memoryMib: 512 });
     assert.deepEqual(vmSizeFromSpec({ linux: { resources: { cpu: { quota: 150000, period: 100000 }, memory: { limit: 256 * 1048576 } } } }, q), { vcpus: 3, memoryMib: 768 });
     assert.deepEqual(vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': '2', 'io.mayu.memory_mib': '300' } }, q), { vcpus: 2, memoryMib: 300 });
+    // A pod's sandbox (containerd 1.7+): the pod's limits from CRI's annotations; none, or -1 (no CPU limit), add nothing.
+    const pod = (cpuQuota: string, memory: string) => ({
+      annotations: { 'io.kubernetes.cri.sandbox-cpu-quota': cpuQuota, 'io.kubernetes.cri.sandbox-cpu-period': '100000', 'io.kubernetes.cri.sandbox-memory': memory },
+    });
+    assert.deepEqual(vmSizeFromSpec(pod('200000', String(2 ** 30)), q), { vcpus: 3, memoryMib: 1536 });
+    assert.deepEqual(vmSizeFromSpec(pod('-1', '0'), q), { vcpus: 1, memoryMib: 512 });
+    assert.deepEqual(vmSizeFromSpec(pod('1e12', String(2 ** 50)), q), { vcpus: 8, memoryMib: 8192 });
     assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': 'many' } }, q), /\/annotations\/io.mayu.vcpus: must be an integer from 1 to 8 \(sandbox.max_vcpus\) \(got "many"\)/);
     // A container limit never sizes the VM past the configuration's maximum; an explicit ask beyond it is an error.
     assert.deepEqual(vmSizeFromSpec({ linux: { resources: { cpu: { quota: 1e9, period: 1 }, memory: { limit: 2 ** 40 } } } }, q), { vcpus: 8, memoryMib: 8192 });

@@ -91,7 +91,12 @@ export interface LinuxSandboxSecurityContext {
 
 export interface LinuxPodSandboxConfig {
   cgroupParent: string;
-  securityContext: LinuxSandboxSecurityContext | undefined;
+  securityContext:
+    | LinuxSandboxSecurityContext
+    | undefined;
+  /** The RuntimeClass's overhead, and the sum of the pod's containers' limits (kubelet sends both). */
+  overhead: LinuxContainerResources | undefined;
+  resources: LinuxContainerResources | undefined;
 }
 
 export interface DNSConfig {
@@ -976,7 +981,7 @@ export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext
 };
 
 function createBaseLinuxPodSandboxConfig(): LinuxPodSandboxConfig {
-  return { cgroupParent: "", securityContext: undefined };
+  return { cgroupParent: "", securityContext: undefined, overhead: undefined, resources: undefined };
 }
 
 export const LinuxPodSandboxConfig: MessageFns<LinuxPodSandboxConfig> = {
@@ -986,6 +991,12 @@ export const LinuxPodSandboxConfig: MessageFns<LinuxPodSandboxConfig> = {
     }
     if (message.securityContext !== undefined) {
       LinuxSandboxSecurityContext.encode(message.securityContext, writer.uint32(18).fork()).join();
+    }
+    if (message.overhead !== undefined) {
+      LinuxContainerResources.encode(message.overhead, writer.uint32(34).fork()).join();
+    }
+    if (message.resources !== undefined) {
+      LinuxContainerResources.encode(message.resources, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1019,6 +1030,22 @@ export const LinuxPodSandboxConfig: MessageFns<LinuxPodSandboxConfig> = {
             message.securityContext = LinuxSandboxSecurityContext.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.overhead = LinuxContainerResources.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.resources = LinuxContainerResources.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1039,6 +1066,12 @@ export const LinuxPodSandboxConfig: MessageFns<LinuxPodSandboxConfig> = {
     message.cgroupParent = object.cgroupParent ?? "";
     message.securityContext = (object.securityContext !== undefined && object.securityContext !== null)
       ? LinuxSandboxSecurityContext.fromPartial(object.securityContext)
+      : undefined;
+    message.overhead = (object.overhead !== undefined && object.overhead !== null)
+      ? LinuxContainerResources.fromPartial(object.overhead)
+      : undefined;
+    message.resources = (object.resources !== undefined && object.resources !== null)
+      ? LinuxContainerResources.fromPartial(object.resources)
       : undefined;
     return message;
   },
