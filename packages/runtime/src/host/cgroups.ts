@@ -10,7 +10,7 @@ interface Membership {
 }
 
 /** The hierarchies of /proc/self/cgroup with their mount points (v1 by the controllers among a mount's options, v2 by type). */
-function memberships(pid: number | 'self' = 'self'): Membership[] {
+function memberships(): Membership[] {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .flatMap((line) => {
@@ -20,7 +20,7 @@ function memberships(pid: number | 'self' = 'self'): Membership[] {
       if (fstype !== 'cgroup' && fstype !== 'cgroup2') return [];
       return [{ fstype, root: f[3] ?? '/', point: (f[4] ?? '').replace(/\\040/g, ' '), opts: superOpts.split(',') }];
     });
-  return readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+  return readFileSync('/proc/self/cgroup', 'utf8')
     .split('\n')
     .flatMap((line): Membership[] => {
       const m = /^(\d+):([^:]*):(.*)$/.exec(line);
