@@ -3,14 +3,14 @@ import { dirname, join, relative } from 'node:path';
 import { MayuError } from '@mayu/protocol';
 
 /** One cgroup hierarchy this process is in: where it is mounted, and the process's cgroup directory in it. */
-interface Membership {
+export interface Membership {
   version: 1 | 2;
   mount: string;
   dir: string;
 }
 
 /** The hierarchies of /proc/self/cgroup with their mount points (v1 by the controllers among a mount's options, v2 by type). */
-function memberships(): Membership[] {
+export function memberships(): Membership[] {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .flatMap((line) => {

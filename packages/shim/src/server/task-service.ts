@@ -227,9 +227,7 @@ export class TaskService {
   private async boot(spec: unknown): Promise<Sandbox> {
     const create = this.o.createSandbox ?? ((o: SandboxOptions) => Sandbox.create(o));
     const netns = podNetns(spec);
-    // The VM is the pod's: this server (and so QEMU and its helpers, started after) goes into the pod's host cgroup, where kubelet counts it.
     const cgroupsPath = podCgroupsPath(spec);
-    const placement = cgroupsPath ? joinPodCgroup(cgroupsPath, (cgroup, err) => this.o.log.warn({ err, cgroup }, "cannot join the pod's cgroup: the VM is not counted there")) : null;
     const sandbox = create({
       id: this.o.groupId,
       config: this.config,
@@ -238,6 +236,8 @@ export class TaskService {
       // CNI has run in the pod's network namespace (containerd 1.6 runs it before the sandbox task): it becomes the VM's.
       ...(netns ? { network: { netns, portForward: true } } : {}),
     });
+    // The VM is the pod's: this server (and so QEMU and its helpers, started after) goes into the pod's host cgroup, where kubelet counts it.
+    const placement = cgroupsPath ? joinPodCgroup(cgroupsPath, (cgroup, err) => this.o.log.warn({ err, cgroup }, "cannot join the pod's cgroup: the VM is not counted there")) : null;
     // For `delete`, should this server die: there is a VM to clean up, and where.
     writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.configPath ?? '', cgroups: placement?.made ?? [] }));
     try {

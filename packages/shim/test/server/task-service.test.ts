@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentWire, taskTypesWire, taskWire } from '@mayu/protocol';
-import { mountsUnder, parseConfig, removeDirSafely, Sandbox } from '@mayu/runtime';
+import { cgroupMemberships, mountsUnder, parseConfig, removeCgroupDirs, removeDirSafely, Sandbox } from '@mayu/runtime';
 import { fakeGuestImage, FakeAgent, fakeHypervisors, type Behaviour, type FakeHypervisor } from '@mayu/runtime/testing';
 import pino from 'pino';
 import { EventPublisher, type EventType } from '../../src/events/publisher.js';
@@ -149,6 +149,47 @@ describe('TaskService (fake hypervisor, fake agent)', () => {
     writeFileSync(join(dir, 'bundle/config.json'), '{nope');
     await assert.rejects(create('pod'), { code: 'ERR_INVALID_ARGUMENT', message: /config.json/ });
     assert.equal(made.length, 0, 'no VM was made for any of them');
+  });
+
+  it("joins the pod's host cgroup (real cgroupfs) only around a VM: not for a sandbox that cannot be made or a VM that fails to start; left, and what it made removed, when the VM is gone", async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const top = `mayu-unit-shim-${process.pid}`;
+    const cgroupsPath = `/${top}/pod/sandbox`;
+    const own = readFileSync('/proc/self/cgroup', 'utf8');
+    const where = cgroupMemberships();
+    const madeDirs = () => where.filter((m) => existsSync(join(m.mount, top))).map((m) => join(m.mount, top));
+    const spec = (annotations: Record<string, string>) =>
+      writeFileSync(
+        join(dir, 'bundle/config.json'),
+        JSON.stringify({
+          ociVersion: '1.0.2',
+          process: { args: ['sh'], cwd: '/' },
+          root: { path: 'rootfs' },
+          annotations,
+          linux: { cgroupsPath, namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }] },
+        }),
+      );
+    try {
+      spec({ 'io.mayu.vcpus': 'many' });
+      await assert.rejects(create('pod'), { code: 'ERR_INVALID_ARGUMENT', message: /io\.mayu\.vcpus/ });
+      assert.deepEqual(madeDirs(), [], 'a sandbox that cannot be made joins nothing');
+      spec({});
+      await assert.rejects(create('pod'), /the fake VM failed to start/);
+      assert.equal(readFileSync('/proc/self/cgroup', 'utf8'), own, 'a VM that failed to start: the server is back where it was');
+      assert.deepEqual(madeDirs(), [], '… and what it made is gone');
+      await create('pod');
+      for (const line of readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n')) assert.ok(line.endsWith(`:${cgroupsPath}`), `while the VM runs: ${line}`);
+      await tasks.close();
+      assert.equal(readFileSync('/proc/self/cgroup', 'utf8'), own, 'the VM gone: back where it was');
+      assert.deepEqual(madeDirs(), [], '… and the pod cgroups it made are removed');
+    } finally {
+      // Should an assertion fail midway: this process back where it was, the test's cgroups gone.
+      for (const m of where) writeFileSync(join(m.dir, 'cgroup.procs'), String(process.pid));
+      removeCgroupDirs(
+        where.flatMap((m) => [cgroupsPath, `/${top}/pod`, `/${top}`].map((d) => join(m.mount, d))),
+        () => {},
+      );
+    }
   });
 });
 
