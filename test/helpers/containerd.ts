@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { removeDirSafely } from '@mayu/runtime';
 import { REPO_ROOT, TEST_TEMPLATE_DIR } from './guest-factory.js';
+import { isolatedBridge, writeConflist } from './cni.js';
 import { entriesOf as entries, processesMentioning } from './leftovers.js';
 import type { CliResult } from './run-cli.js';
 import { assertNothingLeft, daemonLeftovers, endDaemon, keepFailedLog, SHIM_SOCKET_DIR } from './daemon.js';
@@ -111,14 +112,7 @@ export class PrivateContainerd {
     writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n${this.o.runtimeToml ?? ''}\n[factory]\ntemplate_dir = "${TEST_TEMPLATE_DIR}"\n${imageDir}${this.o.extraToml ?? ''}`);
     mkdirSync(join(d, 'cni-conf'), { recursive: true });
     const subnet = `10.233.${72 + ((randomBytes(1)[0] ?? 0) % 100)}.0/24`;
-    writeFileSync(
-      join(d, 'cni-conf', '10-mayu-test.conflist'),
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: 'mayu-test',
-        plugins: [{ type: 'bridge', bridge: this.bridge, isGateway: false, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet }]], dataDir: join(d, 'cni-ipam') } }],
-      }),
-    );
+    writeConflist(join(d, 'cni-conf', '10-mayu-test.conflist'), 'mayu-test', [isolatedBridge(this.bridge, { subnet }, join(d, 'cni-ipam'))]);
     writeFileSync(join(d, 'config.toml'), this.version === '2.1' ? this.configV3() : this.configV2());
   }
 

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { criWire } from '@mayu/protocol';
 import { removeDirSafely } from '@mayu/runtime';
 import { EXAMPLE_IMAGE, PAUSE_IMAGE } from './containerd.js';
+import { isolatedBridge, writeConflist } from './cni.js';
 import { CriClient } from './cri-client.js';
 import { assertNothingLeft, daemonLeftovers, endDaemon, keepFailedLog, SHIM_SOCKET_DIR } from './daemon.js';
 import { REPO_ROOT, TEST_TEMPLATE_DIR } from './guest-factory.js';
@@ -102,14 +103,7 @@ export class PrivateCrio {
     writeFileSync(join(d, 'registries.conf'), 'unqualified-search-registries = []\n');
     writeFileSync(join(d, 'policy.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
     const subnet = `10.233.${20 + ((randomBytes(1)[0] ?? 0) % 40)}.0/24`;
-    writeFileSync(
-      join(d, 'cni', '10-mayu-crio.conflist'),
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: 'mayu-crio',
-        plugins: [{ type: 'bridge', bridge: this.bridge, isGateway: false, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet }]], dataDir: join(d, 'cni-ipam') } }],
-      }),
-    );
+    writeConflist(join(d, 'cni', '10-mayu-crio.conflist'), 'mayu-crio', [isolatedBridge(this.bridge, { subnet }, join(d, 'cni-ipam'))]);
     // cri-o wants a VM runtime's binary named containerd-shim-NAME-v2.
     const shim = join(d, 'shim', 'containerd-shim-mayu-v2');
     symlinkSync(join(REPO_ROOT, 'node_modules/.bin/containerd-shim-mayu-v2'), shim);

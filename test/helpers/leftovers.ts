@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { cgroupMemberships } from '@mayu/runtime';
 
 /** PIDs of processes whose command line mentions `needle` (our own VMs: their state dir). */
 export function processesMentioning(needle: string): { pid: number; cmdline: string }[] {
@@ -39,12 +40,9 @@ export function filesUnder(dir: string, prefix = ''): string[] {
   });
 }
 
-/** The mount points of the host's cgroup hierarchies (v1's and v2's). */
+/** The mount points of the host's cgroup hierarchies (v1's and v2's), as the runtime finds them. */
 export function cgroupMounts(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => / - cgroup2? /.test(l))
-    .map((l) => l.split(' ')[4] ?? '');
+  return cgroupMemberships().map((m) => m.mount);
 }
 
 /**

@@ -9,6 +9,7 @@ import { containerdMatrix, PrivateContainerd } from '../helpers/containerd.js';
 import { CriClient, podSandboxConfig, removePodsQuietly, startPodContainer } from '../helpers/cri-client.js';
 import { HOST_PODS, namespaceState } from '../helpers/namespace-state.js';
 import { GuestFactory, REPO_ROOT } from '../helpers/guest-factory.js';
+import { isolatedBridge, writeConflist } from '../helpers/cni.js';
 import { entriesOf } from '../helpers/leftovers.js';
 import { runMayu } from '../helpers/run-cli.js';
 import { testImage } from '../helpers/test-image.js';
@@ -250,40 +251,12 @@ describe('mayu run --network cni:NAME and ns:PATH (real CNI plugins, real VMs)',
     server = spawn('ip', ['netns', 'exec', serverNs, 'busybox', 'httpd', '-f', '-p', '8080', '-h', join(dir, 'www')], { stdio: 'ignore' });
     mkdirSync(join(dir, 'cni'));
     natBefore = spawnSync('iptables', ['-t', 'nat', '-S'], { encoding: 'utf8' }).stdout;
-    writeFileSync(
-      join(dir, 'cni/60-portmap.conflist'),
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: `pm-${tag}`,
-        plugins: [
-          {
-            type: 'bridge',
-            bridge,
-            isGateway: false,
-            ipMasq: false,
-            ipam: { type: 'host-local', ranges: [[{ subnet: `${subnet}.0/24`, rangeStart: `${subnet}.160`, rangeEnd: `${subnet}.170` }]], dataDir: join(dir, 'ipam') },
-          },
-          // No SNAT: nothing masqueraded; the host reaches the port on its own address on the test bridge.
-          { type: 'portmap', capabilities: { portMappings: true }, snat: false },
-        ],
-      }),
-    );
-    writeFileSync(
-      join(dir, 'cni/50-run.conflist'),
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: `run-${tag}`,
-        plugins: [
-          {
-            type: 'bridge',
-            bridge,
-            isGateway: false,
-            ipMasq: false,
-            ipam: { type: 'host-local', ranges: [[{ subnet: `${subnet}.0/24`, rangeStart: `${subnet}.100`, rangeEnd: `${subnet}.150` }]], dataDir: join(dir, 'ipam') },
-          },
-        ],
-      }),
-    );
+    writeConflist(join(dir, 'cni/60-portmap.conflist'), `pm-${tag}`, [
+      isolatedBridge(bridge, { subnet: `${subnet}.0/24`, rangeStart: `${subnet}.160`, rangeEnd: `${subnet}.170` }, join(dir, 'ipam')),
+      // No SNAT: nothing masqueraded; the host reaches the port on its own address on the test bridge.
+      { type: 'portmap', capabilities: { portMappings: true }, snat: false },
+    ]);
+    writeConflist(join(dir, 'cni/50-run.conflist'), `run-${tag}`, [isolatedBridge(bridge, { subnet: `${subnet}.0/24`, rangeStart: `${subnet}.100`, rangeEnd: `${subnet}.150` }, join(dir, 'ipam'))]);
   });
   after(async () => {
     // portmap keeps its shared chain and the jumps to it: gone again if they were not there before.
