@@ -238,9 +238,9 @@ export class TaskService {
     });
     // The VM is the pod's: this server (and so QEMU and its helpers, started after) goes into the pod's host cgroup, where kubelet counts it.
     const placement = cgroupsPath ? joinPodCgroup(cgroupsPath, (cgroup, err) => this.o.log.warn({ err, cgroup }, "cannot join the pod's cgroup: the VM is not counted there")) : null;
-    // For `delete`, should this server die: there is a VM to clean up, and where.
-    writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.configPath ?? '', cgroups: placement?.made ?? [] }));
     try {
+      // For `delete`, should this server die: there is a VM to clean up, and where.
+      writeFileSync(join(this.o.bundle, SANDBOX_MARKER), JSON.stringify({ configPath: this.configPath ?? '', cgroups: placement?.made ?? [] }));
       await sandbox.start();
     } catch (err) {
       placement?.leave();
