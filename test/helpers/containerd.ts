@@ -129,6 +129,12 @@ export class PrivateContainerd {
       '  privileged_without_host_devices = true',
       `[${table}.runtimes.mayu.options]`,
       `  ConfigPath = "${this.mayuConfig}"`,
+      // containerd 2.x only: the same shim driven through the Sandbox API (no pause container). No options table:
+      // containerd 2.1 fails every container of such a pod whose runtime has options other than runc's (containerd
+      // PR 13360), so the shims take their configuration from MAYU_CONFIG in containerd's environment.
+      ...(this.version === '2.1'
+        ? [`[${table}.runtimes.mayu-sandbox]`, `  runtime_type = "${MAYU_RUNTIME}"`, '  sandboxer = "shim"', '  pod_annotations = ["io.mayu.*"]', '  privileged_without_host_devices = true']
+        : []),
     ];
   }
 
@@ -190,6 +196,7 @@ export class PrivateContainerd {
         // npm puts node_modules/.bin on PATH; only shimDir may provide the shim. The version's own binaries (its runc shim) come next.
         env: {
           ...process.env,
+          MAYU_CONFIG: this.mayuConfig,
           PATH: [this.o.shimDir ?? join(REPO_ROOT, 'node_modules/.bin'), this.binDir, ...(process.env.PATH ?? '').split(':').filter((p) => !p.includes('node_modules'))].join(':'),
         },
         stdio: ['ignore', log, log],

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDirSafely } from '@mayu/runtime';
-import { PrivateContainerd } from '../helpers/containerd.js';
+import { PrivateContainerd, type ContainerdVersion } from '../helpers/containerd.js';
 import { REPO_ROOT, TEST_TEMPLATE_DIR } from '../helpers/guest-factory.js';
 import { progress } from './stats.js';
 
@@ -26,7 +26,7 @@ export function stageInstall(root: string): void {
   if (install.status !== 0) throw new Error(`install-containerd failed: ${install.stderr}`);
 }
 
-export async function startInstalledContainerd(): Promise<InstalledContainerd> {
+export async function startInstalledContainerd(version: ContainerdVersion = '1.6'): Promise<InstalledContainerd> {
   const root = mkdtempSync('/run/mayu-bench-install-');
   try {
     stageInstall(root);
@@ -47,7 +47,7 @@ export async function startInstalledContainerd(): Promise<InstalledContainerd> {
             }
           })
       : [];
-  const ctrd = await PrivateContainerd.start({ shimDir: join(root, 'usr/local/bin'), guestImageDir: join(root, 'usr/share/mayu/guest-image') }).catch((err: unknown) => {
+  const ctrd = await PrivateContainerd.start({ version, shimDir: join(root, 'usr/local/bin'), guestImageDir: join(root, 'usr/share/mayu/guest-image') }).catch((err: unknown) => {
     removeDirSafely(root);
     throw err;
   });

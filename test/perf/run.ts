@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { bootBench, formatBootBench } from './boot.bench.js';
 import { agentRssBench, execBench, readBench, runTrueBench, type Comparison } from './containers.bench.js';
-import { criBench } from './cri.bench.js';
+import { criBench, type CriHandler } from './cri.bench.js';
+import { CONTAINERD_VERSIONS, type ContainerdVersion } from '../helpers/containerd.js';
 import { ctrRunBench } from './ctr.bench.js';
 import { densityBench } from './density.bench.js';
 import { enginesBench, type EngineRow } from './engines.bench.js';
@@ -18,7 +19,7 @@ const header = `${''.padEnd(30)} ${'median'.padStart(9)} ${'min'.padStart(9)} ${
 const comparison = (title: string, c: Comparison, mayuLabel = 'mayu', runcLabel = 'runc', unit = 'ms'): string =>
   [title, header, row(mayuLabel, c.mayu, unit), row(runcLabel, c.runc, unit), `ratio mayu / runc (medians): ${c.ratio.toFixed(2)}x`].join('\n');
 
-async function bench(name: Name, runs: number, toml: string, pods: number[]): Promise<{ text: string; json: unknown }> {
+async function bench(name: Name, runs: number, toml: string, pods: number[], containerd: ContainerdVersion[]): Promise<{ text: string; json: unknown }> {
   switch (name) {
     case 'boot': {
       const r = await bootBench(runs, toml, 'cold');
@@ -80,19 +81,29 @@ async function bench(name: Name, runs: number, toml: string, pods: number[]): Pr
       };
     }
     case 'cri': {
-      const r = await criBench(runs);
+      const results = [];
+      for (const version of containerd) results.push(await criBench(runs, version));
+      const label: Record<CriHandler, string> = { runc: 'runc', mayu: 'mayu (pause container)', 'mayu-sandbox': 'mayu (Sandbox API)' };
       return {
-        text: [
-          comparison(`CRI RunPodSandbox -> StartContainer (one container, CNI network), ${runs} pods each, alternating`, r.start, 'mayu (handler mayu)', 'runc'),
-          header,
-          row('mayu: RunPodSandbox', r.runPodSandbox.mayu),
-          row('runc: RunPodSandbox', r.runPodSandbox.runc),
-          row('mayu: Create+StartContainer', r.container.mayu),
-          row('runc: Create+StartContainer', r.container.runc),
-          row('mayu: Stop+RemovePodSandbox', r.teardown.mayu),
-          row('runc: Stop+RemovePodSandbox', r.teardown.runc),
-        ].join('\n'),
-        json: r,
+        text: results
+          .map((r) =>
+            [
+              `CRI RunPodSandbox -> StartContainer (one container, CNI network) on containerd ${r.containerd}, ${runs} pods each, in turn`,
+              header,
+              ...Object.entries(r.handlers).flatMap(([h, b]) => [
+                row(`${label[h as CriHandler]}`, b.start),
+                row('  RunPodSandbox', b.runPodSandbox),
+                row('  Create+StartContainer', b.container),
+                row('  Stop+RemovePodSandbox', b.teardown),
+              ]),
+              `ratio to runc (medians): ${Object.entries(r.handlers)
+                .filter(([h]) => h !== 'runc')
+                .map(([h, b]) => `${label[h as CriHandler]} ${b.ratio.toFixed(1)}x`)
+                .join(', ')}`,
+            ].join('\n'),
+          )
+          .join('\n\n'),
+        json: results,
       };
     }
     case 'density': {
@@ -194,22 +205,35 @@ async function bench(name: Name, runs: number, toml: string, pods: number[]): Pr
   }
 }
 
-/** `npm run bench -- <name>... [--runs N] [--pods N,N,...] [--json] [--config-toml TOML]` */
+/** `npm run bench -- <name>... [--runs N] [--pods N,N,...] [--containerd 1.6,1.7,2.1] [--json] [--config-toml TOML]` */
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
-    options: { runs: { type: 'string', default: '10' }, pods: { type: 'string', default: '1,5,10' }, json: { type: 'boolean', default: false }, 'config-toml': { type: 'string', default: '' } },
+    options: {
+      runs: { type: 'string', default: '10' },
+      pods: { type: 'string', default: '1,5,10' },
+      containerd: { type: 'string', default: '1.6' },
+      json: { type: 'boolean', default: false },
+      'config-toml': { type: 'string', default: '' },
+    },
     allowPositionals: true,
   });
   const names = (positionals.length > 0 ? positionals : ['boot']) as Name[];
   const runs = Number(values.runs);
   const pods = values.pods.split(',').map(Number);
-  if (names.some((n) => !BENCHMARKS.includes(n)) || !Number.isInteger(runs) || runs < 1 || pods.some((n) => !Number.isInteger(n) || n < 1)) {
-    process.stderr.write(`usage: npm run bench -- <${BENCHMARKS.join('|')}>... [--runs N] [--pods N,N,...] [--json] [--config-toml TOML]\n`);
+  const containerd = values.containerd.split(',') as ContainerdVersion[];
+  if (
+    names.some((n) => !BENCHMARKS.includes(n)) ||
+    !Number.isInteger(runs) ||
+    runs < 1 ||
+    pods.some((n) => !Number.isInteger(n) || n < 1) ||
+    containerd.some((v) => !(CONTAINERD_VERSIONS as readonly string[]).includes(v))
+  ) {
+    process.stderr.write(`usage: npm run bench -- <${BENCHMARKS.join('|')}>... [--runs N] [--pods N,N,...] [--containerd ${CONTAINERD_VERSIONS.join(',')}] [--json] [--config-toml TOML]\n`);
     return 2;
   }
   const results: Record<string, unknown> = {};
   for (const name of names) {
-    const r = await bench(name, runs, values['config-toml'], pods);
+    const r = await bench(name, runs, values['config-toml'], pods, containerd);
     results[name] = r.json;
     if (!values.json) process.stdout.write(`${r.text}\n\n`);
   }

@@ -11,6 +11,7 @@ export * from './host/guest-image.js';
 export * from './host/host-check.js';
 export { hostHasVhostVsock } from './host/vhost-vsock.js';
 export { cgroupDirOf, joinPodCgroup, leaveStartingCgroup, memberships as cgroupMemberships, removeCgroupDirs, type PodCgroupPlacement } from './host/cgroups.js';
+export { hostCgroupMetrics, type HostCgroupMetrics } from './host/cgroup-metrics.js';
 export type * from './hypervisor/hypervisor.js';
 export { QemuHypervisor } from './hypervisor/qemu/qemu-hypervisor.js';
 export { QmpClient, type QmpEvent } from './hypervisor/qemu/qmp-client.js';

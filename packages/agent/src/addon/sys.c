@@ -7,7 +7,8 @@
  * without an `ip` binary; setting the wall clock and reseeding the kernel's
  * random number generator (a VM restored from a template starts with the
  * template's); and a pod's own IPC and UTS namespaces, made and pinned by
- * bind mounts (a pod without a sandbox container shares those). Each throws an Error with `code` (the errno name),
+ * bind mounts, and its own PID namespace, held by a process that only reaps
+ * (a pod without a sandbox container shares those). Each throws an Error with `code` (the errno name),
  * `errno` and `syscall` on failure, like Node's own errors.
  */
 #define _GNU_SOURCE
@@ -25,7 +26,10 @@
 #include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -436,6 +440,70 @@ static napi_value js_pin_namespaces(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * The body of a pod's PID namespace holder: PID 1 there, it does nothing but
+ * reap what is reparented to it (as the pause container does) until it is
+ * killed. Only async-signal-safe calls: it is a fork of a threaded process.
+ */
+static void hold_pid_namespace(void) {
+  syscall(SYS_close_range, 3U, ~0U, 0U);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  for (;;) {
+    int sig = 0;
+    sigwait(&chld, &sig);
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+  }
+}
+
+/*
+ * spawnPidNamespaceHolder(): a process in a new PID namespace, its PID 1,
+ * that holds it for the containers of a pod without a sandbox container to
+ * join (/proc/PID/ns/pid); returns its pid here. The intermediate child that
+ * unshares exits at once, so the holder is reparented to init, which reaps it
+ * once the agent kills it.
+ */
+static napi_value js_spawn_pid_namespace_holder(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return throw_errno(env, errno, "pipe2", "pid namespace holder");
+  pid_t child = fork();
+  if (child < 0) {
+    int err = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return throw_errno(env, err, "fork", "pid namespace holder");
+  }
+  if (child == 0) {
+    int answer = -1;
+    if (unshare(CLONE_NEWPID) != 0) answer = -errno;
+    else {
+      pid_t holder = fork();
+      if (holder == 0) hold_pid_namespace();
+      answer = holder < 0 ? -errno : holder;
+    }
+    ssize_t n = write(fds[1], &answer, sizeof answer);
+    _exit(n == (ssize_t)sizeof answer ? 0 : 1);
+  }
+  close(fds[1]);
+  int answer = 0;
+  ssize_t n;
+  do n = read(fds[0], &answer, sizeof answer);
+  while (n < 0 && errno == EINTR);
+  int err = n == (ssize_t)sizeof answer ? 0 : (n < 0 ? errno : EIO);
+  close(fds[0]);
+  while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
+  }
+  if (err) return throw_errno(env, err, "read", "pid namespace holder");
+  if (answer < 0) return throw_errno(env, -answer, "unshare", "CLONE_NEWPID");
+  napi_value out;
+  napi_create_int32(env, answer, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -451,6 +519,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rtnetlink", NULL, js_rtnetlink, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pinNamespaces", NULL, js_pin_namespaces, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"spawnPidNamespaceHolder", NULL, js_spawn_pid_namespace_holder, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -69,9 +69,11 @@ export interface ContainerManagerOptions {
   podNamespacesDir?: string;
   /** Makes and pins the pod's IPC and UTS namespaces on DIR/ipc and DIR/uts; returns what unpins them. Default: the agent's addon (pinNamespaces). */
   pinNamespaces?: (dir: string, hostname: string) => () => void;
+  /** Starts the process that holds the pod's own PID namespace (its PID 1); returns its pid. Default: the agent's addon (spawnPidNamespaceHolder). */
+  spawnPidHolder?: () => number;
 }
 
-/** The pod's own namespaces (a pod without a sandbox container shares these). */
+/** The pod's own namespaces pinned by bind mounts (a pod without a sandbox container shares these, and a PID namespace held by a process). */
 const POD_NAMESPACE_TYPES = ['ipc', 'uts'] as const;
 
 /** Pins through the agent's addon; unpinned by lazy unmounts. */
@@ -136,6 +138,9 @@ export class ContainerManager {
   private hostname = '';
   /** Unpins the pod's own namespaces, once they are made (on first use). */
   private unpinPodNamespaces: (() => void) | null = null;
+  private readonly spawnPidHolder: () => number;
+  /** The pid of the process holding the pod's own PID namespace, once made (on first use). */
+  private pidHolder: number | null = null;
 
   constructor(
     private readonly log: Logger,
@@ -150,6 +155,7 @@ export class ContainerManager {
     this.sethostname = options.sethostname ?? ((name) => sys().sethostname(name));
     this.podNamespacesDir = options.podNamespacesDir ?? POD_NAMESPACES_DIR;
     this.pinNamespaces = options.pinNamespaces ?? pinWithAddon;
+    this.spawnPidHolder = options.spawnPidHolder ?? (() => sys().spawnPidNamespaceHolder());
   }
 
   get count(): number {
@@ -173,16 +179,33 @@ export class ContainerManager {
     unmountAll(this.sandboxUnmounts);
     this.unpinPodNamespaces?.();
     this.unpinPodNamespaces = null;
+    if (this.pidHolder !== null) {
+      try {
+        process.kill(this.pidHolder, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      this.pidHolder = null;
+    }
   }
 
   /**
    * The pod's own IPC and UTS namespaces (the sandbox's hostname in the
    * latter), for a pod that has no sandbox container to share them: made
-   * and pinned on first use, like cri-o's pinns does on the host.
+   * and pinned on first use, like cri-o's pinns does on the host. Its PID
+   * namespace (a pod that shares its processes) is held by a process that is
+   * PID 1 there and reaps, as the pause container does; also made on first use.
    */
   private podNamespace(type: ShareableNamespace): string {
+    if (type === 'pid') {
+      if (this.pidHolder === null) {
+        this.pidHolder = this.spawnPidHolder();
+        this.log.info({ event: 'pod.pid_namespace', holder: this.pidHolder }, "the pod's own PID namespace made");
+      }
+      return `/proc/${this.pidHolder}/ns/pid`;
+    }
     if (!(POD_NAMESPACE_TYPES as readonly string[]).includes(type)) {
-      throw invalidArgument('share_namespaces.types', type, 'a pod without a sandbox container has no PID namespace to share (only its IPC and UTS namespaces)');
+      throw invalidArgument('share_namespaces.types', type, 'is not a namespace a pod without a sandbox container keeps (its IPC, UTS and PID namespaces)');
     }
     if (!this.unpinPodNamespaces) {
       mkdirSync(this.podNamespacesDir, { recursive: true, mode: 0o700 });

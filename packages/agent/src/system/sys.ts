@@ -23,6 +23,8 @@ export interface SysNative {
   rtnetlink(message: Buffer): void;
   /** New IPC and UTS namespaces (with `hostname`), pinned on DIR/ipc and DIR/uts (empty files); the caller stays in its own. */
   pinNamespaces(dir: string, hostname: string): void;
+  /** A process in a new PID namespace, PID 1 there, that only reaps until killed: its pid here. */
+  spawnPidNamespaceHolder(): number;
 }
 
 /** umount2(2) flags. */

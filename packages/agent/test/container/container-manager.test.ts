@@ -368,7 +368,7 @@ describe('container manager (fake crun)', function () {
       assert.equal(config.linux.cgroupsPath, '/mayu/c1');
     });
 
-    it("a pod without a sandbox container: its containers join the pod's own IPC and UTS namespaces, made once with the sandbox's hostname; never a PID namespace", async () => {
+    it("a pod without a sandbox container: its containers join the pod's own IPC and UTS namespaces, made once with the sandbox's hostname, and its PID namespace, held by a process made once; all gone with the sandbox", async () => {
       g.manager.createSandbox({ sandboxId: 'pod', hostname: 'pod-host', dns: [], storages: [], sandboxPidns: false, annotations: {} });
       const podNs = join(g.dir, 'pod-ns');
       await g.create('c1', ['sleep', '30'], { shareNamespaces: { containerId: '', types: ['ipc', 'uts'] } });
@@ -376,13 +376,17 @@ describe('container manager (fake crun)', function () {
       assert.deepEqual(g.pins, [{ dir: podNs, hostname: 'pod-host' }], 'made once, on first use');
       assert.deepEqual(g.bundleConfig('c1').linux.namespaces, [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc', path: join(podNs, 'ipc') }, { type: 'uts', path: join(podNs, 'uts') }]);
       assert.deepEqual(g.bundleConfig('c2').linux.namespaces.at(-1), { type: 'uts', path: join(podNs, 'uts') });
-      await assert.rejects(g.create('c3', ['true'], { shareNamespaces: { containerId: '', types: ['pid'] } }), {
-        code: 'ERR_INVALID_ARGUMENT',
-        message: /share_namespaces\.types: a pod without a sandbox container has no PID namespace to share/,
-      });
-      assert.equal(existsSync(join(g.containersDir, 'c3')), false, 'nothing of the refused container is left');
+      assert.equal(g.pidHolders.length, 0, 'no PID namespace until a container shares it');
+      await g.create('c3', ['sleep', '30'], { shareNamespaces: { containerId: '', types: ['pid', 'ipc'] } });
+      await g.create('c4', ['sleep', '30'], { shareNamespaces: { containerId: '', types: ['pid'] } });
+      const holder = g.pidHolders[0];
+      assert.equal(g.pidHolders.length, 1, 'one holder, made on first use');
+      assert.deepEqual(g.bundleConfig('c3').linux.namespaces, [{ type: 'uts' }, { type: 'mount' }, { type: 'pid', path: `/proc/${holder?.pid}/ns/pid` }, { type: 'ipc', path: join(podNs, 'ipc') }]);
+      assert.deepEqual(g.bundleConfig('c4').linux.namespaces.at(-1), { type: 'pid', path: `/proc/${holder?.pid}/ns/pid` });
+      const killed = new Promise((resolve) => holder?.once('exit', (_code, signal) => resolve(signal)));
       await g.manager.destroySandbox();
       assert.deepEqual(g.pins.at(-1), { dir: podNs, hostname: '(unpinned)' }, 'unpinned with the sandbox');
+      assert.equal(await killed, 'SIGKILL', "the PID namespace's holder is killed with the sandbox");
     });
 
     it('refuses to join an unknown container or one that has exited', async () => {

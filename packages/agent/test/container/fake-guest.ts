@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,8 @@ export class FakeGuest {
   readonly manager: ContainerManager;
   /** Each pinning of the pod's own namespaces (and each unpinning, as hostname "(unpinned)"). */
   readonly pins: { dir: string; hostname: string }[] = [];
+  /** The processes made to hold the pod's own PID namespace (real `sleep`s here; the manager kills them). */
+  readonly pidHolders: ChildProcess[] = [];
   private readonly reportsFile = join(this.dir, 'exit-reports');
   private reportsRead = 0;
   private readonly poller: NodeJS.Timeout;
@@ -108,6 +111,11 @@ export class FakeGuest {
       pinNamespaces: (dir, hostname) => {
         this.pins.push({ dir, hostname });
         return () => this.pins.push({ dir, hostname: '(unpinned)' });
+      },
+      spawnPidHolder: () => {
+        const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+        this.pidHolders.push(holder);
+        return holder.pid ?? 0;
       },
     });
     this.poller = setInterval(() => this.readReports(), 5);

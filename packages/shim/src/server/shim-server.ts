@@ -1,7 +1,7 @@
 import { closeSync, constants, openSync, writeFileSync, writeSync, type WriteStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { GRPC_STATUS_OF, isMayuError, MayuError, taskWire } from '@mayu/protocol';
+import { GRPC_STATUS_OF, isMayuError, MayuError, sandboxWire, taskWire } from '@mayu/protocol';
 import { TtrpcServer, type ServerOptions } from '@mayu/ttrpc';
 import { native, peerCredentials } from '@mayu/vsock';
 import pino, { type Logger } from 'pino';
@@ -10,6 +10,7 @@ import { shimConfig } from '../config.js';
 import { EventPublisher } from '../events/publisher.js';
 import type { ShimFlags } from '../flags.js';
 import { withSystemPath } from '@mayu/runtime';
+import { SandboxService } from './sandbox-service.js';
 import { TaskService } from './task-service.js';
 
 /** The fd `start` reads "ready" from. */
@@ -134,6 +135,8 @@ export async function serve(f: ShimFlags): Promise<void> {
     });
     server = new TtrpcServer(shimServerOptions(log.child({ subsystem: 'ttrpc' })));
     server.addService(taskWire.TaskDefinition, tasks.implementation());
+    // containerd 2.x with sandboxer = "shim" drives the pod through the Sandbox API on the same socket.
+    server.addService(sandboxWire.SandboxDefinition, new SandboxService(f.id, bundle, tasks, log.child({ subsystem: 'sandbox' })).implementation());
     await listenShimSocket(server, path, log);
   } catch (err) {
     report(`error: ${(err as Error).message}`);

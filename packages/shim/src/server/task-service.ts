@@ -1,7 +1,18 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { anyWire, cgroupsV2Wire, eventsWire, MayuError, podRoleOf, taskWire, type ExitStatus, type ProcessRef } from '@mayu/protocol';
-import { joinPodCgroup, podSharedNamespaces, resolveHostNamespaces, Sandbox, vmSizeFromSpec, type PodCgroupPlacement, type RuntimeConfig, type SandboxOptions } from '@mayu/runtime';
+import {
+  hostCgroupMetrics,
+  joinPodCgroup,
+  type HostCgroupMetrics,
+  podSharedNamespaces,
+  resolveHostNamespaces,
+  Sandbox,
+  vmSizeFromSpec,
+  type PodCgroupPlacement,
+  type RuntimeConfig,
+  type SandboxOptions,
+} from '@mayu/runtime';
 import type { ServiceImplementation } from '@mayu/ttrpc';
 import type { Logger } from 'pino';
 import { SANDBOX_MARKER } from '../address.js';
@@ -12,6 +23,7 @@ import { timestamp } from '../timestamp.js';
 import { parseStdio, ShimIo } from '../io/stdio.js';
 import { eventType as typeOf, metricsOf, STATUS_OF } from './task-wire.js';
 import { OomWatcher } from './oom-watcher.js';
+import { withPodFiles, type PodFileMount } from './pod-files.js';
 import { mountRootfs, unmountRootfs } from './rootfs-mounts.js';
 import { TaskProcess } from './task-process.js';
 
@@ -80,6 +92,27 @@ function rootfsOf(spec: { root?: { path?: unknown } }, bundle: string): string {
   return isAbsolute(path) ? path : join(bundle, path);
 }
 
+interface PodExit {
+  status: number;
+  at: Date;
+}
+
+/** A Sandbox-API pod's end: set once (StopSandbox, or its VM's death), awaited by WaitSandbox. */
+class PodEnd {
+  exit: PodExit | null = null;
+  /** The pod's /etc files (resolv.conf, hosts, hostname), bound into each container that does not mount them itself. */
+  constructor(readonly files: PodFileMount[]) {}
+
+  private resolve: (e: PodExit) => void = () => {};
+  readonly exited = new Promise<PodExit>((resolve) => (this.resolve = resolve));
+
+  end(status: number): void {
+    if (this.exit) return;
+    this.exit = { status, at: new Date() };
+    this.resolve(this.exit);
+  }
+}
+
 const notFound = (what: string): MayuError => new MayuError('ERR_NOT_FOUND', `${what} not found`);
 
 /**
@@ -95,13 +128,26 @@ export class TaskService {
   private placement: PodCgroupPlacement | null = null;
   private readonly containers = new Map<string, TaskContainer>();
   private shuttingDown = false;
+  /** StopSandbox is powering the VM off: its end is not a death. */
+  private stoppingPod = false;
   private oomWatcher: OomWatcher | null = null;
   private config: RuntimeConfig;
   private configPath: string | undefined;
+  /**
+   * The Sandbox API's pod (StartSandbox): a VM without a sandbox container,
+   * whose containers share the pod namespaces the agent keeps; null for a
+   * pod of the Task API alone (its sandbox container holds them).
+   */
+  private pod: PodEnd | null = null;
 
   constructor(private readonly o: TaskServiceOptions) {
     this.config = o.config;
     this.configPath = o.configPath;
+  }
+
+  /** How the host's namespaces are judged (runtime.host_namespaces of the configuration in use). */
+  get hostNamespaces(): 'refuse' | 'vm' {
+    return this.config.runtime.hostNamespaces;
   }
 
   get vmPid(): number {
@@ -151,6 +197,7 @@ export class TaskService {
     // A spec the guest cannot honour is refused before a VM is booted for it.
     Sandbox.checkContainerSpec(this.config, raw, { bundle: r.bundle, terminal: r.terminal });
     const shared = isSandbox ? [] : podSharedNamespaces(raw);
+    const spec = this.pod && !isSandbox ? withPodFiles(raw, this.pod.files) : raw;
     const rootfs = rootfsOf(raw, r.bundle);
     let mounted = false;
     try {
@@ -161,11 +208,11 @@ export class TaskService {
       const sandbox = await this.vm(raw, isSandbox);
       await sandbox.createContainer({
         id: r.id,
-        spec: raw,
+        spec,
         bundle: r.bundle,
         rootfs: 'own',
         stdio: { terminal: r.terminal, stdin: r.stdin !== '' },
-        shareNamespaces: shared.length > 0 ? { containerId: this.o.groupId, types: shared } : undefined,
+        shareNamespaces: shared.length > 0 ? { containerId: this.pod ? '' : this.o.groupId, types: shared } : undefined,
       });
       const io = new ShimIo({ stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal }, { id: r.id, namespace: this.o.namespace });
       const init = new TaskProcess(r.id, '', io, this.vmPid);
@@ -228,10 +275,13 @@ export class TaskService {
     const create = this.o.createSandbox ?? ((o: SandboxOptions) => Sandbox.create(o));
     const netns = podNetns(spec);
     const cgroupsPath = podCgroupsPath(spec);
+    const hostname = this.pod ? (spec as { hostname?: unknown }).hostname : undefined;
     const sandbox = create({
       id: this.o.groupId,
       config: this.config,
       log: this.o.vmLog,
+      // A Sandbox-API pod's hostname is its UTS namespace's, which the agent keeps for it (a sandbox container's spec sets its own).
+      ...(typeof hostname === 'string' && hostname !== '' ? { hostname } : {}),
       ...vmSizeFromSpec(spec, this.config.sandbox),
       // CNI has run in the pod's network namespace (containerd 1.6 runs it before the sandbox task): it becomes the VM's.
       ...(netns ? { network: { netns, portForward: true } } : {}),
@@ -378,10 +428,65 @@ export class TaskService {
   }
 
   private async shutdown(): Promise<Record<string, never>> {
-    if (this.containers.size > 0 || this.shuttingDown) return {};
+    // A Sandbox-API pod ends by ShutdownSandbox, not by its last container's Shutdown.
+    if (this.containers.size > 0 || this.shuttingDown || (this.pod && !this.pod.exit)) return {};
     this.shuttingDown = true;
     setImmediate(() => void this.close().finally(() => this.o.onShutdown()));
     return {};
+  }
+
+  // ---- the Sandbox API's pod (SandboxService) ------------------------------
+
+  /** StartSandbox: boots the pod's VM from the spec-shaped description CreateSandbox made; the VM's pid. */
+  async startPod(spec: unknown, files: PodFileMount[]): Promise<number> {
+    if (this.pod?.exit) throw new MayuError('ERR_INVALID_STATE', `sandbox ${this.o.groupId} has stopped`);
+    this.pod ??= new PodEnd(files);
+    await this.vm(spec, true);
+    return this.vmPid;
+  }
+
+  /** StopSandbox: the pod's VM powered off (what still runs in it is killed with it) and out of the pod's host cgroup; the server stays for the containers' Delete and ShutdownSandbox. */
+  async stopPod(timeoutSecs: number): Promise<void> {
+    const pod = this.pod;
+    if (!pod) throw new MayuError('ERR_INVALID_STATE', `sandbox ${this.o.groupId} was not started through the Sandbox API`);
+    if (pod.exit) return;
+    this.o.log.info({ event: 'sandbox.stopping', timeoutSecs, containers: [...this.containers.keys()] }, 'stopping the pod (Sandbox API)');
+    this.oomWatcher?.stop();
+    const sandbox = this.sandbox;
+    this.stoppingPod = true;
+    try {
+      await sandbox?.stop();
+    } finally {
+      this.stoppingPod = false;
+    }
+    for (const c of this.containers.values()) for (const p of [c.init, ...c.execs.values()]) if (p.status !== 'created') this.recordExit(c, p, 128 + 9);
+    this.placement?.leave();
+    this.placement = null;
+    rmSync(join(this.o.bundle, SANDBOX_MARKER), { force: true });
+    pod.end(0);
+  }
+
+  /** WaitSandbox: resolves when the pod has stopped (StopSandbox, or its VM died). */
+  podExited(): Promise<PodExit> {
+    if (!this.pod) throw new MayuError('ERR_INVALID_STATE', `sandbox ${this.o.groupId} was not started through the Sandbox API`);
+    return this.pod.exited;
+  }
+
+  /** SandboxStatus: the VM's pid, whether the pod runs, how many containers it has, and its end. */
+  podState(): { pid: number; running: boolean; containers: number; exit: PodExit | null } {
+    return { pid: this.sandbox ? this.vmPid : 0, running: this.sandbox !== null && this.pod !== null && !this.pod.exit, containers: this.containers.size, exit: this.pod?.exit ?? null };
+  }
+
+  /** SandboxMetrics: the pod's host cgroup's, where its VM is counted (none when it has none). */
+  podMetrics(): HostCgroupMetrics | null {
+    return this.placement ? hostCgroupMetrics(this.placement.dirs) : null;
+  }
+
+  /** ShutdownSandbox: the server ends, whatever is left (containerd has deleted the pod). */
+  shutdownPod(): void {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    setImmediate(() => void this.close().finally(() => this.o.onShutdown()));
   }
 
   /** Powers the VM off and flushes events (Shutdown, or the server stopping). */
@@ -475,10 +580,11 @@ export class TaskService {
   private watchVm(sandbox: Sandbox): void {
     void sandbox.exited().then((exit) => {
       this.oomWatcher?.stop();
-      if (this.shuttingDown) return;
+      if (this.shuttingDown || this.stoppingPod) return;
       const reason = sandbox.exitReason(exit);
       this.o.log.error({ event: 'vm.died', sandboxId: sandbox.id, containerIds: [...this.containers.keys()], reason }, `the VM exited: every process of the pod is gone (${reason})`);
       for (const c of this.containers.values()) for (const p of [c.init, ...c.execs.values()]) if (p.status !== 'created') this.recordExit(c, p, 255);
+      this.pod?.end(255);
     });
     this.oomWatcher = new OomWatcher(
       sandbox.agent,
