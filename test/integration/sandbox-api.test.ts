@@ -75,13 +75,14 @@ const qemuOf = (id: string): number[] =>
     return { code: r.exitCode, out: Buffer.from(r.stdout).toString() + Buffer.from(r.stderr).toString() };
   };
 
-  it('a pod with no pause container: its hostname and DNS, a VM sized for its limits and counted in its host cgroup, two containers sharing its IPC, UTS and PID namespaces, exec, port-forward, stats; stopped, its VM is gone; removed, its shim; nothing left', async () => {
+  it('a pod with no pause container: its hostname, DNS and sysctls, a VM sized for its limits and counted in its host cgroup, two containers sharing its IPC, UTS and PID namespaces, exec, port-forward, stats; stopped, its VM is gone; removed, its shim; nothing left', async () => {
     const kubepods = `/mayu-test-kubepods-${randomBytes(3).toString('hex')}`;
     try {
       const p = await runPod(
         'sbx',
         {
           cgroupParent: `${kubepods}/pod-sbx`,
+          sysctls: { 'net.ipv4.ping_group_range': '0 2147483647' },
           resources: criWire.LinuxContainerResources.fromPartial({ memoryLimitInBytes: 1n << 30n, cpuQuota: 200_000n, cpuPeriod: 100_000n }),
           securityContext: { privileged: false, namespaceOptions: criWire.NamespaceOption.fromPartial({ pid: criWire.NamespaceMode.POD }) },
         },
@@ -109,7 +110,10 @@ const qemuOf = (id: string): number[] =>
 
       const server = await container(p, 'server', ['sh', '-c', 'mkdir -p /www && echo page > /www/index.html && exec httpd -f -p 8080 -h /www']);
       const other = await container(p, 'other', ['sleep', '3600']);
-      const inServer = await execIn(server, 'hostname; cat /etc/resolv.conf; for n in ipc uts pid; do readlink /proc/self/ns/$n; done; nproc; grep MemTotal /proc/meminfo');
+      const inServer = await execIn(
+        server,
+        'hostname; cat /etc/resolv.conf; echo "ping_group_range $(cat /proc/sys/net/ipv4/ping_group_range)"; for n in ipc uts pid; do readlink /proc/self/ns/$n; done; nproc; grep MemTotal /proc/meminfo',
+      );
       const inOther = await execIn(other, 'hostname; for n in ipc uts pid; do readlink /proc/self/ns/$n; done; ps -o comm | sort -u | tr "\\n" " "');
       assert.equal(inServer.code, 0, inServer.out);
       const [hostname, ...rest] = inServer.out.trim().split('\n');
@@ -117,6 +121,7 @@ const qemuOf = (id: string): number[] =>
       assert.match(rest.join('\n'), /nameserver 10\.233\.0\.10/, "the pod's DNS server");
       assert.match(rest.join('\n'), /search default\.svc\.cluster\.local/, "the pod's search domains");
       assert.match(rest.join('\n'), /options ndots:5/, "the pod's DNS options");
+      assert.match(rest.join('\n'), /ping_group_range 0\s+2147483647/, "the pod's sysctls");
       const namespaces = (out: string): string[] => out.split('\n').filter((l) => /^(ipc|uts|pid):/.test(l));
       assert.deepEqual(namespaces(inOther.out), namespaces(inServer.out), 'both containers are in the same IPC, UTS and PID namespaces');
       assert.equal(namespaces(inServer.out).length, 3);

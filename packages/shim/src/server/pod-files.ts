@@ -45,10 +45,20 @@ export function writePodFiles(dir: string, pod: { hostname: string; dns: criWire
   });
 }
 
-/** A container's spec with the pod's files bound in where it mounts nothing itself. */
-export function withPodFiles<S>(raw: S, files: PodFileMount[]): S {
-  const spec = raw as { mounts?: { destination?: unknown }[] };
+/** What a container of a Sandbox-API pod gets from the pod, which a pause container's spec would otherwise hold. */
+export interface PodShares {
+  /** The pod's /etc files (resolv.conf, hosts, hostname). */
+  files: PodFileMount[];
+  /** The pod's sysctls (network ones go to the VM's namespace in the guest; the others to the container's, as the pod's). */
+  sysctls: Record<string, string>;
+}
+
+/** A container's spec with the pod's files bound in where it mounts nothing itself, and the pod's sysctls under its own. */
+export function withPodShares<S>(raw: S, pod: PodShares): S {
+  const spec = raw as { mounts?: { destination?: unknown }[]; linux?: { sysctl?: Record<string, string> } };
   const taken = new Set((Array.isArray(spec.mounts) ? spec.mounts : []).map((m) => m?.destination));
-  const added = files.filter((f) => !taken.has(f.destination));
-  return added.length === 0 ? raw : ({ ...spec, mounts: [...(spec.mounts ?? []), ...added] } as S);
+  const added = pod.files.filter((f) => !taken.has(f.destination));
+  const sysctl = Object.keys(pod.sysctls).length > 0 ? { ...pod.sysctls, ...(spec.linux?.sysctl ?? {}) } : undefined;
+  if (added.length === 0 && !sysctl) return raw;
+  return { ...spec, mounts: [...(spec.mounts ?? []), ...added], ...(sysctl ? { linux: { ...spec.linux, sysctl } } : {}) } as S;
 }

@@ -27,6 +27,8 @@ export interface PodRequest {
       resources?: { memory?: { limit: number }; cpu?: { quota: number; period: number } };
     };
   };
+  /** The pod's sysctls (linux.sysctls), which a pause container's spec would carry: each container gets them (its own win). */
+  sysctls: Record<string, string>;
   /** The pod's DNS configuration and hostname, for its /etc files. */
   dns: criWire.DNSConfig | undefined;
   hostname: string;
@@ -106,6 +108,7 @@ export function podRequestOf(r: sandboxWire.CreateSandboxRequest, hostNamespaces
         ...(memory || cpu ? { resources: { ...(memory ? { memory } : {}), ...(cpu ? { cpu } : {}) } } : {}),
       },
     },
+    sysctls: config?.linux?.sysctls ?? {},
     dns: config?.dnsConfig,
     hostname: config?.hostname ?? '',
   };
@@ -171,7 +174,7 @@ export class SandboxService {
   private async start(id: string): Promise<sandboxWire.StartSandboxResponse> {
     this.check(id);
     if (!this.pod) throw new MayuError('ERR_INVALID_STATE', `sandbox ${id} is not created: CreateSandbox first`);
-    const pid = await this.tasks.startPod(this.pod.spec, writePodFiles(join(this.bundle, 'pod-files'), this.pod));
+    const pid = await this.tasks.startPod(this.pod.spec, { files: writePodFiles(join(this.bundle, 'pod-files'), this.pod), sysctls: this.pod.sysctls });
     this.createdAt ??= new Date();
     this.log.info({ event: 'sandbox.started', pid }, 'sandbox started (Sandbox API)');
     return { pid, createdAt: timestamp(this.createdAt) };

@@ -23,7 +23,7 @@ import { timestamp } from '../timestamp.js';
 import { parseStdio, ShimIo } from '../io/stdio.js';
 import { eventType as typeOf, metricsOf, STATUS_OF } from './task-wire.js';
 import { OomWatcher } from './oom-watcher.js';
-import { withPodFiles, type PodFileMount } from './pod-files.js';
+import { withPodShares, type PodShares } from './pod-files.js';
 import { mountRootfs, unmountRootfs } from './rootfs-mounts.js';
 import { TaskProcess } from './task-process.js';
 
@@ -100,8 +100,8 @@ interface PodExit {
 /** A Sandbox-API pod's end: set once (StopSandbox, or its VM's death), awaited by WaitSandbox. */
 class PodEnd {
   exit: PodExit | null = null;
-  /** The pod's /etc files (resolv.conf, hosts, hostname), bound into each container that does not mount them itself. */
-  constructor(readonly files: PodFileMount[]) {}
+  /** The pod's /etc files (bound into each container that does not mount them itself) and sysctls. */
+  constructor(readonly shares: PodShares) {}
 
   private resolve: (e: PodExit) => void = () => {};
   readonly exited = new Promise<PodExit>((resolve) => (this.resolve = resolve));
@@ -197,7 +197,7 @@ export class TaskService {
     // A spec the guest cannot honour is refused before a VM is booted for it.
     Sandbox.checkContainerSpec(this.config, raw, { bundle: r.bundle, terminal: r.terminal });
     const shared = isSandbox ? [] : podSharedNamespaces(raw);
-    const spec = this.pod && !isSandbox ? withPodFiles(raw, this.pod.files) : raw;
+    const spec = this.pod && !isSandbox ? withPodShares(raw, this.pod.shares) : raw;
     const rootfs = rootfsOf(raw, r.bundle);
     let mounted = false;
     try {
@@ -438,9 +438,9 @@ export class TaskService {
   // ---- the Sandbox API's pod (SandboxService) ------------------------------
 
   /** StartSandbox: boots the pod's VM from the spec-shaped description CreateSandbox made; the VM's pid. */
-  async startPod(spec: unknown, files: PodFileMount[]): Promise<number> {
+  async startPod(spec: unknown, shares: PodShares): Promise<number> {
     if (this.pod?.exit) throw new MayuError('ERR_INVALID_STATE', `sandbox ${this.o.groupId} has stopped`);
-    this.pod ??= new PodEnd(files);
+    this.pod ??= new PodEnd(shares);
     await this.vm(spec, true);
     return this.vmPid;
   }

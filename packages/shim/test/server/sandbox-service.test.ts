@@ -37,6 +37,7 @@ describe('the Sandbox API: what CreateSandbox makes of CRI', () => {
         dnsConfig: { servers: ['10.0.0.10'], searches: ['svc.local'], options: ['ndots:5'] },
         linux: criWire.LinuxPodSandboxConfig.fromPartial({
           cgroupParent: '/kubepods/burstable/pod-1',
+          sysctls: { 'net.ipv4.ping_group_range': '0 1' },
           resources: criWire.LinuxContainerResources.fromPartial({ memoryLimitInBytes: 1n << 30n, cpuQuota: 150_000n, cpuPeriod: 100_000n }),
         }),
       }),
@@ -50,7 +51,7 @@ describe('the Sandbox API: what CreateSandbox makes of CRI', () => {
         resources: { memory: { limit: 1 << 30 }, cpu: { quota: 150_000, period: 100_000 } },
       },
     });
-    assert.deepEqual([r.hostname, r.dns?.servers], ['web-0', ['10.0.0.10']]);
+    assert.deepEqual([r.hostname, r.dns?.servers, r.sysctls], ['web-0', ['10.0.0.10'], { 'net.ipv4.ping_group_range': '0 1' }]);
     // Nothing but the sandbox id (ctr, or a client without a config): an unsized pod without a network.
     assert.deepEqual(podRequestOf(sandboxWire.CreateSandboxRequest.fromPartial({ sandboxId: 'pod' })).spec, { annotations: {}, linux: { namespaces: [] } });
   });
@@ -138,6 +139,7 @@ describe('SandboxService (fake hypervisor, fake agent)', () => {
         mounts: [{ destination: '/etc/hosts', type: 'bind', source: join(dir, 'kubelet-hosts'), options: ['rbind', 'ro'] }],
         annotations: { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'pod' },
         linux: {
+          sysctl: { 'net.core.somaxconn': '128' },
           namespaces: [{ type: 'pid' }, { type: 'ipc', path: '/proc/VMPID/ns/ipc' }, { type: 'uts', path: '/proc/VMPID/ns/uts' }, { type: 'mount' }, { type: 'network', path: '/proc/VMPID/ns/net' }],
         },
       }),
@@ -169,7 +171,16 @@ describe('SandboxService (fake hypervisor, fake agent)', () => {
 
   it("create → start (the VM's pid) → a container as Task.Create, in the pod's own namespaces with its files → Task.Shutdown keeps the pod → stop → wait → ShutdownSandbox", async () => {
     await assert.rejects(sandbox.startSandbox({ sandboxId: 'pod' }), { code: 'ERR_INVALID_STATE', message: /CreateSandbox first/ });
-    await sandbox.createSandbox(createRequest({ hostname: 'web-0', dnsConfig: { servers: ['10.0.0.10'], searches: [], options: [] } }, { netnsPath: '' }));
+    await sandbox.createSandbox(
+      createRequest(
+        {
+          hostname: 'web-0',
+          dnsConfig: { servers: ['10.0.0.10'], searches: [], options: [] },
+          linux: criWire.LinuxPodSandboxConfig.fromPartial({ sysctls: { 'net.ipv4.ping_group_range': '0 1', 'net.core.somaxconn': '1024' } }),
+        },
+        { netnsPath: '' },
+      ),
+    );
     await assert.rejects(sandbox.createSandbox(createRequest({})), { code: 'ERR_ALREADY_EXISTS' });
     const started = (await sandbox.startSandbox({ sandboxId: 'pod' })) as sandboxWire.StartSandboxResponse;
     assert.equal(made.length, 1, 'one VM');
@@ -186,7 +197,8 @@ describe('SandboxService (fake hypervisor, fake agent)', () => {
     await task.create(taskWire.CreateTaskRequest.fromPartial({ id: 'c1', bundle: join(dir, 'c1') }));
     const created = agentWire.CreateContainerRequest.decode(agent.lastRequest.get('CreateContainer') ?? Buffer.alloc(0));
     assert.deepEqual(created.shareNamespaces, { containerId: '', types: ['ipc', 'uts'] }, "the pod's own namespaces, which the agent keeps (no sandbox container)");
-    const guestSpec = JSON.parse(Buffer.from(created.ociSpecJson).toString()) as { mounts: { destination: string }[] };
+    const guestSpec = JSON.parse(Buffer.from(created.ociSpecJson).toString()) as { mounts: { destination: string }[]; linux: { sysctl?: Record<string, string> } };
+    assert.deepEqual(guestSpec.linux.sysctl, { 'net.ipv4.ping_group_range': '0 1', 'net.core.somaxconn': '128' }, "the pod's sysctls, the container's own winning");
     const destinations = guestSpec.mounts.map((m) => m.destination);
     assert.ok(destinations.includes('/etc/resolv.conf') && destinations.includes('/etc/hostname'), `the pod's files are bound in: ${destinations.join(', ')}`);
     assert.equal(destinations.filter((d) => d === '/etc/hosts').length, 1, "kubelet's /etc/hosts is kept, not doubled");

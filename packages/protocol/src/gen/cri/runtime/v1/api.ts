@@ -91,12 +91,16 @@ export interface LinuxSandboxSecurityContext {
 
 export interface LinuxPodSandboxConfig {
   cgroupParent: string;
-  securityContext:
-    | LinuxSandboxSecurityContext
-    | undefined;
+  securityContext: LinuxSandboxSecurityContext | undefined;
+  sysctls: { [key: string]: string };
   /** The RuntimeClass's overhead, and the sum of the pod's containers' limits (kubelet sends both). */
   overhead: LinuxContainerResources | undefined;
   resources: LinuxContainerResources | undefined;
+}
+
+export interface LinuxPodSandboxConfig_SysctlsEntry {
+  key: string;
+  value: string;
 }
 
 export interface DNSConfig {
@@ -981,7 +985,7 @@ export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext
 };
 
 function createBaseLinuxPodSandboxConfig(): LinuxPodSandboxConfig {
-  return { cgroupParent: "", securityContext: undefined, overhead: undefined, resources: undefined };
+  return { cgroupParent: "", securityContext: undefined, sysctls: {}, overhead: undefined, resources: undefined };
 }
 
 export const LinuxPodSandboxConfig: MessageFns<LinuxPodSandboxConfig> = {
@@ -992,6 +996,9 @@ export const LinuxPodSandboxConfig: MessageFns<LinuxPodSandboxConfig> = {
     if (message.securityContext !== undefined) {
       LinuxSandboxSecurityContext.encode(message.securityContext, writer.uint32(18).fork()).join();
     }
+    globalThis.Object.entries(message.sysctls).forEach(([key, value]: [string, string]) => {
+      LinuxPodSandboxConfig_SysctlsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
     if (message.overhead !== undefined) {
       LinuxContainerResources.encode(message.overhead, writer.uint32(34).fork()).join();
     }
@@ -1028,6 +1035,17 @@ export const LinuxPodSandboxConfig: MessageFns<LinuxPodSandboxConfig> = {
             }
 
             message.securityContext = LinuxSandboxSecurityContext.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = LinuxPodSandboxConfig_SysctlsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.sysctls[entry3.key] = entry3.value;
+            }
             continue;
           }
           case 4: {
@@ -1067,12 +1085,92 @@ export const LinuxPodSandboxConfig: MessageFns<LinuxPodSandboxConfig> = {
     message.securityContext = (object.securityContext !== undefined && object.securityContext !== null)
       ? LinuxSandboxSecurityContext.fromPartial(object.securityContext)
       : undefined;
+    message.sysctls = (globalThis.Object.entries(object.sysctls ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
     message.overhead = (object.overhead !== undefined && object.overhead !== null)
       ? LinuxContainerResources.fromPartial(object.overhead)
       : undefined;
     message.resources = (object.resources !== undefined && object.resources !== null)
       ? LinuxContainerResources.fromPartial(object.resources)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseLinuxPodSandboxConfig_SysctlsEntry(): LinuxPodSandboxConfig_SysctlsEntry {
+  return { key: "", value: "" };
+}
+
+export const LinuxPodSandboxConfig_SysctlsEntry: MessageFns<LinuxPodSandboxConfig_SysctlsEntry> = {
+  encode(message: LinuxPodSandboxConfig_SysctlsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinuxPodSandboxConfig_SysctlsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinuxPodSandboxConfig_SysctlsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LinuxPodSandboxConfig_SysctlsEntry>, I>>(
+    base?: I,
+  ): LinuxPodSandboxConfig_SysctlsEntry {
+    return LinuxPodSandboxConfig_SysctlsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LinuxPodSandboxConfig_SysctlsEntry>, I>>(
+    object: I,
+  ): LinuxPodSandboxConfig_SysctlsEntry {
+    const message = createBaseLinuxPodSandboxConfig_SysctlsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
