@@ -72,6 +72,8 @@ export class PrivateContainerd {
   /** The mayu configuration the shims use (state under `dir`). */
   readonly mayuConfig: string;
   readonly bridge: string;
+  /** Where this containerd (1.7+) finds CDI specs: the tests write theirs here. */
+  readonly cdiDir: string;
   private child: ChildProcess | undefined;
   private readonly socketsBefore: Set<string>;
   private readonly netnsBefore: Set<string>;
@@ -86,6 +88,7 @@ export class PrivateContainerd {
     this.dir = mkdtempSync('/run/mayu-test-ctrd-');
     this.address = join(this.dir, 'containerd.sock');
     this.mayuConfig = join(this.dir, 'mayu.toml');
+    this.cdiDir = join(this.dir, 'cdi');
     this.bridge = `mayu-t${randomBytes(3).toString('hex')}`;
     this.socketsBefore = new Set(entries(SHIM_SOCKET_DIR));
     this.netnsBefore = new Set(entries(NETNS_DIR));
@@ -111,6 +114,7 @@ export class PrivateContainerd {
     const imageDir = this.o.guestImageDir || backend ? `[sandbox]\n${backend}${this.o.guestImageDir ? `guest_image_dir = "${this.o.guestImageDir}"\n` : ''}` : '';
     writeFileSync(this.mayuConfig, `[runtime]\nstate_dir = "${join(d, 'mayu')}"\n${this.o.runtimeToml ?? ''}\n[factory]\ntemplate_dir = "${TEST_TEMPLATE_DIR}"\n${imageDir}${this.o.extraToml ?? ''}`);
     mkdirSync(join(d, 'cni-conf'), { recursive: true });
+    mkdirSync(this.cdiDir, { recursive: true });
     const subnet = `10.233.${72 + ((randomBytes(1)[0] ?? 0) % 100)}.0/24`;
     writeConflist(join(d, 'cni-conf', '10-mayu-test.conflist'), 'mayu-test', [isolatedBridge(this.bridge, { subnet }, join(d, 'cni-ipam'))]);
     writeFileSync(join(d, 'config.toml'), this.version === '2.1' ? this.configV3() : this.configV2());
@@ -163,6 +167,8 @@ export class PrivateContainerd {
       `[${cri}]`,
       `  sandbox_image = "${PAUSE_IMAGE}"`,
       '  restrict_oom_score_adj = true',
+      // CDI (1.7+): the tests' own spec directory, never the host's /etc/cdi.
+      ...(this.version === '1.6' ? [] : ['  enable_cdi = true', `  cdi_spec_dirs = ["${this.cdiDir}"]`]),
       ...this.criRuntimes(`${cri}.containerd`),
       `[${cri}.cni]`,
       '  bin_dir = "/usr/lib/cni"',
@@ -180,6 +186,8 @@ export class PrivateContainerd {
       `  sandbox = "${PAUSE_IMAGE}"`,
       `[${runtime}]`,
       '  restrict_oom_score_adj = true',
+      '  enable_cdi = true',
+      `  cdi_spec_dirs = ["${this.cdiDir}"]`,
       ...this.criRuntimes(`${runtime}.containerd`),
       `[${runtime}.cni]`,
       '  bin_dirs = ["/usr/lib/cni"]',

@@ -489,11 +489,17 @@ for (const version of containerdMatrix())
           hostname: 'pod-1-host',
           logDirectory: `${ctrd.dir}/pod-logs`,
           labels: {},
-          // Passed on by containerd (pod_annotations = ["io.mayu.*"]): sizes the pod's VM.
-          annotations: { 'io.mayu.memory_mib': '768' },
+          annotations: {},
           dnsConfig: undefined,
           linux: undefined,
         };
+        // A pod that sizes its own VM (the annotation reaches the shim: pod_annotations = ["io.mayu.*"]) takes what
+        // the scheduler never counted: refused by default (sandbox.size_annotations = "standalone"), naming it.
+        await assert.rejects(
+          cri.runPodSandbox({ config: { ...sandboxConfig, annotations: { 'io.mayu.memory_mib': '4096' } }, runtimeHandler: 'mayu' }),
+          /io\.mayu\.memory_mib.*Kubernetes pod.*sandbox\.size_annotations/,
+        );
+        assert.equal(ctrd.vms().length, 0, 'no VM for the refused pod');
         const { podSandboxId } = await cri.runPodSandbox({ config: sandboxConfig, runtimeHandler: 'mayu' });
         pod = podSandboxId;
         const status = (await cri.podSandboxStatus({ podSandboxId, verbose: false })).status;
@@ -530,7 +536,7 @@ for (const version of containerdMatrix())
 
         const mem = await cri.execSync({ containerId, cmd: ['grep', 'MemTotal', '/proc/meminfo'], timeout: 60n });
         const memTotalMib = Number(/(\d+) kB/.exec(Buffer.from(mem.stdout).toString())?.[1]) / 1024;
-        assert.ok(memTotalMib > 640 && memTotalMib <= 768, `the pod annotation sized the VM: MemTotal ${memTotalMib} MiB (default 512)`);
+        assert.ok(memTotalMib > 384 && memTotalMib <= 512, `the default VM size: MemTotal ${memTotalMib} MiB`);
 
         const ex = await cri.execSync({ containerId, cmd: ['sh', '-c', 'uname -r; hostname; echo err >&2; exit 3'], timeout: 60n });
         assert.equal(ex.exitCode, 3);

@@ -11,6 +11,8 @@ export interface SandboxConfig {
   /** The most vCPUs and MiB a sandbox may get, whatever its containers ask for. */
   maxVcpus: number;
   maxMemoryMib: number;
+  /** Who may size a VM by io.mayu.vcpus / io.mayu.memory_mib (see configuration.toml). */
+  sizeAnnotations: 'standalone' | 'always' | 'never';
   /** The built guest image; empty: looked for (see guestImageCandidates). */
   guestImageDir: string;
   /** Guest kernel; empty: from the guest image. */
@@ -92,6 +94,7 @@ export interface RawConfig {
     default_memory: number;
     max_vcpus: number;
     max_memory: number;
+    size_annotations: SandboxConfig['sizeAnnotations'];
     guest_image_dir: string;
     kernel: string;
     rootfs: SandboxConfig['rootfs'];
@@ -127,6 +130,7 @@ export function configFromRaw(raw: RawConfig, source: string, warnings: string[]
       defaultMemoryMib: s.default_memory,
       maxVcpus: s.max_vcpus,
       maxMemoryMib: s.max_memory,
+      sizeAnnotations: s.size_annotations,
       guestImageDir: s.guest_image_dir,
       kernel: s.kernel,
       rootfs: s.rootfs,

@@ -19,12 +19,29 @@ interface SizedSpec {
   linux?: { resources?: { cpu?: { quota?: number; period?: number }; memory?: { limit?: number } } };
 }
 
-function annotation(spec: SizedSpec, key: string, max: number, configKey: string): number | undefined {
+/**
+ * Whether a spec is a Kubernetes pod's (a sandbox or container of
+ * containerd's CRI, or of cri-o's), by the annotations both write on every
+ * spec they make; a standalone container (ctr, an engine) has none.
+ */
+export function isKubernetesSpec(spec: { annotations?: Record<string, string> }): boolean {
+  return Object.keys(spec.annotations ?? {}).some((k) => k.startsWith('io.kubernetes.cri.') || k.startsWith('io.kubernetes.cri-o.'));
+}
+
+function annotation(spec: SizedSpec, key: string, max: number, configKey: string, allowed: SandboxConfig['sizeAnnotations']): number | undefined {
   const raw = spec.annotations?.[key];
   if (raw === undefined) return undefined;
+  const pointer = `/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+  if (allowed === 'never') throw invalidArgument(pointer, raw, 'sizes the VM, which this configuration allows no one (sandbox.size_annotations = "never")');
+  if (allowed === 'standalone' && isKubernetesSpec(spec))
+    throw invalidArgument(
+      pointer,
+      raw,
+      'would size a Kubernetes pod\'s VM outside what the scheduler accounts for (its limits and the RuntimeClass overhead size it); allowed only for standalone containers (sandbox.size_annotations = "standalone"; "always" allows pods)',
+    );
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw invalidArgument(`/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, raw, `must be an integer from 1 to ${max} (sandbox.${configKey})`);
+    throw invalidArgument(pointer, raw, `must be an integer from 1 to ${max} (sandbox.${configKey})`);
   }
   return n;
 }
@@ -44,7 +61,9 @@ function mibOf(bytes: unknown): number {
 
 /**
  * The VM's vCPUs and memory for a container: the annotations when given
- * (at most max_vcpus / max_memory, else an error); else, as Kata does, the
+ * (at most max_vcpus / max_memory, and only where sandbox.size_annotations
+ * allows them — by default not for a Kubernetes pod — else an error); else,
+ * as Kata does, the
  * configured defaults plus what the container's limits ask for (CPU
  * quota/period rounded up, the memory limit in MiB) — for a pod's sandbox,
  * the pod's limits from CRI's sandbox annotations (containerd 1.7+) —
@@ -59,7 +78,7 @@ export function vmSizeFromSpec(spec: unknown, q: SandboxConfig): { vcpus: number
   const extraCpus = Math.max(cpusOf(cpu?.quota, cpu?.period), cpusOf(pod[SANDBOX_CPU_QUOTA_ANNOTATION], pod[SANDBOX_CPU_PERIOD_ANNOTATION]));
   const extraMib = Math.max(mibOf(s.linux?.resources?.memory?.limit), mibOf(pod[SANDBOX_MEMORY_ANNOTATION]));
   return {
-    vcpus: annotation(s, VCPUS_ANNOTATION, q.maxVcpus, 'max_vcpus') ?? Math.min(q.maxVcpus, q.defaultVcpus + extraCpus),
-    memoryMib: annotation(s, MEMORY_ANNOTATION, q.maxMemoryMib, 'max_memory') ?? Math.min(q.maxMemoryMib, q.defaultMemoryMib + extraMib),
+    vcpus: annotation(s, VCPUS_ANNOTATION, q.maxVcpus, 'max_vcpus', q.sizeAnnotations) ?? Math.min(q.maxVcpus, q.defaultVcpus + extraCpus),
+    memoryMib: annotation(s, MEMORY_ANNOTATION, q.maxMemoryMib, 'max_memory', q.sizeAnnotations) ?? Math.min(q.maxMemoryMib, q.defaultMemoryMib + extraMib),
   };
 }

@@ -78,6 +78,15 @@ describe('OCI spec for mayu run', () => {
     assert.deepEqual(vmSizeFromSpec(pod('-1', '0'), q), { vcpus: 1, memoryMib: 512 });
     assert.deepEqual(vmSizeFromSpec(pod('1e12', String(2 ** 50)), q), { vcpus: 8, memoryMib: 8192 });
     assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': 'many' } }, q), /\/annotations\/io.mayu.vcpus: must be an integer from 1 to 8 \(sandbox.max_vcpus\) \(got "many"\)/);
+    // A Kubernetes pod's size is its limits', not its own choice (sandbox.size_annotations, "standalone" by default).
+    const criPod = { annotations: { 'io.kubernetes.cri.container-type': 'sandbox', 'io.mayu.vcpus': '8' } };
+    assert.throws(() => vmSizeFromSpec(criPod, q), {
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /^\/annotations\/io.mayu.vcpus: would size a Kubernetes pod's VM .*sandbox.size_annotations = "standalone"/,
+    });
+    assert.throws(() => vmSizeFromSpec({ annotations: { 'io.kubernetes.cri-o.ContainerType': 'sandbox', 'io.mayu.memory_mib': '900' } }, q), /would size a Kubernetes pod's VM/);
+    assert.deepEqual(vmSizeFromSpec(criPod, { ...q, sizeAnnotations: 'always' }), { vcpus: 8, memoryMib: 512 }, '"always": pods too');
+    assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': '2' } }, { ...q, sizeAnnotations: 'never' }), /allows no one \(sandbox.size_annotations = "never"\)/);
     // A container limit never sizes the VM past the configuration's maximum; an explicit ask beyond it is an error.
     assert.deepEqual(vmSizeFromSpec({ linux: { resources: { cpu: { quota: 1e9, period: 1 }, memory: { limit: 2 ** 40 } } } }, q), { vcpus: 8, memoryMib: 8192 });
     assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.memory_mib': '100000' } }, q), /io.mayu.memory_mib: must be an integer from 1 to 8192 \(sandbox.max_memory\)/);

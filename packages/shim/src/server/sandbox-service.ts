@@ -101,7 +101,8 @@ export function podRequestOf(r: sandboxWire.CreateSandboxRequest, hostNamespaces
   return {
     spec: {
       ...(config?.hostname ? { hostname: config.hostname } : {}),
-      annotations: { ...(config?.annotations ?? {}), ...r.annotations },
+      // CRI's marks of a pod sandbox, as its pause container's spec would carry them (a Kubernetes pod: see sandbox.size_annotations).
+      annotations: { ...(config?.annotations ?? {}), ...r.annotations, ...(config ? { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': r.sandboxId } : {}) },
       linux: {
         ...(cgroupsPath ? { cgroupsPath } : {}),
         namespaces: r.netnsPath ? [{ type: 'network', path: r.netnsPath }] : [],

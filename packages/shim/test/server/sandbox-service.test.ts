@@ -44,7 +44,7 @@ describe('the Sandbox API: what CreateSandbox makes of CRI', () => {
     );
     assert.deepEqual(r.spec, {
       hostname: 'web-0',
-      annotations: { 'io.mayu.vcpus': '2' },
+      annotations: { 'io.mayu.vcpus': '2', 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'pod' },
       linux: {
         cgroupsPath: '/kubepods/burstable/pod-1/pod',
         namespaces: [{ type: 'network', path: '/var/run/netns/cni-1' }],

@@ -253,6 +253,7 @@ export interface ContainerConfig {
   stdinOnce: boolean;
   tty: boolean;
   linux: LinuxContainerConfig | undefined;
+  CDIDevices: CDIDevice[];
 }
 
 export interface ContainerConfig_LabelsEntry {
@@ -263,6 +264,11 @@ export interface ContainerConfig_LabelsEntry {
 export interface ContainerConfig_AnnotationsEntry {
   key: string;
   value: string;
+}
+
+/** A device by its CDI name (vendor.com/class=name), resolved by the runtime from its CDI specs. */
+export interface CDIDevice {
+  name: string;
 }
 
 export interface CreateContainerRequest {
@@ -3076,6 +3082,7 @@ function createBaseContainerConfig(): ContainerConfig {
     stdinOnce: false,
     tty: false,
     linux: undefined,
+    CDIDevices: [],
   };
 }
 
@@ -3122,6 +3129,9 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
     }
     if (message.linux !== undefined) {
       LinuxContainerConfig.encode(message.linux, writer.uint32(122).fork()).join();
+    }
+    for (const v of message.CDIDevices) {
+      CDIDevice.encode(v!, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -3257,6 +3267,14 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
             message.linux = LinuxContainerConfig.decode(reader, reader.uint32());
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.CDIDevices.push(CDIDevice.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3310,6 +3328,7 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
     message.linux = (object.linux !== undefined && object.linux !== null)
       ? LinuxContainerConfig.fromPartial(object.linux)
       : undefined;
+    message.CDIDevices = object.CDIDevices?.map((e) => CDIDevice.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3448,6 +3467,61 @@ export const ContainerConfig_AnnotationsEntry: MessageFns<ContainerConfig_Annota
     const message = createBaseContainerConfig_AnnotationsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCDIDevice(): CDIDevice {
+  return { name: "" };
+}
+
+export const CDIDevice: MessageFns<CDIDevice> = {
+  encode(message: CDIDevice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CDIDevice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCDIDevice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CDIDevice>, I>>(base?: I): CDIDevice {
+    return CDIDevice.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CDIDevice>, I>>(object: I): CDIDevice {
+    const message = createBaseCDIDevice();
+    message.name = object.name ?? "";
     return message;
   },
 };
