@@ -109,6 +109,22 @@ describe('mayu run / exec / ps / kill / logs / rm (real VMs)', () => {
     assert.match(shared.stdout, /^mayushared \/ 9p /);
   });
 
+  it("-m and --cpus (Docker's): the container holds 700 MiB within its 1 GiB limit in a VM sized for it, sees the CPUs, and its cgroup has exactly the limits; without them, the default VM cannot hold it", async () => {
+    const image = (await testImage()).layout;
+    const script =
+      'dd if=/dev/zero of=/dev/null bs=700M count=1 2>&1 | tail -n1; nproc; cat "/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max" "/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/cpu.max"';
+    const sized = await runMayu(['run', '--rm', '-m', '1g', '--cpus', '2', '--config', vms().configFile(), image, '--', 'sh', '-c', script]);
+    assert.equal(sized.code, 0, sized.stderr);
+    const [copied, cpus, memoryMax, cpuMax] = sized.stdout.trim().split('\n');
+    assert.match(copied ?? '', /^1\+0 records out/, `dd held a 700 MiB buffer: ${sized.stdout}`);
+    assert.ok(Number(cpus) >= 2, `nproc ${cpus}`);
+    assert.equal(memoryMax, String(1024 ** 3), "the container's cgroup has exactly its memory limit");
+    assert.equal(cpuMax, '200000 100000', 'and its CPU limit');
+    const unsized = await runMayu(['run', '--rm', '--config', vms().configFile(), image, '--', 'sh', '-c', 'dd if=/dev/zero of=/dev/null bs=700M count=1']);
+    assert.notEqual(unsized.code, 0, 'the default 512 MiB VM cannot hold it');
+    assert.equal((await runMayu(['run', '--rm', '-m', 'lots', '--config', vms().configFile(), image, '--', 'true'])).code, 125, 'a bad size is refused');
+  });
+
   it('detached: ps, exec, logs, kill and rm', async () => {
     const config = vms().configFile();
     const d = await runMayu(['run', '-d', '--name', 'svc', '--config', config, (await testImage()).layout, '--', 'sh', '-c', 'echo started; echo warn >&2; exec sleep 600']);

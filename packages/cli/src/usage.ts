@@ -10,7 +10,7 @@ commands:
   check [--config FILE] [--json]
         report what this host offers (KVM, vhost-vsock, QEMU, guest image)
   run [--rm] [-d] [-i] [-t] [-e K=V]... [-v SRC:DST[:ro][,rslave]]... [-w DIR] [-u UID[:GID]]
-      [--name ID] [--read-only] [--security-opt seccomp=unconfined]
+      [--name ID] [--read-only] [--security-opt seccomp=unconfined] [-m SIZE] [--cpus N]
       [--network none|ns:PATH|cni:NAME] [-p HOSTPORT:CTRPORT[/tcp|udp]]...
       [--config FILE] IMAGE [--] [CMD...]
         run a container in its own micro-VM; IMAGE is an OCI image layout
@@ -19,7 +19,9 @@ commands:
         (Docker's, in effect) unless --security-opt seccomp=unconfined.
         --network: none (default: lo only), an existing network namespace,
         or a CNI network from /etc/cni/net.d ($MAYU_CNI_CONF_DIR) whose
-        namespace mayu makes and removes with the container
+        namespace mayu makes and removes with the container.
+        -m/--memory (512m, 1g) and --cpus (1.5) limit the container as
+        Docker's do, and the VM gets them on top of its default size
   run --bundle DIR [-d] [-i] [-t] ID
         run an OCI bundle (DIR/config.json and its rootfs), as runc does
   exec [-i] [-t] [-e K=V]... [-w DIR] [-u USER] ID -- CMD...

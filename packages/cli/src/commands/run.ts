@@ -48,6 +48,37 @@ export function parseEnv(text: string): string {
   throw invalidArgument('--env', text, 'must be KEY=VALUE (or the name of a variable set here)');
 }
 
+const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** --memory as Docker takes it: bytes, or a number with b, k, m, g or t (binary units); at least 6 MiB, as Docker's minimum. */
+export function parseMemory(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([bkmgt]?)b?$/i.exec(text.trim());
+  const bytes = m ? Math.floor(Number(m[1]) * (MEMORY_UNITS[(m[2] ?? '').toLowerCase()] ?? NaN)) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 6 * 1024 * 1024) throw invalidArgument('--memory', text, 'must be a size of at least 6m (bytes, or a number with b, k, m, g)');
+  return bytes;
+}
+
+/** --cpus as Docker takes it: CPUs, fractions allowed, as a CFS quota over a 100 ms period. */
+export function parseCpus(text: string): { quota: number; period: number } {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n >= 0.01) || n > 1024) throw invalidArgument('--cpus', text, 'must be a number of CPUs from 0.01 (fractions allowed)');
+  return { quota: Math.round(n * 100_000), period: 100_000 };
+}
+
+/**
+ * The container's memory and CPU limits (--memory, --cpus) in its spec: its
+ * cgroup in the guest gets exactly them, and the VM is sized for them on top
+ * of the configured defaults, as the shim sizes a container's (vmSizeFromSpec).
+ */
+export function withLimits(spec: Record<string, unknown>, memory: string | undefined, cpus: string | undefined): Record<string, unknown> {
+  if (memory === undefined && cpus === undefined) return spec;
+  const linux = (spec.linux ?? {}) as { resources?: Record<string, unknown> };
+  const resources = { ...(linux.resources ?? {}) };
+  if (memory !== undefined) resources.memory = { ...(resources.memory ?? {}), limit: parseMemory(memory) };
+  if (cpus !== undefined) resources.cpu = { ...(resources.cpu ?? {}), ...parseCpus(cpus) };
+  return { ...spec, linux: { ...linux, resources } };
+}
+
 type RunValues = ReturnType<typeof parseRunArgs>['values'];
 
 function parseRunArgs(args: string[]) {
@@ -70,6 +101,8 @@ function parseRunArgs(args: string[]) {
       'security-opt': { type: 'string', multiple: true, default: [] },
       network: { type: 'string' },
       publish: { type: 'string', short: 'p', multiple: true, default: [] },
+      memory: { type: 'string', short: 'm' },
+      cpus: { type: 'string' },
       config: { type: 'string' },
     },
   });
@@ -145,6 +178,7 @@ export async function runCommand(args: string[], log: Logger): Promise<number> {
     if (!image) throw new UsageError('run needs an IMAGE (an OCI layout, an OCI archive or a rootfs directory)');
     req = await imageRequest(image, cmd, values.name ?? `run-${randomBytes(4).toString('hex')}`, values, log);
   }
+  req.spec = withLimits(req.spec, values.memory, values.cpus);
   if (values.detach && (values.interactive || values.tty)) throw new UsageError('-d cannot be combined with -i or -t: attach with mayu exec instead');
   req.network = resolveRunNetwork(parseRunNetwork(values.network, values.publish), config.runtime.hostNamespaces, (path) =>
     log.warn({ netns: path }, 'the host\'s own network namespace: the run gets the VM\'s network instead (runtime.host_namespaces = "vm")'),

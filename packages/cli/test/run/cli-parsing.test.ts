@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseEnv, parseVolume, seccompOption } from '../../src/commands/run.js';
+import { parseCpus, parseEnv, parseMemory, parseVolume, seccompOption, withLimits } from '../../src/commands/run.js';
+import { loadConfig, vmSizeFromSpec } from '@mayu/runtime';
 import { parseSignal } from '../../src/run/attach.js';
 import { createRun, getRun, listRuns, ownerAlive, removeRun, updateRun, type RunRecord } from '../../src/run/run-records.js';
 
@@ -30,6 +31,21 @@ describe('mayu run options', () => {
     assert.equal(parseEnv('MAYU_TEST_VAR'), 'MAYU_TEST_VAR=x');
     assert.throws(() => parseEnv('=v'), /--env: must be KEY=VALUE/);
     assert.throws(() => parseEnv('MAYU_UNSET_VAR_42'), /--env/);
+  });
+
+  it("-m/--memory and --cpus as Docker's: the container's limits in its spec, and a VM sized for them on top of the defaults", () => {
+    assert.equal(parseMemory('1g'), 1024 ** 3);
+    assert.equal(parseMemory('512M'), 512 * 1024 ** 2);
+    assert.equal(parseMemory('7340032'), 7 * 1024 ** 2);
+    assert.equal(parseMemory('1.5g'), 1.5 * 1024 ** 3);
+    for (const bad of ['', 'lots', '1x', '-1g', '4m', '1gg']) assert.throws(() => parseMemory(bad), { code: 'ERR_INVALID_ARGUMENT', message: /^--memory: must be a size/ }, bad);
+    assert.deepEqual(parseCpus('1.5'), { quota: 150_000, period: 100_000 });
+    for (const bad of ['0', 'two', '-1', '0.001', '1e3']) assert.throws(() => parseCpus(bad), { code: 'ERR_INVALID_ARGUMENT', message: /^--cpus: / }, bad);
+    const spec = withLimits({ linux: { resources: { pids: { limit: 10 } } } }, '1g', '2');
+    assert.deepEqual(spec.linux, { resources: { pids: { limit: 10 }, memory: { limit: 1024 ** 3 }, cpu: { quota: 200_000, period: 100_000 } } });
+    assert.deepEqual(vmSizeFromSpec(spec, loadConfig().sandbox), { vcpus: 3, memoryMib: 512 + 1024 }, 'the defaults plus the limits');
+    const none = { linux: {} };
+    assert.equal(withLimits(none, undefined, undefined), none, 'no flag: the spec as it was');
   });
 
   it('parses signals by name or number', () => {
