@@ -262,7 +262,7 @@ for (const version of containerdMatrix())
       assert.deepEqual(data, []);
     });
 
-    it("a pod's limits size its VM (containerd 1.7+ writes them on the sandbox): a pod limited to 1 GiB and 2 CPUs holds 700 MiB and sees 3 CPUs", async function () {
+    it("a pod's limits size its VM (containerd 1.7+ writes them on the sandbox): a pod limited to 1 GiB and 2 CPUs holds 700 MiB and sees 3 CPUs; one limited beyond max_memory is refused naming it", async function () {
       // containerd 1.6 passes no pod resources to a runtime: its VM keeps the default size (growing it at CreateContainer is issue 22).
       if (version === '1.6') this.skip();
       const p = await pod('sized', { resources: { memoryLimitInBytes: 2n ** 30n, cpuQuota: 200_000n, cpuPeriod: 100_000n } });
@@ -274,6 +274,9 @@ for (const version of containerdMatrix())
       const cpus = await execIn(c, 'nproc');
       assert.equal(cpus.code, 0);
       assert.ok(Number(cpus.out) >= 3, `nproc: ${cpus.out} (the default 1 and the pod's 2)`);
+      // A pod limited to more than any VM may have (max_memory, 8 GiB by default) is refused naming the limit; no VM is left.
+      await assert.rejects(pod('too-big', { resources: { memoryLimitInBytes: 16n * 2n ** 30n } }), /io\.kubernetes\.cri\.sandbox-memory.*more than a VM may have \(sandbox\.max_memory = 8192 MiB\)/);
+      assert.equal(ctrd.vms().length, 1, "only the sized pod's VM runs");
     });
 
     it("stats where kubelet reads them: a container's CPU and memory from its cgroup in the guest, the pod's from its host cgroup, which holds the VM; the same fields as runc's on this version; the pod's cgroup goes with the pod", async () => {

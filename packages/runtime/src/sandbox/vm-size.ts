@@ -68,7 +68,9 @@ function mibOf(bytes: unknown): number {
  * quota/period rounded up, the memory limit in MiB) — for a pod's sandbox,
  * the pod's limits from CRI's sandbox annotations (containerd 1.7+) —
  * capped at max_vcpus and max_memory: a limit never sizes a VM beyond what
- * the configuration allows.
+ * the configuration allows. A limit that alone exceeds max_vcpus or
+ * max_memory could never be given: it is refused, naming the field, the
+ * value and the key, rather than run in a VM that cannot honour it.
  */
 export function vmSizeFromSpec(spec: unknown, q: SandboxConfig): { vcpus: number; memoryMib: number } {
   const s = (spec ?? {}) as SizedSpec;
@@ -77,6 +79,17 @@ export function vmSizeFromSpec(spec: unknown, q: SandboxConfig): { vcpus: number
   // The container's own limits (a standalone container), or the pod's from CRI's sandbox annotations: the larger.
   const extraCpus = Math.max(cpusOf(cpu?.quota, cpu?.period), cpusOf(pod[SANDBOX_CPU_QUOTA_ANNOTATION], pod[SANDBOX_CPU_PERIOD_ANNOTATION]));
   const extraMib = Math.max(mibOf(s.linux?.resources?.memory?.limit), mibOf(pod[SANDBOX_MEMORY_ANNOTATION]));
+  const over = (field: string, value: unknown, what: string): never => {
+    throw invalidArgument(field, value, what);
+  };
+  if (cpusOf(cpu?.quota, cpu?.period) > q.maxVcpus)
+    over('/linux/resources/cpu/quota', cpu?.quota, `is ${cpusOf(cpu?.quota, cpu?.period)} CPUs over its period, more than a VM may have (sandbox.max_vcpus = ${q.maxVcpus})`);
+  if (cpusOf(pod[SANDBOX_CPU_QUOTA_ANNOTATION], pod[SANDBOX_CPU_PERIOD_ANNOTATION]) > q.maxVcpus)
+    over(`/annotations/${SANDBOX_CPU_QUOTA_ANNOTATION}`, pod[SANDBOX_CPU_QUOTA_ANNOTATION], `is the pod's CPU limit, more CPUs than a VM may have (sandbox.max_vcpus = ${q.maxVcpus})`);
+  if (mibOf(s.linux?.resources?.memory?.limit) > q.maxMemoryMib)
+    over('/linux/resources/memory/limit', s.linux?.resources?.memory?.limit, `is more memory than a VM may have (sandbox.max_memory = ${q.maxMemoryMib} MiB)`);
+  if (mibOf(pod[SANDBOX_MEMORY_ANNOTATION]) > q.maxMemoryMib)
+    over(`/annotations/${SANDBOX_MEMORY_ANNOTATION}`, pod[SANDBOX_MEMORY_ANNOTATION], `is the pod's memory limit, more than a VM may have (sandbox.max_memory = ${q.maxMemoryMib} MiB)`);
   return {
     vcpus: annotation(s, VCPUS_ANNOTATION, q.maxVcpus, 'max_vcpus', q.sizeAnnotations) ?? Math.min(q.maxVcpus, q.defaultVcpus + extraCpus),
     memoryMib: annotation(s, MEMORY_ANNOTATION, q.maxMemoryMib, 'max_memory', q.sizeAnnotations) ?? Math.min(q.maxMemoryMib, q.defaultMemoryMib + extraMib),

@@ -76,7 +76,15 @@ describe('OCI spec for mayu run', () => {
     });
     assert.deepEqual(vmSizeFromSpec(pod('200000', String(2 ** 30)), q), { vcpus: 3, memoryMib: 1536 });
     assert.deepEqual(vmSizeFromSpec(pod('-1', '0'), q), { vcpus: 1, memoryMib: 512 });
-    assert.deepEqual(vmSizeFromSpec(pod('1e12', String(2 ** 50)), q), { vcpus: 8, memoryMib: 8192 });
+    // Limits that fit are added to the defaults and capped; one that alone exceeds the maximum is refused, naming it.
+    assert.deepEqual(vmSizeFromSpec(pod('800000', String(8000 * 2 ** 20)), q), { vcpus: 8, memoryMib: 8192 });
+    assert.throws(() => vmSizeFromSpec(pod('100000', String(2 ** 50)), q), {
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /^\/annotations\/io.kubernetes.cri.sandbox-memory: is the pod's memory limit, more than a VM may have \(sandbox.max_memory = 8192 MiB\) \(got "1125899906842624"\)/,
+    });
+    assert.throws(() => vmSizeFromSpec(pod('1e12', '0'), q), /\/annotations\/io.kubernetes.cri.sandbox-cpu-quota: .*sandbox.max_vcpus = 8/);
+    assert.throws(() => vmSizeFromSpec({ linux: { resources: { memory: { limit: 9000 * 2 ** 20 } } } }, q), /\/linux\/resources\/memory\/limit: is more memory than a VM may have/);
+    assert.throws(() => vmSizeFromSpec({ linux: { resources: { cpu: { quota: 900000, period: 100000 } } } }, q), /\/linux\/resources\/cpu\/quota: is 9 CPUs over its period/);
     assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': 'many' } }, q), /\/annotations\/io.mayu.vcpus: must be an integer from 1 to 8 \(sandbox.max_vcpus\) \(got "many"\)/);
     // A Kubernetes pod's size is its limits', not its own choice (sandbox.size_annotations, "standalone" by default).
     const criPod = { annotations: { 'io.kubernetes.cri.container-type': 'sandbox', 'io.mayu.vcpus': '8' } };
@@ -87,8 +95,9 @@ describe('OCI spec for mayu run', () => {
     assert.throws(() => vmSizeFromSpec({ annotations: { 'io.kubernetes.cri-o.ContainerType': 'sandbox', 'io.mayu.memory_mib': '900' } }, q), /would size a Kubernetes pod's VM/);
     assert.deepEqual(vmSizeFromSpec(criPod, { ...q, sizeAnnotations: 'always' }), { vcpus: 8, memoryMib: 512 }, '"always": pods too');
     assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.vcpus': '2' } }, { ...q, sizeAnnotations: 'never' }), /allows no one \(sandbox.size_annotations = "never"\)/);
-    // A container limit never sizes the VM past the configuration's maximum; an explicit ask beyond it is an error.
-    assert.deepEqual(vmSizeFromSpec({ linux: { resources: { cpu: { quota: 1e9, period: 1 }, memory: { limit: 2 ** 40 } } } }, q), { vcpus: 8, memoryMib: 8192 });
+    // A container limit never sizes the VM past the configuration's maximum; one beyond it, or an explicit ask, is an error.
+    assert.deepEqual(vmSizeFromSpec({ linux: { resources: { cpu: { quota: 700000, period: 100000 }, memory: { limit: 8000 * 2 ** 20 } } } }, q), { vcpus: 8, memoryMib: 8192 });
+    assert.throws(() => vmSizeFromSpec({ linux: { resources: { cpu: { quota: 1e9, period: 1 } } } }, q), /\/linux\/resources\/cpu\/quota: is 1000000000 CPUs/);
     assert.throws(() => vmSizeFromSpec({ annotations: { 'io.mayu.memory_mib': '100000' } }, q), /io.mayu.memory_mib: must be an integer from 1 to 8192 \(sandbox.max_memory\)/);
   });
 });

@@ -196,6 +196,8 @@ export class TaskService {
     });
     // A spec the guest cannot honour is refused before a VM is booted for it.
     Sandbox.checkContainerSpec(this.config, raw, { bundle: r.bundle, terminal: r.terminal });
+    // A pod's container whose limits no VM may have (beyond max_vcpus / max_memory) is refused, naming them; the sandbox's are judged at boot.
+    if (!isSandbox) vmSizeFromSpec(raw, this.config.sandbox);
     const shared = isSandbox ? [] : podSharedNamespaces(raw);
     const spec = this.pod && !isSandbox ? withPodShares(raw, this.pod.shares) : raw;
     const rootfs = rootfsOf(raw, r.bundle);

@@ -204,6 +204,16 @@ describe('SandboxService (fake hypervisor, fake agent)', () => {
     assert.equal(destinations.filter((d) => d === '/etc/hosts').length, 1, "kubelet's /etc/hosts is kept, not doubled");
     assert.equal(readFileSync(join(dir, 'sandbox/pod-files/hostname'), 'utf8'), 'web-0\n');
 
+    // A container whose limit no VM may have is refused, naming it.
+    const big = JSON.parse(spec) as { linux: Record<string, unknown> };
+    big.linux.resources = { memory: { limit: 9000 * 2 ** 20 } };
+    mkdirSync(join(dir, 'c2/rootfs'), { recursive: true });
+    writeFileSync(join(dir, 'c2/config.json'), JSON.stringify(big));
+    await assert.rejects(task.create(taskWire.CreateTaskRequest.fromPartial({ id: 'c2', bundle: join(dir, 'c2') })), {
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /^\/linux\/resources\/memory\/limit: is more memory than a VM may have \(sandbox.max_memory = 8192 MiB\)/,
+    });
+
     // The container goes; its Task.Shutdown must not end a pod that still runs.
     await task.kill({ id: 'c1', execId: '', signal: 9, all: false });
     await task.delete({ id: 'c1', execId: '' });
