@@ -279,6 +279,39 @@ for (const version of containerdMatrix())
       assert.equal(ctrd.vms().length, 1, "only the sized pod's VM runs");
     });
 
+    it('in-place resize (UpdateContainerResources): a container grows past its old memory limit; shrunk below what it holds, what it cannot give back is OOM-killed in its own cgroup (as with runc on cgroup v2), never the VM; a limit no VM may have is refused', async () => {
+      const p = await pod('resize');
+      const limited = (mib: number) => criWire.LinuxContainerConfig.fromPartial({ resources: { memoryLimitInBytes: BigInt(mib) << 20n } });
+      const small = await container(p, { metadata: { name: 'small', attempt: 0 }, command: ['sleep', '3600'], linux: limited(32) });
+      // tail keeps all it read until it can write it, and sleep never reads: 48 MiB held.
+      const holder = await container(p, { metadata: { name: 'holder', attempt: 0 }, command: ['sh', '-c', 'head -c 50331648 /dev/zero | tail -c 50331648 | sleep 3600'], linux: limited(128) });
+      const hold48 = 'dd if=/dev/zero of=/dev/null bs=48M count=1';
+      assert.notEqual((await execIn(small, hold48)).code, 0, 'a 48 MiB block does not fit a 32 MiB limit');
+      await cri.updateContainerResources({ containerId: small, linux: limited(128).resources, annotations: {} });
+      const grown = await execIn(small, hold48);
+      assert.equal(grown.code, 0, `resized to 128 MiB, it fits: ${grown.out}`);
+      const limitFile = 'cat "/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max"';
+      assert.equal((await execIn(small, limitFile)).out.trim(), String(128 << 20));
+
+      // The holder shrunk to 16 MiB while it holds 48: as the kernel does under runc on cgroup v2, the limit is set and
+      // what cannot be reclaimed is OOM-killed inside the container's own cgroup (tail, holding the 48 MiB; sleep lives on).
+      const deadline = Date.now() + 120_000;
+      const workingSet = async (): Promise<bigint> => (await cri.containerStats({ containerId: holder })).stats?.memory?.workingSetBytes?.value ?? 0n;
+      while (Date.now() < deadline && (await workingSet()) < 48n << 20n) await sleep(500);
+      await cri.updateContainerResources({ containerId: holder, linux: limited(16).resources, annotations: {} });
+      while (Date.now() < deadline && (await workingSet()) > 16n << 20n) await sleep(500);
+      assert.ok((await workingSet()) <= 16n << 20n, `the holder's memory is within its new limit: ${await workingSet()}`);
+      assert.equal((await execIn(holder, limitFile)).out.trim(), String(16 << 20), 'its cgroup has the new limit');
+      // Whatever the holder's fate, the pod and its other container live on.
+      assert.equal((await cri.podSandboxStatus({ podSandboxId: p.id, verbose: false })).status?.state, criWire.PodSandboxState.SANDBOX_READY, 'the pod is ready after the shrink');
+      const alive = await execIn(small, 'echo alive');
+      assert.deepEqual([alive.code, alive.out.trim()], [0, 'alive'], 'the other container answers');
+      assert.equal(ctrd.vms().length, 1, 'the VM runs');
+
+      // Beyond what any VM may have: refused naming the limit.
+      await assert.rejects(cri.updateContainerResources({ containerId: small, linux: limited(16 * 1024).resources, annotations: {} }), /memory\/limit.*sandbox\.max_memory/);
+    });
+
     it("stats where kubelet reads them: a container's CPU and memory from its cgroup in the guest, the pod's from its host cgroup, which holds the VM; the same fields as runc's on this version; the pod's cgroup goes with the pod", async () => {
       // As kubelet's cgroupfs driver names them; the test makes and removes the parent, as kubelet does.
       const kubepods = `/mayu-test-kubepods-${randomBytes(3).toString('hex')}`;

@@ -567,6 +567,8 @@ export class TaskService {
     } catch (err) {
       throw new MayuError('ERR_INVALID_ARGUMENT', `update ${id}: resources: not JSON LinuxResources (${(err as Error).message})`);
     }
+    // A limit no VM may have (beyond max_vcpus / max_memory) is refused, naming it, as at create.
+    vmSizeFromSpec({ linux: { resources: parsed } }, this.config.sandbox);
     await this.requireSandbox().agent.updateContainer(id, parsed);
     return {};
   }
