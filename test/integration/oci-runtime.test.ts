@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mountsUnder } from '@mayu/runtime';
@@ -47,6 +47,39 @@ describe('mayu-runtime: the runc command line, driven as engines drive it (real 
     assert.deepEqual((await rt.run(['start', 'c1'])).stderr, 'cannot start a container that has stopped\n');
     assert.equal((await rt.run(['delete', 'c1'])).code, 0);
     assert.equal((await rt.run(['state', 'c1'])).stderr, 'container does not exist\n');
+    assertNothingLeft();
+  });
+
+  it("a user namespace of its own (podman --userns, Kubernetes hostUsers: false): root inside is the mapped id, the rootfs owned by the mapped ids is root's there, what it writes is the mapped id's on the host, and nothing is left", async () => {
+    const rootfs = join(work, 'rootfs-mapped');
+    mkdirSync(work, { recursive: true });
+    cpSync((await testImage()).rootfs, rootfs, { recursive: true, verbatimSymlinks: true });
+    // As an engine prepares an image for a mapped container: owned by the ids its root maps to.
+    execFileSync('chown', ['-R', '-h', '100000:100000', rootfs]);
+    const bundle = makeBundle(join(work, 'bu'), rootfs, ['sh', '-c', 'id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; stat -c "%u:%g" /; echo data > /written'], (s) => {
+      const linux = s.linux as { namespaces: { type: string }[]; uidMappings?: unknown; gidMappings?: unknown };
+      linux.namespaces.push({ type: 'user' });
+      linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.root = { path: 'rootfs', readonly: false };
+    });
+    const c = await rt.create('cu', bundle, { dir: work });
+    assert.equal(c.code, 0, c.stderrOfCommand());
+    assert.equal((await rt.run(['start', 'cu'])).code, 0);
+    assert.equal(await c.exited, 0, c.stderr());
+    const [uid, gid, uidMap, gidMap, rootOwner] = c.stdout().trim().split('\n');
+    assert.deepEqual([uid, gid, rootOwner], ['0', '0', '0:0'], "root inside, and the rootfs is root's there");
+    assert.deepEqual(
+      [uidMap?.trim().split(/\s+/), gidMap?.trim().split(/\s+/)],
+      [
+        ['0', '100000', '65536'],
+        ['0', '100000', '65536'],
+      ],
+      'the mapping, as the kernel shows it',
+    );
+    const written = statSync(join(bundle, 'rootfs/written'));
+    assert.deepEqual([written.uid, written.gid], [100000, 100000], "what it wrote is the mapped ids' on the host");
+    assert.equal((await rt.run(['delete', 'cu'])).code, 0);
     assertNothingLeft();
   });
 

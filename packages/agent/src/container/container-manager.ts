@@ -1,8 +1,8 @@
 import type { StdioOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   GUEST_CONTAINERS_DIR,
   GUEST_RUN_DIR,
@@ -216,6 +216,31 @@ export class ContainerManager {
     return join(this.podNamespacesDir, type);
   }
 
+  /**
+   * A container with a user namespace of its own runs as a mapped root that
+   * holds no privilege over the guest's directories: crun, already in that
+   * namespace, must still look up its rootfs (to make the mount above it
+   * private), so each directory on the way from / gets search permission for
+   * others — no read, so nothing there is listed. These are the guest's own
+   * directories (and the shared tree's, under the sandbox's state), never
+   * the host's outside it.
+   */
+  private openPathForMappedRoot(rootPath: string, id: string): void {
+    const opened: string[] = [];
+    for (let dir = dirname(rootPath); dir !== '/' && dir !== '.'; dir = dirname(dir)) {
+      const mode = statSync(dir).mode & 0o7777;
+      if ((mode & 0o001) !== 0) continue;
+      try {
+        chmodSync(dir, mode | 0o001);
+        opened.push(dir);
+      } catch (err) {
+        // The shared tree is read-only here: the host made its directories searchable (SharedTree).
+        if ((err as NodeJS.ErrnoException).code !== 'EROFS') throw err;
+      }
+    }
+    if (opened.length > 0) this.log.info({ containerId: id, opened }, "directories above a user-namespaced container's rootfs made searchable by its mapped root");
+  }
+
   async createContainer(o: CreateContainerOptions): Promise<void> {
     checkId('container_id', o.containerId);
     if (this.containers.has(o.containerId)) throw new MayuError('ERR_ALREADY_EXISTS', `container ${o.containerId} already exists`);
@@ -226,6 +251,7 @@ export class ContainerManager {
     try {
       unmounts = this.storage.mountAll(o.storages);
       if (!this.storage.exists(spec.root.path)) throw invalidArgument('/root/path', spec.root.path, 'does not exist in the guest');
+      if (createsUserNamespace(spec)) this.openPathForMappedRoot(spec.root.path, o.containerId);
       const joined = o.shareNamespaces ? this.joinNamespaces(spec, o.shareNamespaces) : spec;
       const { spec: shared, net } = takePodNetSysctls(joined);
       setPodNetSysctls(net);
@@ -534,6 +560,11 @@ export function startErrorCode(message: string): ErrorCode {
 }
 
 /** Whether a spec gives the container a PID namespace of its own (one without a path to join). */
+/** Whether the spec makes a user namespace of its own (one with mappings, not joined by path). */
+function createsUserNamespace(spec: { linux?: { namespaces?: { type: string; path?: string }[] } }): boolean {
+  return (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'user' && !ns.path);
+}
+
 function ownsPidNamespace(spec: { linux?: { namespaces?: { type: string; path?: string }[] } }): boolean {
   return (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && !ns.path);
 }

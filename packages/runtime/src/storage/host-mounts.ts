@@ -60,7 +60,8 @@ export async function bindMount(source: string, target: string, o: BindOptions):
   const src = openPathFd(real, 'directory-or-file');
   const isDir = src.stats.isDirectory();
   try {
-    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+    // Searchable, not listable: a user-namespaced container's mapped root must reach its rootfs through them (see SharedTree).
+    mkdirSync(dirname(target), { recursive: true, mode: 0o711 });
     if (isDir) mkdirSync(target, { mode: 0o700 });
     else closeSync(openSync(target, 'wx', 0o600));
     const dst = openPathFd(target, isDir ? 'directory' : 'file');

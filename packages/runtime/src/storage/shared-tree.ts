@@ -45,17 +45,23 @@ export class SharedTree {
     return `${GUEST_SHARE_DIRS[area]}/${rel}`;
   }
 
-  /** Makes the host-only tree (a shared mount) and each area's read-only slave copy. */
+  /**
+   * Makes the host-only tree (a shared mount) and each area's read-only slave
+   * copy. Its directories are searchable by anyone (0711, never listable):
+   * inside the sandbox's own 0700 state directory on the host, and in the
+   * guest so that a container with a user namespace of its own (a mapped
+   * root) can still reach its rootfs.
+   */
   async setUp(): Promise<void> {
     const root = this.privateRoot;
-    mkdirSync(root, { mode: 0o700 });
-    for (const area of this.areas) mkdirSync(join(root, area), { mode: 0o700 });
+    mkdirSync(root, { mode: 0o711 });
+    for (const area of this.areas) mkdirSync(join(root, area), { mode: 0o711 });
     await mountCommand('mount', ['--bind', root, root]);
     await mountCommand('mount', ['--make-private', root]);
     await mountCommand('mount', ['--make-shared', root]);
     for (const area of this.areas) {
       const exported = this.exportDir(area);
-      mkdirSync(exported, { recursive: true, mode: 0o700 });
+      mkdirSync(exported, { recursive: true, mode: 0o711 });
       await mountCommand('mount', ['--rbind', join(root, area), exported]);
       await mountCommand('mount', ['--make-rslave', exported]);
       await remount(exported, ['bind', 'ro', 'nosuid', 'nodev']);
