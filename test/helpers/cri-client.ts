@@ -88,6 +88,12 @@ export async function startPodContainer(cri: CriClient, pod: { podSandboxId: str
   return containerId;
 }
 
+/** A shell script in a container through ExecSync: its exit code, and its stdout then stderr as one text. */
+export async function execShell(cri: CriClient, containerId: string, script: string): Promise<{ code: number; out: string }> {
+  const r = await cri.execSync({ containerId, cmd: ['sh', '-c', script], timeout: 60n });
+  return { code: r.exitCode, out: Buffer.from(r.stdout).toString() + Buffer.from(r.stderr).toString() };
+}
+
 /** Stops and removes pods whatever state they are in (a failed test's), never throwing. */
 export async function removePodsQuietly(cri: CriClient, ids: string[]): Promise<void> {
   for (const id of ids)

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { criWire } from '@mayu/protocol';
 import { EXAMPLE_IMAGE, NET_TOOLS_IMAGE, containerdMatrix, PrivateContainerd } from '../helpers/containerd.js';
-import { CriClient, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
+import { CriClient, execShell, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
 import { ChannelStream } from '../helpers/k8s-stream.js';
 import { cgroupMounts, removeCgroupTree } from '../helpers/leftovers.js';
 
@@ -106,10 +106,7 @@ for (const version of containerdMatrix())
       return containerId;
     }
 
-    const execIn = async (containerId: string, script: string): Promise<{ code: number; out: string }> => {
-      const r = await cri.execSync({ containerId, cmd: ['sh', '-c', script], timeout: 60n });
-      return { code: r.exitCode, out: Buffer.from(r.stdout).toString() + Buffer.from(r.stderr).toString() };
-    };
+    const execIn = (containerId: string, script: string): Promise<{ code: number; out: string }> => execShell(cri, containerId, script);
 
     it('exec -it and attach with 64-character ids: stdin, a terminal at the size kubectl sends (resize), the exit code', async () => {
       const p = await pod('tty');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { criWire } from '@mayu/protocol';
 import { containerdMatrix, EXAMPLE_IMAGE, PrivateContainerd } from '../helpers/containerd.js';
-import { CriClient, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
+import { CriClient, execShell, podSandboxConfig, removePodsQuietly } from '../helpers/cri-client.js';
 import { ChannelStream } from '../helpers/k8s-stream.js';
 import { cgroupMounts, processesMentioning, removeCgroupTree } from '../helpers/leftovers.js';
 
@@ -70,10 +70,7 @@ const qemuOf = (id: string): number[] =>
     return containerId;
   }
 
-  const execIn = async (containerId: string, script: string): Promise<{ code: number; out: string }> => {
-    const r = await cri.execSync({ containerId, cmd: ['sh', '-c', script], timeout: 60n });
-    return { code: r.exitCode, out: Buffer.from(r.stdout).toString() + Buffer.from(r.stderr).toString() };
-  };
+  const execIn = (containerId: string, script: string): Promise<{ code: number; out: string }> => execShell(cri, containerId, script);
 
   it('a pod with no pause container: its hostname, DNS and sysctls, a VM sized for its limits and counted in its host cgroup, two containers sharing its IPC, UTS and PID namespaces, exec, port-forward, stats; stopped, its VM is gone; removed, its shim; nothing left', async () => {
     const kubepods = `/mayu-test-kubepods-${randomBytes(3).toString('hex')}`;
