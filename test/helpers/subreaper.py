@@ -28,9 +28,11 @@ def main():
             break
         if pid == first:
             out['cmd'] = status(ws)
-            # the command's result is known as soon as it exits; the rest follows
-            with open(result + '.cmd', 'w') as f:
+            # the command's result is known as soon as it exits; the rest follows. Written aside and renamed
+            # into place: a reader that sees the file must never read it empty (that read as status 0).
+            with open(result + '.cmd.tmp', 'w') as f:
                 f.write(str(out['cmd']))
+            os.replace(result + '.cmd.tmp', result + '.cmd')
         else:
             out['reaped'][str(pid)] = status(ws)
     with open(result + '.tmp', 'w') as f:
