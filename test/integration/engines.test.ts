@@ -18,6 +18,17 @@ function assertNoVmLeft(stateRoot: string): void {
   );
 }
 
+/** In a container limited to 1 GiB and 2 CPUs: a 700 MiB block (the default 512 MiB VM cannot hold it), the CPUs, its cgroup's limits. */
+const SIZED_SCRIPT = 'dd if=/dev/zero of=/dev/null bs=700M count=1 2>&1 | tail -n1; nproc; cg="/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)"; cat "$cg/memory.max" "$cg/cpu.max"';
+
+function assertSized(stdout: string): void {
+  const [copied, cpus, memoryMax, cpuMax] = stdout.trim().split('\n');
+  assert.match(copied ?? '', /^1\+0 records out/, `a 700 MiB block held: ${stdout}`);
+  assert.ok(Number(cpus) >= 2, `nproc ${cpus}`);
+  assert.equal(memoryMax, String(1024 ** 3), "the container's cgroup has exactly its memory limit");
+  assert.match(cpuMax ?? '', /^200000 100000$/, 'and its CPU limit');
+}
+
 describe('engines: podman runs its containers in mayu VMs through mayu-runtime (real podman, real VMs)', () => {
   let podman: PrivatePodman;
   // Before the factory's check for leftovers (hooks run in the order they are made): conmon's exit command
@@ -40,6 +51,13 @@ describe('engines: podman runs its containers in mayu VMs through mayu-runtime (
     const t = await podman.run(['run', '--rm', '-t', 'mayu-example', 'sh', '-c', 'tty; stty size']);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, /^\/dev\/pts\/\d+\r\n\d+ \d+\r\n$/);
+    assertNoVmLeft(vms().stateRoot);
+  });
+
+  it('--memory 1g --cpus 2 sizes the VM as the shim does: the container holds 700 MiB, sees 2 CPUs, and its cgroup has exactly its limits', async () => {
+    const r = await podman.run(['run', '--rm', '--memory', '1g', '--cpus', '2', 'mayu-example', 'sh', '-c', SIZED_SCRIPT]);
+    assert.equal(r.code, 0, r.stderr);
+    assertSized(r.stdout);
     assertNoVmLeft(vms().stateRoot);
   });
 
@@ -85,6 +103,13 @@ describe('engines: Docker 20.10 runs its containers in mayu VMs through mayu-run
     const tr = await finished(t);
     assert.equal(tr.code, 0, tr.stderr);
     assert.match(tr.stdout, /^\/dev\/pts\/\d+\r\n$/);
+    assertNoVmLeft(vms().stateRoot);
+  });
+
+  it('docker run -m 1g --cpus 2 sizes the VM as the shim does: the container holds 700 MiB, sees 2 CPUs, and its cgroup has exactly its limits', async () => {
+    const r = await docker.run(['run', '--rm', '--runtime', 'mayu', '--network', 'none', '-m', '1g', '--cpus', '2', 'mayu-example', 'sh', '-c', SIZED_SCRIPT]);
+    assert.equal(r.code, 0, r.stderr);
+    assertSized(r.stdout);
     assertNoVmLeft(vms().stateRoot);
   });
 
