@@ -28,10 +28,13 @@ export function isKubernetesSpec(spec: { annotations?: Record<string, string> })
   return Object.keys(spec.annotations ?? {}).some((k) => k.startsWith('io.kubernetes.cri.') || k.startsWith('io.kubernetes.cri-o.'));
 }
 
+/** An annotation's JSON pointer in the spec (RFC 6901: ~ and / escaped). */
+const annotationPointer = (key: string): string => `/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+
 function annotation(spec: SizedSpec, key: string, max: number, configKey: string, allowed: SandboxConfig['sizeAnnotations']): number | undefined {
   const raw = spec.annotations?.[key];
   if (raw === undefined) return undefined;
-  const pointer = `/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+  const pointer = annotationPointer(key);
   if (allowed === 'never') throw invalidArgument(pointer, raw, 'sizes the VM, which this configuration allows no one (sandbox.size_annotations = "never")');
   if (allowed === 'standalone' && isKubernetesSpec(spec))
     throw invalidArgument(
@@ -77,19 +80,27 @@ export function vmSizeFromSpec(spec: unknown, q: SandboxConfig): { vcpus: number
   const cpu = s.linux?.resources?.cpu;
   const pod = s.annotations ?? {};
   // The container's own limits (a standalone container), or the pod's from CRI's sandbox annotations: the larger.
-  const extraCpus = Math.max(cpusOf(cpu?.quota, cpu?.period), cpusOf(pod[SANDBOX_CPU_QUOTA_ANNOTATION], pod[SANDBOX_CPU_PERIOD_ANNOTATION]));
-  const extraMib = Math.max(mibOf(s.linux?.resources?.memory?.limit), mibOf(pod[SANDBOX_MEMORY_ANNOTATION]));
-  const over = (field: string, value: unknown, what: string): never => {
-    throw invalidArgument(field, value, what);
-  };
-  if (cpusOf(cpu?.quota, cpu?.period) > q.maxVcpus)
-    over('/linux/resources/cpu/quota', cpu?.quota, `is ${cpusOf(cpu?.quota, cpu?.period)} CPUs over its period, more than a VM may have (sandbox.max_vcpus = ${q.maxVcpus})`);
-  if (cpusOf(pod[SANDBOX_CPU_QUOTA_ANNOTATION], pod[SANDBOX_CPU_PERIOD_ANNOTATION]) > q.maxVcpus)
-    over(`/annotations/${SANDBOX_CPU_QUOTA_ANNOTATION}`, pod[SANDBOX_CPU_QUOTA_ANNOTATION], `is the pod's CPU limit, more CPUs than a VM may have (sandbox.max_vcpus = ${q.maxVcpus})`);
-  if (mibOf(s.linux?.resources?.memory?.limit) > q.maxMemoryMib)
-    over('/linux/resources/memory/limit', s.linux?.resources?.memory?.limit, `is more memory than a VM may have (sandbox.max_memory = ${q.maxMemoryMib} MiB)`);
-  if (mibOf(pod[SANDBOX_MEMORY_ANNOTATION]) > q.maxMemoryMib)
-    over(`/annotations/${SANDBOX_MEMORY_ANNOTATION}`, pod[SANDBOX_MEMORY_ANNOTATION], `is the pod's memory limit, more than a VM may have (sandbox.max_memory = ${q.maxMemoryMib} MiB)`);
+  const ownCpus = cpusOf(cpu?.quota, cpu?.period);
+  const podCpus = cpusOf(pod[SANDBOX_CPU_QUOTA_ANNOTATION], pod[SANDBOX_CPU_PERIOD_ANNOTATION]);
+  const ownMib = mibOf(s.linux?.resources?.memory?.limit);
+  const podMib = mibOf(pod[SANDBOX_MEMORY_ANNOTATION]);
+  if (ownCpus > q.maxVcpus) throw invalidArgument('/linux/resources/cpu/quota', cpu?.quota, `is ${ownCpus} CPUs over its period, more than a VM may have (sandbox.max_vcpus = ${q.maxVcpus})`);
+  if (podCpus > q.maxVcpus)
+    throw invalidArgument(
+      annotationPointer(SANDBOX_CPU_QUOTA_ANNOTATION),
+      pod[SANDBOX_CPU_QUOTA_ANNOTATION],
+      `is the pod's CPU limit, more CPUs than a VM may have (sandbox.max_vcpus = ${q.maxVcpus})`,
+    );
+  if (ownMib > q.maxMemoryMib)
+    throw invalidArgument('/linux/resources/memory/limit', s.linux?.resources?.memory?.limit, `is more memory than a VM may have (sandbox.max_memory = ${q.maxMemoryMib} MiB)`);
+  if (podMib > q.maxMemoryMib)
+    throw invalidArgument(
+      annotationPointer(SANDBOX_MEMORY_ANNOTATION),
+      pod[SANDBOX_MEMORY_ANNOTATION],
+      `is the pod's memory limit, more than a VM may have (sandbox.max_memory = ${q.maxMemoryMib} MiB)`,
+    );
+  const extraCpus = Math.max(ownCpus, podCpus);
+  const extraMib = Math.max(ownMib, podMib);
   return {
     vcpus: annotation(s, VCPUS_ANNOTATION, q.maxVcpus, 'max_vcpus', q.sizeAnnotations) ?? Math.min(q.maxVcpus, q.defaultVcpus + extraCpus),
     memoryMib: annotation(s, MEMORY_ANNOTATION, q.maxMemoryMib, 'max_memory', q.sizeAnnotations) ?? Math.min(q.maxMemoryMib, q.defaultMemoryMib + extraMib),

@@ -152,7 +152,7 @@ export class SandboxService {
       },
       shutdownSandbox: async (r) => {
         this.check(r.sandboxId);
-        this.tasks.shutdownPod();
+        this.tasks.end();
         return {};
       },
       sandboxMetrics: async (r) => this.metrics(r.sandboxId),

@@ -431,9 +431,8 @@ export class TaskService {
 
   private async shutdown(): Promise<Record<string, never>> {
     // A Sandbox-API pod ends by ShutdownSandbox, not by its last container's Shutdown.
-    if (this.containers.size > 0 || this.shuttingDown || (this.pod && !this.pod.exit)) return {};
-    this.shuttingDown = true;
-    setImmediate(() => void this.close().finally(() => this.o.onShutdown()));
+    if (this.containers.size > 0 || (this.pod && !this.pod.exit)) return {};
+    this.end();
     return {};
   }
 
@@ -461,10 +460,8 @@ export class TaskService {
     } finally {
       this.stoppingPod = false;
     }
-    for (const c of this.containers.values()) for (const p of [c.init, ...c.execs.values()]) if (p.status !== 'created') this.recordExit(c, p, 128 + 9);
-    this.placement?.leave();
-    this.placement = null;
-    rmSync(join(this.o.bundle, SANDBOX_MARKER), { force: true });
+    this.exitStarted(128 + 9);
+    this.leavePodHost();
     pod.end(0);
   }
 
@@ -484,8 +481,8 @@ export class TaskService {
     return this.placement ? hostCgroupMetrics(this.placement.dirs) : null;
   }
 
-  /** ShutdownSandbox: the server ends, whatever is left (containerd has deleted the pod). */
-  shutdownPod(): void {
+  /** Ends the server once (Shutdown with nothing left, or ShutdownSandbox whatever is left): the VM off, then onShutdown. */
+  end(): void {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     setImmediate(() => void this.close().finally(() => this.o.onShutdown()));
@@ -501,10 +498,20 @@ export class TaskService {
     }
     this.containers.clear();
     await this.sandbox?.stop().catch((err: unknown) => this.o.log.warn({ err }, 'stopping the VM failed'));
+    this.leavePodHost();
+    await this.o.events.flush();
+  }
+
+  /** The VM is gone: this server out of the pod's host cgroup (what it made removed), and no marker left for `delete`. */
+  private leavePodHost(): void {
     this.placement?.leave();
     this.placement = null;
     rmSync(join(this.o.bundle, SANDBOX_MARKER), { force: true });
-    await this.o.events.flush();
+  }
+
+  /** Every started process of the pod has ended with `status` (its VM is gone). */
+  private exitStarted(status: number): void {
+    for (const c of this.containers.values()) for (const p of [c.init, ...c.execs.values()]) if (p.status !== 'created') this.recordExit(c, p, status);
   }
 
   // ---- the rest of the API ------------------------------------------------
@@ -587,7 +594,7 @@ export class TaskService {
       if (this.shuttingDown || this.stoppingPod) return;
       const reason = sandbox.exitReason(exit);
       this.o.log.error({ event: 'vm.died', sandboxId: sandbox.id, containerIds: [...this.containers.keys()], reason }, `the VM exited: every process of the pod is gone (${reason})`);
-      for (const c of this.containers.values()) for (const p of [c.init, ...c.execs.values()]) if (p.status !== 'created') this.recordExit(c, p, 255);
+      this.exitStarted(255);
       this.pod?.end(255);
     });
     this.oomWatcher = new OomWatcher(
