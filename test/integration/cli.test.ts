@@ -66,7 +66,7 @@ describe('mayu CLI', () => {
     writeFileSync(bad, `[hypervisor.qemu]\nmachine_type = "pc-i440fx"\ndefault_vcpus = 0\n[runtime]\nstate_dir = "${vms().stateRoot}"\n`);
     const r = await runMayu(['boot', '--config', bad]);
     assert.equal(r.code, 125);
-    assert.match(r.stderr, /hypervisor\.qemu\.machine_type: must be one of "microvm", "q35" \(got "pc-i440fx"\)/);
+    assert.match(r.stderr, /hypervisor\.qemu\.machine_type: must be one of "auto", "microvm", "q35" \(got "pc-i440fx"\)/);
     assert.match(r.stderr, /sandbox\.default_vcpus: must be >= 1 \(got 0\) \(given as the deprecated hypervisor\.qemu\.default_vcpus\)/);
     assert.match(r.stderr, /\[ERR_CONFIG_INVALID\]/);
     assert.ok(!existsSync(join(vms().stateRoot, 'sandboxes')), 'no state directory was created');

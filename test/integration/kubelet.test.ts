@@ -259,20 +259,44 @@ for (const version of containerdMatrix())
       assert.deepEqual(data, []);
     });
 
-    it("a pod's limits size its VM (containerd 1.7+ writes them on the sandbox): a pod limited to 1 GiB and 2 CPUs holds 700 MiB and sees 3 CPUs; one limited beyond max_memory is refused naming it", async function () {
-      // containerd 1.6 passes no pod resources to a runtime: its VM keeps the default size (growing it at CreateContainer is issue 22).
-      if (version === '1.6') this.skip();
-      const p = await pod('sized', { resources: { memoryLimitInBytes: 2n ** 30n, cpuQuota: 200_000n, cpuPeriod: 100_000n } });
-      const c = await container(p, { metadata: { name: 'big', attempt: 0 }, command: ['sleep', '3600'] });
-      // dd's one 700 MiB block, read from /dev/zero, is all resident at once (in the default 512 MiB VM: "out of memory").
-      const held = await execIn(c, 'dd if=/dev/zero of=/dev/null bs=700M count=1');
+    it("a pod's VM holds its containers' limits — sized at the start from the sandbox's (containerd 1.7+), grown at each CreateContainer (1.6) and at a resize: a 1 GiB / 2-CPU container holds 700 MiB and sees 3 CPUs while a 700 MiB one holds 600; one limited beyond max_memory is refused naming it", async function () {
+      const MiB = 2n ** 20n;
+      const limits = (mib: bigint, cpus = 0n) =>
+        criWire.LinuxContainerConfig.fromPartial({ resources: { memoryLimitInBytes: mib * MiB, ...(cpus > 0n ? { cpuQuota: cpus * 100_000n, cpuPeriod: 100_000n } : {}) } });
+      // What kubelet sends: the pod's resources are the sum of its containers' limits (containerd 1.6 passes none on).
+      const p = await pod('sized', { resources: { memoryLimitInBytes: (1024n + 700n) * MiB, cpuQuota: 200_000n, cpuPeriod: 100_000n } });
+      // dd holds its one block resident while sleep never reads the pipe.
+      const holder = await container(p, { metadata: { name: 'holder', attempt: 0 }, command: ['sh', '-c', 'dd if=/dev/zero bs=600M count=1 | sleep 3600'], linux: limits(700n) });
+      const big = await container(p, { metadata: { name: 'big', attempt: 0 }, command: ['sleep', '3600'], linux: limits(1024n, 2n) });
+      const deadline = Date.now() + 120_000;
+      const workingSet = async (): Promise<bigint> => (await cri.containerStats({ containerId: holder })).stats?.memory?.workingSetBytes?.value ?? 0n;
+      while (Date.now() < deadline && (await workingSet()) < 600n * MiB) await sleep(500);
+      assert.ok((await workingSet()) >= 600n * MiB, 'the holder holds 600 MiB');
+      // 700 MiB beside the holder's 600 (the default VM has 512 MiB in all).
+      const held = await execIn(big, 'dd if=/dev/zero of=/dev/null bs=700M count=1');
       assert.equal(held.code, 0, held.out);
       assert.match(held.out, /1\+0 records out/, 'the container held 700 MiB');
-      const cpus = await execIn(c, 'nproc');
+      const cpus = await execIn(big, 'nproc');
       assert.equal(cpus.code, 0);
-      assert.ok(Number(cpus.out) >= 3, `nproc: ${cpus.out} (the default 1 and the pod's 2)`);
-      // A pod limited to more than any VM may have (max_memory, 8 GiB by default) is refused naming the limit; no VM is left.
-      await assert.rejects(pod('too-big', { resources: { memoryLimitInBytes: 16n * 2n ** 30n } }), /io\.kubernetes\.cri\.sandbox-memory.*more than a VM may have \(sandbox\.max_memory = 8192 MiB\)/);
+      assert.ok(Number(cpus.out) >= 3, `nproc: ${cpus.out} (the default 1 and the container's 2)`);
+      const memTotal = async (): Promise<number> => Number(/MemTotal:\s+(\d+)/.exec((await execIn(big, 'cat /proc/meminfo')).out)?.[1] ?? 0) * 1024;
+      assert.ok((await memTotal()) >= (512 + 1024 + 700 - 64) * 2 ** 20, `the VM has room for both limits and its base: MemTotal ${await memTotal()}`);
+
+      // Resized to 1.5 GiB, the container holds 1.2 GiB beside the holder: the VM grew with it.
+      await cri.updateContainerResources({ containerId: big, linux: limits(1536n, 2n).resources, annotations: {} });
+      const grown = await execIn(big, 'dd if=/dev/zero of=/dev/null bs=1200M count=1');
+      assert.equal(grown.code, 0, `resized to 1.5 GiB, 1.2 GiB fits: ${grown.out}`);
+      assert.ok((await memTotal()) >= (512 + 1536 + 700 - 64) * 2 ** 20, `the VM grew: MemTotal ${await memTotal()}`);
+      assert.ok((await workingSet()) >= 600n * MiB, 'the holder still holds its 600 MiB');
+
+      // A container limited to more than any VM may have (max_memory, 8 GiB by default) is refused naming its limit; on 1.7+ a pod too.
+      await assert.rejects(
+        container(p, { metadata: { name: 'too-big', attempt: 0 }, command: ['true'], linux: limits(16n * 1024n) }),
+        /memory\/limit.*more memory than a VM may have \(sandbox\.max_memory = 8192 MiB\)/,
+      );
+      if (version !== '1.6') {
+        await assert.rejects(pod('too-big', { resources: { memoryLimitInBytes: 16n * 2n ** 30n } }), /io\.kubernetes\.cri\.sandbox-memory.*more than a VM may have \(sandbox\.max_memory = 8192 MiB\)/);
+      }
       assert.equal(ctrd.vms().length, 1, "only the sized pod's VM runs");
     });
 

@@ -6,12 +6,13 @@ import { CONTAINERD_VERSIONS, type ContainerdVersion } from '../helpers/containe
 import { ctrRunBench } from './ctr.bench.js';
 import { densityBench } from './density.bench.js';
 import { enginesBench, type EngineRow } from './engines.bench.js';
+import { formatGrowBench, growBench } from './grow.bench.js';
 import { netBench } from './net.bench.js';
 import { portForwardBench } from './portforward.bench.js';
 import { stdioBench } from './stdio.bench.js';
 import type { Summary } from './stats.js';
 
-const BENCHMARKS = ['boot', 'clone', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'cri', 'density', 'net', 'portforward', 'stdio', 'engines'] as const;
+const BENCHMARKS = ['boot', 'clone', 'run', 'exec', 'read', 'agent-rss', 'ctr', 'cri', 'density', 'net', 'portforward', 'stdio', 'engines', 'grow'] as const;
 type Name = (typeof BENCHMARKS)[number];
 
 const row = (label: string, s: Summary, unit = 'ms'): string => `${label.padEnd(30)} ${s.median.toFixed(1).padStart(9)} ${s.min.toFixed(1).padStart(9)} ${s.max.toFixed(1).padStart(9)}  ${unit}`;
@@ -24,6 +25,10 @@ async function bench(name: Name, runs: number, toml: string, pods: number[], con
     case 'boot': {
       const r = await bootBench(runs, toml, 'cold');
       return { text: formatBootBench(r), json: r };
+    }
+    case 'grow': {
+      const r = await growBench(runs, toml);
+      return { text: formatGrowBench(r), json: r };
     }
     case 'clone': {
       const r = await bootBench(runs, toml, 'clone');

@@ -58,6 +58,13 @@ export class RuncBundle {
     return performance.now() - t0;
   }
 
+  /** Milliseconds for one `runc update` of a started container's resources. */
+  update(id: string, args: string[]): number {
+    const t0 = performance.now();
+    this.runc(['update', ...args, id]);
+    return performance.now() - t0;
+  }
+
   kill(id: string): void {
     try {
       this.runc(['delete', '--force', id]);

@@ -14,6 +14,7 @@ import { ContainerManager } from './container/container-manager.js';
 import { ExitReports } from './container/exit-reports.js';
 import { NetworkManager } from './network/network-manager.js';
 import { GuestIdentity } from './system/guest-identity.js';
+import { GuestResources } from './system/guest-resources.js';
 import { sys } from './system/sys.js';
 
 /** How long in-flight calls may run once a shutdown begins. */
@@ -69,7 +70,8 @@ export async function agentMain(args: string[], agentMainMs: number): Promise<vo
     log.warn({ err }, 'cannot bring the loopback interface up');
   }
   const identity = inGuest() ? new GuestIdentity(log.child({ subsystem: 'identity' })) : null;
-  const server = new AgentServer(log, state, containers, network, identity);
+  const resources = inGuest() ? new GuestResources(log.child({ subsystem: 'resources' })) : null;
+  const server = new AgentServer(log, state, containers, network, identity, resources);
   const stops: (() => void)[] = [];
 
   const device = findSerialPort(options.serialPort);

@@ -37,7 +37,7 @@ export type { SandboxContainerOptions } from './sandbox/sandbox.js';
 export { NO_DEADLINE } from './agent/agent-client.js';
 export { pumpInput, pumpOutput, writableSink, type OutputSink } from './agent/process-stdio.js';
 export { CappedFile } from './util/capped-file.js';
-export { vmSizeFromSpec, VCPUS_ANNOTATION, MEMORY_ANNOTATION } from './sandbox/vm-size.js';
+export { vmSizeFromSpec, containerLimits, podVmSize, mayGrowMemory, VCPUS_ANNOTATION, MEMORY_ANNOTATION, type VmSize, type ContainerLimits } from './sandbox/vm-size.js';
 export { parseRunNetwork, resolveRunNetwork, setUpRunNetwork, tearDownRunNetwork, type RunNetwork, type RunNetworkRecord } from './network/run-network.js';
 export { scanPodNetwork, type PodNetwork } from './network/scan.js';
 export { TemplateStore, type Template, type TemplateManifest } from './factory/template-store.js';

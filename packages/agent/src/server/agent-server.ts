@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ContainerManager } from '../container/container-manager.js';
 import type { NetworkManager } from '../network/network-manager.js';
 import type { GuestIdentity } from '../system/guest-identity.js';
+import type { GuestResources } from '../system/guest-resources.js';
 import { createAgentService, type AgentState } from '../service/agent-service.js';
 
 /** Bounds on what one host message may cost the agent. */
@@ -18,7 +19,14 @@ export class AgentServer {
   private readonly server: Server;
   private readonly injector: ConnectionInjector;
 
-  constructor(log: Logger, state: AgentState, containers: ContainerManager | null = null, network: NetworkManager | null = null, identity: GuestIdentity | null = null) {
+  constructor(
+    log: Logger,
+    state: AgentState,
+    containers: ContainerManager | null = null,
+    network: NetworkManager | null = null,
+    identity: GuestIdentity | null = null,
+    resources: GuestResources | null = null,
+  ) {
     this.server = new Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -26,7 +34,7 @@ export class AgentServer {
       'grpc.enable_channelz': 0,
       'grpc.http2.min_ping_interval_without_data_ms': 1000,
     });
-    this.server.addService(AgentServiceService, createAgentService(log.child({ subsystem: 'rpc' }), state, containers, network, identity));
+    this.server.addService(AgentServiceService, createAgentService(log.child({ subsystem: 'rpc' }), state, containers, network, identity, resources));
     this.injector = this.server.createConnectionInjector(ServerCredentials.createInsecure());
   }
 

@@ -25,6 +25,7 @@ import type { ContainerManager } from '../container/container-manager.js';
 import type { NetworkManager } from '../network/network-manager.js';
 import { servePortForward, type PortForwardCall } from '../network/port-forward.js';
 import type { GuestIdentity } from '../system/guest-identity.js';
+import type { GuestResources } from '../system/guest-resources.js';
 import { guestMetrics } from '../stats/metrics.js';
 import { collectGuestDetails } from './guest-details.js';
 
@@ -120,6 +121,13 @@ function identityMethods(log: Logger, g: GuestIdentity): Partial<AgentServiceSer
   };
 }
 
+/** A VM that grows: the guest takes the vCPUs and memory the host gave it (see GuestResources). */
+function resourceMethods(log: Logger, r: GuestResources): Partial<AgentServiceServer> {
+  return {
+    resizeGuest: unary(log, 'ResizeGuest', (q: agentWire.ResizeGuestRequest) => r.resize({ vcpus: q.vcpus, addedMemoryBytes: Number(q.addedMemoryBytes), timeoutMs: q.timeoutMs })),
+  };
+}
+
 /** The agent API over the container and network managers; methods not listed answer UNIMPLEMENTED. */
 export function createAgentService(
   log: Logger,
@@ -127,6 +135,7 @@ export function createAgentService(
   containers: ContainerManager | null,
   network: NetworkManager | null = null,
   identity: GuestIdentity | null = null,
+  resources: GuestResources | null = null,
 ): UntypedServiceImplementation {
   const health: Partial<AgentServiceServer> = {
     check: unary(log, 'Check', () => ({ status: servingStatusToWire(state.shuttingDown ? 'not-serving' : 'serving') })),
@@ -134,7 +143,13 @@ export function createAgentService(
     getMetrics: unary(log, 'GetMetrics', () => ({ text: guestMetrics(containers?.count ?? 0) })),
   };
   const containerApi = containers ? containerMethods(log, containers) : {};
-  const implemented: Partial<AgentServiceServer> = { ...health, ...containerApi, ...(network ? networkMethods(log, network) : {}), ...(identity ? identityMethods(log, identity) : {}) };
+  const implemented: Partial<AgentServiceServer> = {
+    ...health,
+    ...containerApi,
+    ...(network ? networkMethods(log, network) : {}),
+    ...(identity ? identityMethods(log, identity) : {}),
+    ...(resources ? resourceMethods(log, resources) : {}),
+  };
   const service: UntypedServiceImplementation = {};
   for (const [name, def] of Object.entries(AgentServiceService)) {
     service[name] =

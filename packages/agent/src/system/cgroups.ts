@@ -16,6 +16,21 @@ export function containersMemoryMax(memTotal: number): number {
   return memTotal - Math.min(AGENT_MEMORY_RESERVE, Math.floor(memTotal / 4));
 }
 
+/** The guest's memory (MemTotal), in bytes; 0 when unreadable. */
+export function guestMemTotal(meminfo = '/proc/meminfo'): number {
+  return Number(/^MemTotal:\s+(\d+) kB$/m.exec(readFileSync(meminfo, 'utf8'))?.[1] ?? 0) * 1024;
+}
+
+/**
+ * Caps the containers together at containersMemoryMax(memTotal) — at boot,
+ * and again each time the VM grows. Answers the cap (0: none written).
+ */
+export function capContainersMemory(memTotal: number, root = CGROUP_ROOT): number {
+  const memoryMax = memTotal > 0 ? containersMemoryMax(memTotal) : 0;
+  if (memoryMax > 0) writeFileSync(`${root}/${CONTAINER_CGROUP_PARENT}/memory.max`, String(memoryMax));
+  return memoryMax;
+}
+
 /**
  * Delegates every available cgroup v2 controller to /sys/fs/cgroup/mayu,
  * the parent of the containers' cgroups, so that their resource limits and
@@ -31,9 +46,8 @@ export function setUpCgroups(log: Logger): void {
     writeFileSync(`${CGROUP_ROOT}/cgroup.subtree_control`, enable);
     mkdirSync(`${CGROUP_ROOT}/${CONTAINER_CGROUP_PARENT}`, { recursive: true });
     writeFileSync(`${CGROUP_ROOT}/${CONTAINER_CGROUP_PARENT}/cgroup.subtree_control`, enable);
-    const memTotal = Number(/^MemTotal:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
-    const memoryMax = memTotal > 0 ? containersMemoryMax(memTotal) : 0;
-    if (memoryMax > 0) writeFileSync(`${CGROUP_ROOT}/${CONTAINER_CGROUP_PARENT}/memory.max`, String(memoryMax));
+    const memTotal = guestMemTotal();
+    const memoryMax = capContainersMemory(memTotal);
     // A fork bomb without a pids limit of its own (Kubernetes sets one per pod) leaves the agent pids to run crun with.
     const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim());
     if (available.includes('pids') && pidMax > 2 * AGENT_PIDS_RESERVE) writeFileSync(`${CGROUP_ROOT}/${CONTAINER_CGROUP_PARENT}/pids.max`, String(pidMax - AGENT_PIDS_RESERVE));

@@ -177,6 +177,15 @@ export class AgentClient {
     await this.unary('ReseedRandom', this.grpc.reseedRandom, { entropy }, {});
   }
 
+  /**
+   * Has the guest take what the host grew its VM by: `vcpus` online, and
+   * `addedMemoryBytes` beyond its boot memory online (waiting up to
+   * `timeoutMs` in the guest; the call's own deadline is that plus the usual).
+   */
+  async resizeGuest(o: { vcpus: number; addedMemoryBytes: number; timeoutMs: number }): Promise<agentWire.GuestResources> {
+    return this.unary<agentWire.ResizeGuestRequest, agentWire.GuestResources>('ResizeGuest', this.grpc.resizeGuest, o, { timeoutMs: o.timeoutMs + this.callTimeoutMs });
+  }
+
   async destroySandbox(): Promise<void> {
     await this.unary('DestroySandbox', this.grpc.destroySandbox, {}, {});
   }

@@ -38,7 +38,8 @@ export interface SandboxConfig {
 export interface QemuConfig {
   /** The QEMU binary (name on PATH or absolute path). */
   path: string;
-  machineType: 'microvm' | 'q35';
+  /** "auto": microvm, or q35 for a VM that may have to grow its memory (VmSpec.maxMemoryMib). */
+  machineType: 'auto' | 'microvm' | 'q35';
   accel: 'auto' | 'kvm' | 'tcg';
   /** MiB of TCG translation buffer (-accel tcg,tb-size=); 0 leaves QEMU's default (1 GiB, resident as it fills). */
   tcgTbSizeMib: number;

@@ -9,8 +9,15 @@ export interface VmSpec {
   id: string;
   /** The sandbox's state directory: the hypervisor's sockets and logs go here. */
   stateDir: string;
+  /** vCPUs and memory at boot. */
   vcpus: number;
   memoryMib: number;
+  /**
+   * What the VM may grow to while it runs (resizeMemory, and vCPUs the agent
+   * onlines): absent or equal to vcpus / memoryMib, it cannot grow.
+   */
+  maxVcpus?: number;
+  maxMemoryMib?: number;
   kernel: string;
   rootfs: { kind: 'image'; path: string; fsType: string } | { kind: 'initrd'; path: string };
   /** How the host reaches the agent. */
@@ -100,6 +107,8 @@ export type AgentChannel = 'serial' | 'vsock';
 export interface HypervisorCapabilities {
   /** Devices can be added and removed while the VM runs. */
   hotplug: boolean;
+  /** The VM can grow after boot: vCPUs up to VmSpec.maxVcpus (the agent onlines them), memory up to maxMemoryMib (resizeMemory). */
+  grow: { vcpus: boolean; memory: boolean };
   pause: boolean;
   /** The VM can be saved and restored (VM templates). */
   snapshot: boolean;
@@ -146,6 +155,12 @@ export interface Hypervisor {
   destroy(): Promise<void>;
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /**
+   * Gives the guest `mib` MiB of memory in all (at most VmSpec.maxMemoryMib;
+   * backends with capabilities.grow) and resolves once the guest has taken
+   * it, or fails when it has not within `timeoutMs`.
+   */
+  resizeMemory?(mib: number, timeoutMs: number): Promise<void>;
   /** Lets go of the VM (monitor, console and log connections) and leaves it running. */
   disconnect(): void;
   /**

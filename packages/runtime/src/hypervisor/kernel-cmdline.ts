@@ -7,6 +7,8 @@ export interface KernelCmdlineOptions {
   tscKhz: number | null;
   rootfs: { kind: 'image'; fsType: string } | { kind: 'initrd' };
   debug: boolean;
+  /** vCPUs to bring up at boot when more exist (the rest are onlined as the VM grows). */
+  bootCpus?: number;
   /** Extra words, appended last (they win). */
   extra: string;
 }
@@ -21,6 +23,7 @@ export function kernelCmdline(o: KernelCmdlineOptions): string {
   words.push(o.debug ? 'loglevel=7' : 'quiet');
   if (o.rootfs.kind === 'image') words.push('root=/dev/vda', 'ro', `rootfstype=${o.rootfs.fsType}`);
   if (o.machine === 'microvm') words.push('pci=off');
+  if (o.bootCpus) words.push(`maxcpus=${o.bootCpus}`);
   // microvm has no HPET or PM timer to calibrate the TSC against; under TCG
   // the calibration can spin forever. Tell the kernel the rate instead.
   if (o.accel === 'tcg' && o.tscKhz) words.push(`tsc_early_khz=${o.tscKhz}`, 'tsc=reliable');

@@ -23,6 +23,7 @@ import { SANDBOX_TRANSITIONS, type SandboxState } from './sandbox-state.js';
 import { listSandboxes } from './sandbox-records.js';
 import { createStateDir, writeRecord } from './state-dir.js';
 import { planVm } from './vm-plan.js';
+import type { VmSize } from './vm-size.js';
 import { PodNetworking } from '../network/pod-network.js';
 import { PortForwarder } from '../network/port-forward.js';
 import { tapName } from '../network/tap-bridge.js';
@@ -35,6 +36,13 @@ export interface SandboxOptions {
   /** vCPUs and memory; default: the configuration's. */
   vcpus?: number;
   memoryMib?: number;
+  /**
+   * The VM may have to grow its memory after boot (a pod whose containers'
+   * limits arrive later, or may be resized): it gets room up to max_memory,
+   * on a machine that can grow (q35 under machine_type = "auto"). vCPUs can
+   * grow on any QEMU VM.
+   */
+  growMemory?: boolean;
   /** Kernel parameters added after the configuration's. */
   kernelParams?: string;
   /** The guest's hostname (default: mayu). */
@@ -78,6 +86,17 @@ export interface SandboxContainerOptions {
   shareNamespaces?: NamespaceShare;
 }
 
+/** How long the guest may take to bring up what its VM grew by (plugging 1 GiB under TCG takes about a second). */
+const RESIZE_TIMEOUT_MS = 60_000;
+
+/** The size a VM boots at: the configured defaults (or less) for what it can grow after boot, its own size for the rest. */
+function bootSize(wanted: VmSize, config: RuntimeConfig, grows: { vcpus: boolean; memory: boolean }): VmSize {
+  return {
+    vcpus: grows.vcpus ? Math.min(wanted.vcpus, config.sandbox.defaultVcpus) : wanted.vcpus,
+    memoryMib: grows.memory ? Math.min(wanted.memoryMib, config.sandbox.defaultMemoryMib) : wanted.memoryMib,
+  };
+}
+
 export interface BootReport {
   timings: BootTimings;
   guest: GuestDetails;
@@ -119,6 +138,10 @@ export class Sandbox {
   /** Serves port-forward in the pod's namespace (network.portForward). */
   private portForwarder: PortForwarder | null = null;
   private readonly createdAt = new Date().toISOString();
+  /** The VM's size now: what it booted with, then what it grew to. */
+  private size: VmSize;
+  /** Resizes run one after another. */
+  private resizing: Promise<unknown> = Promise.resolve();
 
   private constructor(
     o: SandboxOptions,
@@ -134,11 +157,14 @@ export class Sandbox {
     private readonly network: { netns: string; portForward?: boolean } | null,
     /** VM templates (config.factory.template), or null to always boot cold. */
     private readonly factory: VmFactory | null,
+    /** The size the VM is to have once started (it may boot smaller and grow to it). */
+    private readonly wanted: VmSize,
   ) {
     this.id = o.id;
     this.stateDir = stateDir;
     this.image = image;
     this.log = o.log;
+    this.size = { vcpus: vmSpec.vcpus, memoryMib: vmSpec.memoryMib };
     this.fsm = new StateMachine<SandboxState>(`sandbox ${o.id}`, 'created', SANDBOX_TRANSITIONS, (from, to) => this.log.debug({ from, to }, 'sandbox state'));
   }
 
@@ -151,7 +177,11 @@ export class Sandbox {
     try {
       const relay = new GuestLogRelay(log.child({ subsystem: 'guest' }));
       const hypervisor = factory({ config: o.config, log: log.child({ subsystem: 'hypervisor', hypervisor: backend }), onGuestLog: (stream) => relay.attach(stream) });
-      const plan = planVm({ ...o, stateDir, image, caps: hypervisor.capabilities, backend: hypervisor.kind });
+      const wanted: VmSize = { vcpus: o.vcpus ?? o.config.sandbox.defaultVcpus, memoryMib: o.memoryMib ?? o.config.sandbox.defaultMemoryMib };
+      // With templates, what can grow boots at the default size (one template for every size) and grows to its own right after.
+      const caps = hypervisor.capabilities;
+      const boot = o.config.factory.template ? bootSize(wanted, o.config, { vcpus: caps.grow.vcpus, memory: caps.grow.memory && !!o.growMemory }) : wanted;
+      const plan = planVm({ ...o, ...boot, stateDir, image, caps: hypervisor.capabilities, backend: hypervisor.kind });
       if (o.network && !hypervisor.capabilities.tapNetworking) {
         throw new MayuError('ERR_HOST_CAPABILITY', `hypervisor ${hypervisor.kind} cannot bring a pod network into its VM yet (network namespace ${o.network.netns})`, {
           details: { netns: o.network.netns },
@@ -159,7 +189,7 @@ export class Sandbox {
       }
       hypervisor.prepare(plan.spec);
       const vmFactory = o.config.factory.template ? new VmFactory({ config: o.config, hypervisorFactory: factory, log: log.child({ subsystem: 'factory' }) }) : null;
-      return new Sandbox({ ...o, log }, stateDir, image, hypervisor, o.config, plan.sharedFs, plan.shares, o.hostname ?? 'mayu', plan.spec, o.network ?? null, vmFactory);
+      return new Sandbox({ ...o, log }, stateDir, image, hypervisor, o.config, plan.sharedFs, plan.shares, o.hostname ?? 'mayu', plan.spec, o.network ?? null, vmFactory, wanted);
     } catch (err) {
       removeDirSafely(stateDir);
       throw err;
@@ -306,7 +336,7 @@ export class Sandbox {
     const running = listSandboxes(this.config)
       .filter((s) => s.running && s.id !== this.id && s.pid)
       .map((s) => ({ id: s.id, memoryMib: s.memoryMib ?? 0, rssMib: processRssMib(s.pid as number) }));
-    admitVm({ id: this.id, memoryMib: this.vmSpec.memoryMib, reserveMib: this.config.runtime.hostMemoryReserveMib, availableMib: hostAvailableMib(), running });
+    admitVm({ id: this.id, memoryMib: Math.max(this.wanted.memoryMib, this.vmSpec.memoryMib), reserveMib: this.config.runtime.hostMemoryReserveMib, availableMib: hostAvailableMib(), running });
   }
 
   private record(pid: number | null): void {
@@ -317,7 +347,7 @@ export class Sandbox {
       pid,
       createdAt: this.createdAt,
       agentEndpoint: this.hypervisor.agentEndpoint(),
-      memoryMib: this.vmSpec.memoryMib,
+      memoryMib: this.size.memoryMib,
       ...(this.networking ? { network: this.networking.record } : {}),
     });
   }
@@ -408,6 +438,7 @@ export class Sandbox {
       sandboxPidns: false,
       annotations: {},
     });
+    if (this.wanted.vcpus > this.size.vcpus || this.wanted.memoryMib > this.size.memoryMib) await this.grow(this.wanted);
     this.fsm.transition('running');
     this.health = new AgentHealthWatch({
       intervalMs: this.config.agent.healthIntervalMs,
@@ -420,6 +451,48 @@ export class Sandbox {
     const timings = computeBootTimings({ ...started, firstRpcAt, detailsSentAt, detailsReceivedAt, guest, restored: !!started.restored });
     this.log.info({ event: 'vm.booted', timings }, 'sandbox booted');
     return { timings, guest, accel: this.accel, pid: started.pid, stateDir: this.stateDir, agentEndpoint: this.agentEndpoint };
+  }
+
+  /** The VM's size now. */
+  get vmSize(): VmSize {
+    return { ...this.size };
+  }
+
+  /**
+   * Grows the VM to `want` where it is smaller (capped at what it may grow
+   * to, VmSpec.maxVcpus / maxMemoryMib): the hypervisor plugs the memory,
+   * the agent onlines the vCPUs and raises the containers' memory cap.
+   * A VM never shrinks: what `want` has less of stays. Resizes run one at a
+   * time; answers the size the VM then has. A backend that cannot grow
+   * keeps its size (logged).
+   */
+  resize(want: VmSize): Promise<VmSize> {
+    if (this.fsm.state !== 'running') return Promise.reject(new MayuError('ERR_INVALID_STATE', `sandbox ${this.id} is not running`));
+    const next = this.resizing.then(() => this.grow(want));
+    this.resizing = next.catch(() => {});
+    return next;
+  }
+
+  private async grow(want: VmSize): Promise<VmSize> {
+    const target: VmSize = {
+      vcpus: Math.max(this.size.vcpus, Math.min(want.vcpus, this.vmSpec.maxVcpus ?? this.vmSpec.vcpus)),
+      memoryMib: Math.max(this.size.memoryMib, Math.min(want.memoryMib, this.vmSpec.maxMemoryMib ?? this.vmSpec.memoryMib)),
+    };
+    if (target.vcpus === this.size.vcpus && target.memoryMib === this.size.memoryMib) {
+      if (want.vcpus > target.vcpus || want.memoryMib > target.memoryMib) this.log.info({ want, size: this.size }, 'the VM cannot grow further (max_vcpus, max_memory, or a backend that cannot grow)');
+      return this.vmSize;
+    }
+    const startedAt = performance.now();
+    if (target.memoryMib > this.size.memoryMib) {
+      if (!this.hypervisor.resizeMemory) throw new MayuError('ERR_HOST_CAPABILITY', `hypervisor ${this.hypervisor.kind} cannot grow a VM's memory`);
+      await this.hypervisor.resizeMemory(target.memoryMib, RESIZE_TIMEOUT_MS);
+    }
+    const guest = await this.agent.resizeGuest({ vcpus: target.vcpus, addedMemoryBytes: (target.memoryMib - this.vmSpec.memoryMib) * 1048576, timeoutMs: RESIZE_TIMEOUT_MS });
+    const from = this.size;
+    this.size = target;
+    this.record(this.hypervisor.pid);
+    this.log.info({ event: 'vm.resized', from, to: target, onlineCpus: guest.onlineCpus, memTotal: guest.memoryTotalBytes, ms: Math.round(performance.now() - startedAt) }, 'VM grown');
+    return this.vmSize;
   }
 
   /**

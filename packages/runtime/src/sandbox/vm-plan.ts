@@ -75,6 +75,8 @@ export function planVm(o: {
   backend: string;
   vcpus?: number;
   memoryMib?: number;
+  /** The VM may have to grow its memory after boot (see SandboxOptions.growMemory). */
+  growMemory?: boolean;
   kernelParams?: string;
   dieWithParent?: boolean;
 }): VmPlan {
@@ -86,6 +88,9 @@ export function planVm(o: {
     stateDir: o.stateDir,
     vcpus: o.vcpus ?? s.defaultVcpus,
     memoryMib: o.memoryMib ?? s.defaultMemoryMib,
+    // Room to grow up to the configured maximum where the backend can grow (max = default: none); memory only where it may be needed.
+    ...(o.caps.grow.vcpus ? { maxVcpus: Math.max(s.maxVcpus, o.vcpus ?? s.defaultVcpus) } : {}),
+    ...(o.caps.grow.memory && o.growMemory ? { maxMemoryMib: Math.max(s.maxMemoryMib, o.memoryMib ?? s.defaultMemoryMib) } : {}),
     kernel: s.kernel || o.image.kernel,
     rootfs: s.rootfs === 'image' ? { kind: 'image', path: s.image || o.image.image, fsType: o.image.manifest.rootfsImageType } : { kind: 'initrd', path: s.initrd || o.image.initrd },
     agentChannel: chooseAgentChannel(s.agentChannel, o.caps, o.backend),

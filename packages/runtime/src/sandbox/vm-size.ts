@@ -106,3 +106,56 @@ export function vmSizeFromSpec(spec: unknown, q: SandboxConfig): { vcpus: number
     memoryMib: annotation(s, MEMORY_ANNOTATION, q.maxMemoryMib, 'max_memory', q.sizeAnnotations) ?? Math.min(q.maxMemoryMib, q.defaultMemoryMib + extraMib),
   };
 }
+
+/**
+ * Whether a VM booted for this spec may have to grow its memory after boot:
+ * a Kubernetes pod's sandbox whose pod limits it does not carry (containerd
+ * 1.6 and cri-o write none: its containers bring them later), or whose pod
+ * has a memory limit (kubelet may resize it in place). A pod known to have
+ * none never needs more than it boots with (its containers share the VM);
+ * a standalone container is sized once, at boot.
+ */
+export function mayGrowMemory(spec: unknown): boolean {
+  const s = (spec ?? {}) as SizedSpec;
+  if (!isKubernetesSpec(s)) return false;
+  const podMemory = s.annotations?.[SANDBOX_MEMORY_ANNOTATION];
+  return podMemory === undefined || mibOf(podMemory) > 0;
+}
+
+/** What a VM is, or is to be: vCPUs and MiB of memory. */
+export interface VmSize {
+  vcpus: number;
+  memoryMib: number;
+}
+
+/** What one container's own limits ask of its pod's VM (whole CPUs of its quota, MiB of its memory limit; 0 for none). */
+export interface ContainerLimits {
+  cpus: number;
+  mib: number;
+}
+
+/** A container's own limits, from its spec's linux.resources (or an Update's LinuxResources). */
+export function containerLimits(resources: unknown): ContainerLimits {
+  const r = (resources ?? {}) as NonNullable<NonNullable<SizedSpec['linux']>['resources']>;
+  return { cpus: cpusOf(r.cpu?.quota, r.cpu?.period), mib: mibOf(r.memory?.limit) };
+}
+
+/**
+ * The size a pod's VM must have for its containers: the configured defaults
+ * (the guest's own base) plus the sum of the containers' limits, capped at
+ * max_vcpus / max_memory — and never below `booted`, what the VM was started
+ * with (on containerd 1.7 and later, already the pod's limits). A sum beyond
+ * the maximum gets the maximum: each container's own cgroup still bounds it.
+ */
+export function podVmSize(q: SandboxConfig, booted: VmSize, members: Iterable<ContainerLimits>): VmSize {
+  let cpus = 0;
+  let mib = 0;
+  for (const m of members) {
+    cpus += m.cpus;
+    mib += m.mib;
+  }
+  return {
+    vcpus: Math.max(booted.vcpus, Math.min(q.maxVcpus, q.defaultVcpus + cpus)),
+    memoryMib: Math.max(booted.memoryMib, Math.min(q.maxMemoryMib, q.defaultMemoryMib + mib)),
+  };
+}

@@ -41,6 +41,7 @@ export function honestAgent(): Record<string, Behaviour> {
     GetGuestDetails: async () =>
       encode(agentWire.GuestDetails, agentWire.GuestDetails.fromPartial({ kernelRelease: '6.1.0-fake', agentVersion: 'hostile', onlineCpus: 1, memoryTotalBytes: 512 << 20 })),
     CreateSandbox: async () => empty(),
+    ResizeGuest: async () => empty(),
     DestroySandbox: async () => empty(),
     CreateContainer: async () => empty(),
     StartContainer: async () => empty(),

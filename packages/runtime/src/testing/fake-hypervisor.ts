@@ -10,7 +10,16 @@ import type { Hypervisor, HypervisorCapabilities, HypervisorFactory, VmExit, VmS
  */
 export class FakeHypervisor implements Hypervisor {
   readonly kind = 'fake';
-  readonly capabilities: HypervisorCapabilities = { hotplug: false, pause: true, snapshot: false, sharedFs: ['virtio-9p'], mappedAttributes: true, agentChannels: ['vsock'], tapNetworking: true };
+  readonly capabilities: HypervisorCapabilities = {
+    hotplug: false,
+    grow: { vcpus: true, memory: true },
+    pause: true,
+    snapshot: false,
+    sharedFs: ['virtio-9p'],
+    mappedAttributes: true,
+    agentChannels: ['vsock'],
+    tapNetworking: true,
+  };
   readonly accel: AccelDecision = { accel: 'tcg', reason: 'a fake hypervisor runs nothing' };
   /** Calls made, in order (for tests of the sandbox lifecycle). */
   readonly calls: string[] = [];
@@ -67,6 +76,10 @@ export class FakeHypervisor implements Hypervisor {
 
   async pause(): Promise<void> {
     this.calls.push('pause');
+  }
+
+  async resizeMemory(mib: number): Promise<void> {
+    this.calls.push(`resizeMemory:${mib}`);
   }
 
   async resume(): Promise<void> {

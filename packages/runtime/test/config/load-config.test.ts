@@ -9,7 +9,7 @@ describe('configuration', () => {
   it('defaults every key', () => {
     const c = loadConfig();
     assert.equal(c.source, 'defaults');
-    assert.equal(c.hypervisor.qemu.machineType, 'microvm');
+    assert.equal(c.hypervisor.qemu.machineType, 'auto');
     assert.equal(c.hypervisor.qemu.accel, 'auto');
     assert.equal(c.sandbox.defaultMemoryMib, 512);
     assert.equal(c.sandbox.hypervisor, 'qemu');

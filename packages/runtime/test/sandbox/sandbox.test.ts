@@ -133,6 +133,30 @@ describe('Sandbox (fake hypervisor, fake agent)', () => {
     await sandbox.destroy();
   });
 
+  it('with templates, a VM that can grow boots at the default size (one template for every size) and grows to its own before it runs anything', async () => {
+    const { factory, made } = fakeHypervisors(agent.endpoint);
+    const sandbox = Sandbox.create({ id: 'sb', config: config('[factory]\ntemplate = true'), log, hypervisor: factory, vcpus: 3, memoryMib: 1536, growMemory: true });
+    assert.deepEqual([made[0]?.spec?.vcpus, made[0]?.spec?.memoryMib], [1, 512], 'booted at the defaults');
+    await sandbox.start();
+    assert.ok(made[0]?.calls.includes('resizeMemory:1536'));
+    const asked = agentWire.ResizeGuestRequest.decode(agent.lastRequest.get('ResizeGuest') ?? Buffer.alloc(0));
+    assert.deepEqual([asked.vcpus, asked.addedMemoryBytes], [3, 1024 * 1048576]);
+    assert.deepEqual(sandbox.vmSize, { vcpus: 3, memoryMib: 1536 });
+    assert.deepEqual(await sandbox.resize({ vcpus: 2, memoryMib: 1024 }), { vcpus: 3, memoryMib: 1536 }, 'never shrinks');
+    assert.deepEqual(await sandbox.resize({ vcpus: 64, memoryMib: 99999 }), { vcpus: 8, memoryMib: 8192 }, 'capped at max_vcpus / max_memory');
+    await sandbox.stop();
+    const cold = Sandbox.create({ id: 'sb2', config: config('[factory]\ntemplate = false'), log, hypervisor: factory, vcpus: 3, memoryMib: 1536, growMemory: true });
+    assert.deepEqual([made.at(-1)?.spec?.vcpus, made.at(-1)?.spec?.memoryMib], [3, 1536], 'without templates it boots at its size: nothing to grow');
+    await cold.destroy();
+    const fixed = Sandbox.create({ id: 'sb3', config: config('[factory]\ntemplate = true'), log, hypervisor: factory, vcpus: 3, memoryMib: 1536 });
+    assert.deepEqual(
+      [made.at(-1)?.spec?.vcpus, made.at(-1)?.spec?.memoryMib, made.at(-1)?.spec?.maxMemoryMib],
+      [1, 1536, undefined],
+      'a VM that will not grow its memory boots with all of it (vCPUs still grow)',
+    );
+    await fixed.destroy();
+  });
+
   it('asks the backend for capabilities instead of checking which it is', async () => {
     assert.throws(() => make({ toml: 'agent_channel = "serial"' }), { code: 'ERR_CONFIG_INVALID', message: /sandbox.agent_channel: hypervisor fake has no "serial" \(it offers: vsock\)/ });
     assert.throws(() => make({ toml: 'shared_fs = "virtio-fs"' }), { code: 'ERR_CONFIG_INVALID', message: /sandbox.shared_fs: hypervisor fake has no "virtio-fs" \(it offers: virtio-9p\)/ });

@@ -102,7 +102,13 @@ export function podRequestOf(r: sandboxWire.CreateSandboxRequest, hostNamespaces
     spec: {
       ...(config?.hostname ? { hostname: config.hostname } : {}),
       // CRI's marks of a pod sandbox, as its pause container's spec would carry them (a Kubernetes pod: see sandbox.size_annotations).
-      annotations: { ...(config?.annotations ?? {}), ...r.annotations, ...(config ? { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': r.sandboxId } : {}) },
+      annotations: {
+        ...(config?.annotations ?? {}),
+        ...r.annotations,
+        ...(config ? { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': r.sandboxId } : {}),
+        // The pod's memory limit as containerd's CRI writes it on a pause container's spec (0: none): whether its VM may have to grow.
+        ...(res ? { 'io.kubernetes.cri.sandbox-memory': String(res.memoryLimitInBytes) } : {}),
+      },
       linux: {
         ...(cgroupsPath ? { cgroupsPath } : {}),
         namespaces: r.netnsPath ? [{ type: 'network', path: r.netnsPath }] : [],

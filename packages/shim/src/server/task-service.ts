@@ -9,6 +9,10 @@ import {
   resolveHostNamespaces,
   Sandbox,
   vmSizeFromSpec,
+  mayGrowMemory,
+  containerLimits,
+  podVmSize,
+  type ContainerLimits,
   type PodCgroupPlacement,
   type RuntimeConfig,
   type SandboxOptions,
@@ -123,6 +127,8 @@ const notFound = (what: string): MayuError => new MayuError('ERR_NOT_FOUND', `${
  */
 export class TaskService {
   private sandbox: Sandbox | null = null;
+  /** The limits of the pod's containers (not its sandbox's), by id: what its VM grows to hold. */
+  private readonly memberLimits = new Map<string, ContainerLimits>();
   private booting: Promise<Sandbox> | null = null;
   /** The pod's host cgroup this server joined for its VM, left when the VM is gone. */
   private placement: PodCgroupPlacement | null = null;
@@ -208,6 +214,8 @@ export class TaskService {
         mounted = true;
       }
       const sandbox = await this.vm(raw, isSandbox);
+      // The pod's VM grows to hold this container's limits beside the others' (containerd 1.6 sizes no sandbox; cri-o neither).
+      if (!isSandbox) await this.growFor(sandbox, r.id, containerLimits((raw as { linux?: { resources?: unknown } }).linux?.resources));
       await sandbox.createContainer({
         id: r.id,
         spec,
@@ -223,6 +231,7 @@ export class TaskService {
     } catch (err) {
       if (this.containers.has(r.id)) await this.sandbox?.removeContainer(r.id).catch(() => {});
       this.containers.delete(r.id);
+      this.memberLimits.delete(r.id);
       if (mounted) await unmountRootfs(rootfs);
       throw err;
     }
@@ -285,6 +294,7 @@ export class TaskService {
       // A Sandbox-API pod's hostname is its UTS namespace's, which the agent keeps for it (a sandbox container's spec sets its own).
       ...(typeof hostname === 'string' && hostname !== '' ? { hostname } : {}),
       ...vmSizeFromSpec(spec, this.config.sandbox),
+      growMemory: mayGrowMemory(spec),
       // CNI has run in the pod's network namespace (containerd 1.6 runs it before the sandbox task): it becomes the VM's.
       ...(netns ? { network: { netns, portForward: true } } : {}),
     });
@@ -424,6 +434,7 @@ export class TaskService {
       p.io.close();
       if (c.rootfsMounted) await unmountRootfs(c.rootfs);
       this.containers.delete(id);
+      this.memberLimits.delete(id);
       void this.o.events.publish('/tasks/delete', typeOf('TaskDelete', eventsWire.TaskDelete), { containerId: id, pid: p.pid, exitStatus: exit.status, exitedAt: timestamp(exit.at), id });
     }
     return { pid: p.pid, exitStatus: exit.status, exitedAt: timestamp(exit.at) };
@@ -576,7 +587,10 @@ export class TaskService {
     }
     // A limit no VM may have (beyond max_vcpus / max_memory) is refused, naming it, as at create.
     vmSizeFromSpec({ linux: { resources: parsed } }, this.config.sandbox);
-    await this.requireSandbox().agent.updateContainer(id, parsed);
+    const sandbox = this.requireSandbox();
+    // Grown first, so that the container's new limit fits in the VM (a smaller one leaves the VM as it is).
+    await this.growFor(sandbox, id, containerLimits(parsed));
+    await sandbox.agent.updateContainer(id, parsed);
     return {};
   }
 
@@ -587,6 +601,23 @@ export class TaskService {
   }
 
   // ---- helpers --------------------------------------------------------------
+
+  /**
+   * Records a pod container's limits and grows the pod's VM to the sum of
+   * its containers' (see podVmSize); the VM never shrinks. A VM that cannot
+   * grow that far fails the call and the limits are not recorded.
+   */
+  private async growFor(sandbox: Sandbox, id: string, limits: ContainerLimits): Promise<void> {
+    const before = this.memberLimits.get(id);
+    this.memberLimits.set(id, limits);
+    try {
+      await sandbox.resize(podVmSize(this.config.sandbox, sandbox.vmSize, this.memberLimits.values()));
+    } catch (err) {
+      if (before) this.memberLimits.set(id, before);
+      else this.memberLimits.delete(id);
+      throw err;
+    }
+  }
 
   private watchVm(sandbox: Sandbox): void {
     void sandbox.exited().then((exit) => {

@@ -44,7 +44,7 @@ describe('the Sandbox API: what CreateSandbox makes of CRI', () => {
     );
     assert.deepEqual(r.spec, {
       hostname: 'web-0',
-      annotations: { 'io.mayu.vcpus': '2', 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'pod' },
+      annotations: { 'io.mayu.vcpus': '2', 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'pod', 'io.kubernetes.cri.sandbox-memory': String(1 << 30) },
       linux: {
         cgroupsPath: '/kubepods/burstable/pod-1/pod',
         namespaces: [{ type: 'network', path: '/var/run/netns/cni-1' }],

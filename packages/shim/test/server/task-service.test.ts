@@ -151,6 +151,49 @@ describe('TaskService (fake hypervisor, fake agent)', () => {
     assert.equal(made.length, 0, 'no VM was made for any of them');
   });
 
+  it("grows the pod's VM to hold its containers' limits (memory by the hypervisor, vCPUs by the agent) and at an Update; it never shrinks", async () => {
+    const member = (id: string, resources: unknown): Promise<unknown> => {
+      const bundle = join(dir, id);
+      mkdirSync(join(bundle, 'rootfs'), { recursive: true });
+      const annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'pod' };
+      writeFileSync(
+        join(bundle, 'config.json'),
+        JSON.stringify({
+          ociVersion: '1.0.2',
+          annotations,
+          process: { args: ['sh'], cwd: '/' },
+          root: { path: 'rootfs' },
+          linux: { resources, namespaces: ['pid', 'ipc', 'uts', 'mount', 'network'].map((type) => ({ type })) },
+        }),
+      );
+      return impl.create(taskWire.CreateTaskRequest.fromPartial({ id, bundle }));
+    };
+    const resized = (): string[] => made.flatMap((h) => h.calls.filter((c) => c.startsWith('resizeMemory')));
+    const lastResize = (): agentWire.ResizeGuestRequest => agentWire.ResizeGuestRequest.decode(agent.lastRequest.get('ResizeGuest') ?? Buffer.alloc(0));
+    // A CRI pod's sandbox without the pod's limits (containerd 1.6): its VM may have to grow.
+    const sandboxSpec = JSON.parse(readFileSync(join(dir, 'bundle/config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'bundle/config.json'), JSON.stringify({ ...sandboxSpec, annotations: { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'pod' } }));
+    await create('pod').catch(() => create('pod'));
+    assert.equal(made.at(-1)?.spec?.maxMemoryMib, 8192, 'the VM has room to grow to max_memory');
+    assert.equal(made.at(-1)?.spec?.maxVcpus, 8);
+    await member('big', { memory: { limit: 1 << 30 }, cpu: { quota: 200000, period: 100000 } });
+    assert.deepEqual(resized(), ['resizeMemory:1536'], 'the default 512 MiB plus the 1 GiB limit');
+    assert.deepEqual({ vcpus: lastResize().vcpus, added: lastResize().addedMemoryBytes }, { vcpus: 3, added: 1 << 30 });
+    await member('small', { memory: { limit: 600 * 1048576 } });
+    assert.deepEqual(resized().at(-1), 'resizeMemory:2136', 'the sum of both limits');
+    await member('none', {});
+    assert.equal(resized().length, 2, 'a container without limits grows nothing');
+    const update = (id: string, resources: unknown) => impl.update({ id, resources: { typeUrl: 'x', value: Buffer.from(JSON.stringify(resources)) } });
+    await update('big', { memory: { limit: 2 * 1024 ** 3 }, cpu: { quota: 400000, period: 100000 } });
+    assert.equal(resized().at(-1), 'resizeMemory:3160', 'an Update grows the VM before the cgroup changes');
+    assert.equal(lastResize().vcpus, 5);
+    assert.ok(agent.count('UpdateContainer') === 1);
+    await update('big', { memory: { limit: 256 << 20 } });
+    assert.equal(resized().length, 3, 'a smaller limit leaves the VM as it is');
+    await assert.rejects(update('big', { memory: { limit: 9000 * 1048576 } }), { code: 'ERR_INVALID_ARGUMENT', message: /max_memory/ });
+    assert.equal(resized().length, 3);
+  });
+
   it("joins the pod's host cgroup (real cgroupfs) only around a VM: not for a sandbox that cannot be made or a VM that fails to start; left, and what it made removed, when the VM is gone", async function () {
     if (process.getuid?.() !== 0) this.skip();
     const top = `mayu-unit-shim-${process.pid}`;

@@ -60,6 +60,7 @@ export class CloudHypervisor implements Hypervisor {
   readonly kind = 'clh';
   readonly capabilities: HypervisorCapabilities = {
     hotplug: true,
+    grow: { vcpus: false, memory: false },
     pause: true,
     snapshot: false,
     sharedFs: ['virtio-fs'],

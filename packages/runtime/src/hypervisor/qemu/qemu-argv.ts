@@ -7,7 +7,7 @@ import { blockDeviceArgs } from './args/block.js';
 import { kernelArgs } from './args/boot.js';
 import { qmpArgs, serialConsoleArgs, socketChardevArgs } from './args/chardev.js';
 import { cpuArgs } from './args/cpu.js';
-import { machineArgs, vmGenIdArgs, type Accel } from './args/machine.js';
+import { machineArgs, vmGenIdArgs, type Accel, type MachineType } from './args/machine.js';
 import { memoryArgs } from './args/memory.js';
 import type { DeviceTransport } from './args/option-value.js';
 import { nicArgs } from './args/net.js';
@@ -38,12 +38,27 @@ function sharedDirArgs(spec: VmSpec, paths: QemuPaths, transport: DeviceTranspor
   );
 }
 
+/**
+ * The machine a VM runs on: the configured one, or for "auto" q35 when it
+ * may have to grow its memory (QEMU 7.2's microvm gives a virtio-mem device
+ * no region: the guest's driver fails to probe it) and microvm otherwise.
+ */
+export function machineFor(configured: QemuConfig['machineType'], spec: VmSpec): MachineType {
+  if (configured !== 'auto') return configured;
+  return (spec.maxMemoryMib ?? spec.memoryMib) > spec.memoryMib ? 'q35' : 'microvm';
+}
+
 /** The whole QEMU command line (without the binary), from small typed pieces. */
 export function qemuArgv(input: QemuArgvInput): string[] {
   const { spec, config, accel, paths } = input;
-  const transport: DeviceTransport = config.machineType === 'microvm' ? 'mmio' : 'pci';
+  const machine = machineFor(config.machineType, spec);
+  // microvm has no region for a virtio-mem device: its VMs never grow memory (the driver's capabilities say so).
+  const maxMemoryMib = machine === 'microvm' ? undefined : spec.maxMemoryMib;
+  const transport: DeviceTransport = machine === 'microvm' ? 'mmio' : 'pci';
+  const growsCpus = (spec.maxVcpus ?? spec.vcpus) > spec.vcpus;
   const cmdline = kernelCmdline({
-    machine: config.machineType,
+    machine,
+    bootCpus: growsCpus ? spec.vcpus : undefined,
     accel,
     tscKhz: input.tscKhz,
     rootfs: spec.rootfs.kind === 'image' ? { kind: 'image', fsType: spec.rootfs.fsType } : { kind: 'initrd' },
@@ -55,9 +70,9 @@ export function qemuArgv(input: QemuArgvInput): string[] {
 
   return [
     ...baseArgs({ name: `mayu-${spec.id}`, pidFile: paths.pid }),
-    ...machineArgs({ type: config.machineType, accel, tbSizeMib: config.tcgTbSizeMib }),
-    ...cpuArgs({ accel, vcpus: spec.vcpus }),
-    ...memoryArgs({ mib: spec.memoryMib, shared: (spec.sharedDirs ?? []).some((d) => d.kind === 'virtio-fs'), file: spec.memoryFile }),
+    ...machineArgs({ type: machine, accel, tbSizeMib: config.tcgTbSizeMib }),
+    ...cpuArgs({ accel, vcpus: spec.vcpus, maxVcpus: spec.maxVcpus }),
+    ...memoryArgs({ mib: spec.memoryMib, maxMib: maxMemoryMib, shared: (spec.sharedDirs ?? []).some((d) => d.kind === 'virtio-fs'), file: spec.memoryFile }),
     ...kernelArgs({ kernel: spec.kernel, initrd: spec.rootfs.kind === 'initrd' ? spec.rootfs.path : undefined, cmdline }),
     ...qmpArgs(paths.qmp),
     ...socketChardevArgs({ id: 'console', path: paths.console }),
@@ -71,7 +86,7 @@ export function qemuArgv(input: QemuArgvInput): string[] {
     ...(spec.nics ?? []).flatMap((nic, n) => nicArgs(nic, n, transport, accel === 'kvm')),
     ...(spec.agentChannel === 'vsock' ? vsockArgs({ cid: input.vsockCid ?? 0, transport }) : []),
     ...rngArgs(transport),
-    ...vmGenIdArgs(config.machineType),
+    ...vmGenIdArgs(machine),
     ...sandboxArgs(config.sandbox, (input.runAs ?? null) !== null),
     ...runAsArgs(input.runAs ?? null),
     // A clone: devices are made, then the state comes through QMP migrate-incoming.

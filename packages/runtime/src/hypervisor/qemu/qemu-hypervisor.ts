@@ -17,6 +17,7 @@ import { resolveOnPath } from '../../util/on-path.js';
 import { settlesWithin } from '../../util/timeout.js';
 import type { Hypervisor, HypervisorCapabilities, VmExit, VmSpec, VmStarted } from '../hypervisor.js';
 import { templateMac } from '../template-mac.js';
+import { HOTPLUG_MEMORY_DEVICE } from './args/memory.js';
 import { qemuArgv } from './qemu-argv.js';
 import { qemuLaunch } from './qemu-launch.js';
 import { Virtiofsd } from './virtiofsd.js';
@@ -75,10 +76,12 @@ export class QemuHypervisor implements Hypervisor {
 
   constructor(private readonly o: QemuHypervisorOptions) {
     const q35 = o.config.machineType === 'q35';
+    // microvm cannot give a virtio-mem device a region; "auto" picks q35 for a VM that may grow its memory.
     this.accel = decideAccel(o.config.accel);
     o.log.info({ accel: this.accel.accel, reason: this.accel.reason }, 'acceleration');
     this.capabilities = {
       hotplug: q35,
+      grow: { vcpus: true, memory: o.config.machineType !== 'microvm' },
       pause: true,
       snapshot: true,
       sharedFs: ['virtio-9p', 'virtio-fs'],
@@ -224,6 +227,36 @@ export class QemuHypervisor implements Hypervisor {
       rmSync(socketPath, { force: true });
     }
     this.o.log.info({ event: 'vm.saved', stateFile }, 'VM state saved');
+  }
+
+  /**
+   * Sets the virtio-mem device's requested size to what `mib` is beyond the
+   * boot memory, then polls its plugged size until the guest has taken that
+   * much: a guest that does not (hostile, or out of memory for the new
+   * blocks' page structures) is an error after `timeoutMs`, and the VM keeps
+   * what it plugged.
+   */
+  async resizeMemory(mib: number, timeoutMs: number): Promise<void> {
+    const { spec } = this.planned();
+    const max = spec.maxMemoryMib ?? spec.memoryMib;
+    if (!Number.isInteger(mib) || mib < spec.memoryMib || mib > max) throw new MayuError('ERR_INVALID_ARGUMENT', `memory ${mib} MiB: must be an integer from ${spec.memoryMib} to ${max} MiB`);
+    if (max === spec.memoryMib) return;
+    const qmp = this.requireQmp();
+    const path = `/machine/peripheral/${HOTPLUG_MEMORY_DEVICE}`;
+    const requested = (mib - spec.memoryMib) * 1048576;
+    await qmp.execute('qom-set', { path, property: 'requested-size', value: requested });
+    const deadline = performance.now() + timeoutMs;
+    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+      const plugged = await qmp.execute<number>('qom-get', { path, property: 'size' });
+      if (plugged === requested) break;
+      if (performance.now() > deadline) {
+        throw new MayuError('ERR_HYPERVISOR', `the guest took ${plugged / 1048576} of ${requested / 1048576} MiB offered to grow its memory within ${timeoutMs} ms`, {
+          details: { requestedBytes: requested, pluggedBytes: plugged },
+        });
+      }
+      await sleep(delay);
+    }
+    this.o.log.info({ event: 'vm.memory_resized', memoryMib: mib }, 'VM memory resized');
   }
 
   /** Polls query-migrate until the migration (outgoing, or incoming on a clone) completes; its error otherwise. */

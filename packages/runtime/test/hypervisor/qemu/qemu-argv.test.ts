@@ -70,6 +70,24 @@ describe('QEMU command line', () => {
     assert.equal(line, 'console=ttyS0 panic=-1 reboot=t loglevel=7 pci=off agent.log=debug agent.selftest=vsock foo=1');
   });
 
+  it('a VM that can grow: every vCPU it may have (maxcpus= of them at boot); memory through a virtio-mem device, on q35 when the machine is "auto"', () => {
+    const auto = { ...config, machineType: 'auto' as const };
+    const argv = qemuArgv({ spec: spec({ vcpus: 2, memoryMib: 512, maxVcpus: 8, maxMemoryMib: 4096 }), config: auto, accel: 'tcg', tscKhz: null, paths: qemuPaths('/s') });
+    assert.deepEqual(values(argv, '-smp'), ['8']);
+    assert.deepEqual(values(argv, '-m'), ['512M,maxmem=4096M']);
+    assert.deepEqual(values(argv, '-M'), ['q35,acpi=on']);
+    assert.ok(values(argv, '-device').includes('virtio-mem-pci,id=hotmem0,memdev=hotmem,requested-size=0'));
+    const cmdline = values(argv, '-append')[0] ?? '';
+    assert.match(cmdline, / maxcpus=2( |$)/);
+    assert.doesNotMatch(cmdline, /pci=off/, 'the kernel must probe the PCI bus');
+    const cpusOnly = qemuArgv({ spec: spec({ vcpus: 2, memoryMib: 512, maxVcpus: 8 }), config: auto, accel: 'tcg', tscKhz: null, paths: qemuPaths('/s') });
+    assert.ok(values(cpusOnly, '-M')[0]?.startsWith('microvm,'), 'vCPUs grow on microvm: the fast machine for what needs no more memory');
+    assert.deepEqual(values(cpusOnly, '-smp'), ['8']);
+    assert.ok(!cpusOnly.join(' ').includes('virtio-mem'));
+    const fixed = qemuArgv({ spec: spec({ vcpus: 2, memoryMib: 512, maxVcpus: 2, maxMemoryMib: 512 }), config: auto, accel: 'tcg', tscKhz: null, paths: qemuPaths('/s') });
+    assert.ok(!fixed.join(' ').includes('maxcpus') && !fixed.join(' ').includes('virtio-mem') && values(fixed, '-M')[0]?.startsWith('microvm,'), 'no room to grow: as before');
+  });
+
   it("a NIC per pod interface on its tap, with the veth's MAC and MTU; QEMU enters the pod's network namespace before dropping privileges", () => {
     const argv = qemuArgv({ spec: spec({ netns: '/run/netns/pod', nics: [{ tap: 'tap0_mayu', mac: '0e:68:a1:fa:e2:cb', mtu: 1450 }] }), config, accel: 'tcg', tscKhz: null, paths });
     assert.deepEqual(values(argv, '-netdev'), ['tap,id=net0,ifname=tap0_mayu,script=no,downscript=no']);

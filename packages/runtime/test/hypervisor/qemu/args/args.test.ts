@@ -36,12 +36,28 @@ describe('QEMU argv pieces', () => {
     assert.deepEqual(cpuArgs({ accel: 'kvm', vcpus: 2 }), ['-cpu', 'host', '-smp', '2']);
     assert.deepEqual(cpuArgs({ accel: 'tcg', vcpus: 1 }), ['-cpu', 'max', '-smp', '1']);
     assert.throws(() => cpuArgs({ accel: 'tcg', vcpus: 0 }), /vcpus: must be an integer from 1 to 255 \(got 0\)/);
+    assert.deepEqual(cpuArgs({ accel: 'tcg', vcpus: 1, maxVcpus: 8 }), ['-cpu', 'max', '-smp', '8'], 'every vCPU it may grow to exists');
+    assert.throws(() => cpuArgs({ accel: 'tcg', vcpus: 2, maxVcpus: 1 }), /maxVcpus: must be an integer from vcpus \(2\) to 255 \(got 1\)/);
   });
 
   it('memory: plain or shared through a memfd', () => {
     assert.deepEqual(memoryArgs({ mib: 512 }), ['-m', '512M']);
     assert.deepEqual(memoryArgs({ mib: 256, shared: true }), ['-m', '256M', '-object', 'memory-backend-memfd,id=mem,size=256M,share=on', '-machine', 'memory-backend=mem']);
     assert.throws(() => memoryArgs({ mib: 1.5 }), { code: 'ERR_INVALID_ARGUMENT' });
+  });
+
+  it('memory to grow into: a virtio-mem device over reserved address space, nothing plugged at boot', () => {
+    assert.deepEqual(memoryArgs({ mib: 512, maxMib: 8192 }), [
+      '-m',
+      '512M,maxmem=8192M',
+      '-object',
+      'memory-backend-ram,id=hotmem,size=7680M,reserve=off',
+      '-device',
+      'virtio-mem-pci,id=hotmem0,memdev=hotmem,requested-size=0',
+    ]);
+    assert.deepEqual(memoryArgs({ mib: 512, maxMib: 1024, shared: true }).slice(-3, -2), ['memory-backend-memfd,id=hotmem,size=512M,reserve=off,share=on'], 'shared as the boot memory is (virtio-fs)');
+    assert.deepEqual(memoryArgs({ mib: 512, maxMib: 512 }), ['-m', '512M'], 'no room, no device');
+    assert.throws(() => memoryArgs({ mib: 512, maxMib: 256 }), /maxMemoryMib: must be an integer of at least memoryMib \(512\)/);
   });
 
   it('kernel: vmlinux, optional initrd, one-line cmdline', () => {

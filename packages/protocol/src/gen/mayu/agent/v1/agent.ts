@@ -120,6 +120,24 @@ export interface SetGuestDateTimeRequest {
   nanos: number;
 }
 
+export interface ResizeGuestRequest {
+  /** vCPUs online when done: 1 to the vCPUs the VM has. */
+  vcpus: number;
+  /**
+   * Memory the host has plugged since boot, in all; the call waits (up to
+   * timeout_ms) until the guest has that much more than at boot.
+   */
+  addedMemoryBytes: number;
+  timeoutMs: number;
+}
+
+export interface GuestResources {
+  onlineCpus: number;
+  memoryTotalBytes: number;
+  /** What the containers together may now use (their parent cgroup's memory.max). */
+  containersMemoryMaxBytes: number;
+}
+
 export interface ReseedRandomRequest {
   /** 16 to 512 bytes from the host's CSPRNG. */
   entropy: Buffer;
@@ -1238,6 +1256,164 @@ export const SetGuestDateTimeRequest: MessageFns<SetGuestDateTimeRequest> = {
     const message = createBaseSetGuestDateTimeRequest();
     message.seconds = object.seconds ?? 0;
     message.nanos = object.nanos ?? 0;
+    return message;
+  },
+};
+
+function createBaseResizeGuestRequest(): ResizeGuestRequest {
+  return { vcpus: 0, addedMemoryBytes: 0, timeoutMs: 0 };
+}
+
+export const ResizeGuestRequest: MessageFns<ResizeGuestRequest> = {
+  encode(message: ResizeGuestRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vcpus !== 0) {
+      writer.uint32(8).uint32(message.vcpus);
+    }
+    if (message.addedMemoryBytes !== 0) {
+      writer.uint32(16).uint64(message.addedMemoryBytes);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(24).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResizeGuestRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResizeGuestRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.vcpus = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.addedMemoryBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ResizeGuestRequest>, I>>(base?: I): ResizeGuestRequest {
+    return ResizeGuestRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResizeGuestRequest>, I>>(object: I): ResizeGuestRequest {
+    const message = createBaseResizeGuestRequest();
+    message.vcpus = object.vcpus ?? 0;
+    message.addedMemoryBytes = object.addedMemoryBytes ?? 0;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseGuestResources(): GuestResources {
+  return { onlineCpus: 0, memoryTotalBytes: 0, containersMemoryMaxBytes: 0 };
+}
+
+export const GuestResources: MessageFns<GuestResources> = {
+  encode(message: GuestResources, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.onlineCpus !== 0) {
+      writer.uint32(8).uint32(message.onlineCpus);
+    }
+    if (message.memoryTotalBytes !== 0) {
+      writer.uint32(16).uint64(message.memoryTotalBytes);
+    }
+    if (message.containersMemoryMaxBytes !== 0) {
+      writer.uint32(24).uint64(message.containersMemoryMaxBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GuestResources {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGuestResources();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.onlineCpus = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.memoryTotalBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.containersMemoryMaxBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GuestResources>, I>>(base?: I): GuestResources {
+    return GuestResources.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GuestResources>, I>>(object: I): GuestResources {
+    const message = createBaseGuestResources();
+    message.onlineCpus = object.onlineCpus ?? 0;
+    message.memoryTotalBytes = object.memoryTotalBytes ?? 0;
+    message.containersMemoryMaxBytes = object.containersMemoryMaxBytes ?? 0;
     return message;
   },
 };
@@ -5263,6 +5439,21 @@ export const AgentServiceService = {
     responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
     responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
   },
+  /**
+   * Brings the guest up to the size the host has grown its VM to: onlines
+   * vCPUs up to vcpus (never fewer online than now), waits for the memory
+   * the host plugged to be online, and raises the containers' memory cap
+   * with it.
+   */
+  resizeGuest: {
+    path: "/mayu.agent.v1.AgentService/ResizeGuest" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResizeGuestRequest): Buffer => Buffer.from(ResizeGuestRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResizeGuestRequest => ResizeGuestRequest.decode(value),
+    responseSerialize: (value: GuestResources): Buffer => Buffer.from(GuestResources.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GuestResources => GuestResources.decode(value),
+  },
   /** ---- containers ---------------------------------------------------------- */
   createContainer: {
     path: "/mayu.agent.v1.AgentService/CreateContainer" as const,
@@ -5542,6 +5733,13 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
    */
   reseedRandom: handleUnaryCall<ReseedRandomRequest, Empty>;
   copyFile: handleUnaryCall<CopyFileRequest, Empty>;
+  /**
+   * Brings the guest up to the size the host has grown its VM to: onlines
+   * vCPUs up to vcpus (never fewer online than now), waits for the memory
+   * the host plugged to be online, and raises the containers' memory cap
+   * with it.
+   */
+  resizeGuest: handleUnaryCall<ResizeGuestRequest, GuestResources>;
   /** ---- containers ---------------------------------------------------------- */
   createContainer: handleUnaryCall<CreateContainerRequest, Empty>;
   startContainer: handleUnaryCall<StartContainerRequest, Empty>;
@@ -5702,6 +5900,27 @@ export interface AgentServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  /**
+   * Brings the guest up to the size the host has grown its VM to: onlines
+   * vCPUs up to vcpus (never fewer online than now), waits for the memory
+   * the host plugged to be online, and raises the containers' memory cap
+   * with it.
+   */
+  resizeGuest(
+    request: ResizeGuestRequest,
+    callback: (error: ServiceError | null, response: GuestResources) => void,
+  ): ClientUnaryCall;
+  resizeGuest(
+    request: ResizeGuestRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GuestResources) => void,
+  ): ClientUnaryCall;
+  resizeGuest(
+    request: ResizeGuestRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GuestResources) => void,
   ): ClientUnaryCall;
   /** ---- containers ---------------------------------------------------------- */
   createContainer(
