@@ -50,12 +50,30 @@ export function cgroupMounts(): string[] {
  * first), as kubelet removes a pod's; returns the directories that still
  * held processes (left as they are: a leftover to report).
  */
+/**
+ * rmdir of an empty cgroup: a process that has just exited (a VM killed a
+ * moment ago) can hold its cgroup busy for a little while after it left
+ * cgroup.procs.
+ */
+function rmdirWhenReleased(dir: string): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return rmdirSync(dir);
+    } catch (err) {
+      // Gone already: its owner (a shim removing the cgroups it made) was quicker.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || attempt >= 50) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+}
+
 export function removeCgroupTree(path: string): string[] {
   const busy: string[] = [];
   const remove = (dir: string): void => {
     for (const e of entriesOf(dir)) if (statSync(join(dir, e), { throwIfNoEntry: false })?.isDirectory()) remove(join(dir, e));
     if (readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== '') busy.push(dir);
-    else rmdirSync(dir);
+    else rmdirWhenReleased(dir);
   };
   for (const m of cgroupMounts()) if (existsSync(join(m, path))) remove(join(m, path));
   return busy;

@@ -264,40 +264,62 @@ for (const version of containerdMatrix())
       const limits = (mib: bigint, cpus = 0n) =>
         criWire.LinuxContainerConfig.fromPartial({ resources: { memoryLimitInBytes: mib * MiB, ...(cpus > 0n ? { cpuQuota: cpus * 100_000n, cpuPeriod: 100_000n } : {}) } });
       // What kubelet sends: the pod's resources are the sum of its containers' limits (containerd 1.6 passes none on).
-      const p = await pod('sized', { resources: { memoryLimitInBytes: (1024n + 700n) * MiB, cpuQuota: 200_000n, cpuPeriod: 100_000n } });
-      // dd holds its one block resident while sleep never reads the pipe.
-      const holder = await container(p, { metadata: { name: 'holder', attempt: 0 }, command: ['sh', '-c', 'dd if=/dev/zero bs=600M count=1 | sleep 3600'], linux: limits(700n) });
-      const big = await container(p, { metadata: { name: 'big', attempt: 0 }, command: ['sleep', '3600'], linux: limits(1024n, 2n) });
-      const deadline = Date.now() + 120_000;
-      const workingSet = async (): Promise<bigint> => (await cri.containerStats({ containerId: holder })).stats?.memory?.workingSetBytes?.value ?? 0n;
-      while (Date.now() < deadline && (await workingSet()) < 600n * MiB) await sleep(500);
-      assert.ok((await workingSet()) >= 600n * MiB, 'the holder holds 600 MiB');
-      // 700 MiB beside the holder's 600 (the default VM has 512 MiB in all).
-      const held = await execIn(big, 'dd if=/dev/zero of=/dev/null bs=700M count=1');
-      assert.equal(held.code, 0, held.out);
-      assert.match(held.out, /1\+0 records out/, 'the container held 700 MiB');
-      const cpus = await execIn(big, 'nproc');
-      assert.equal(cpus.code, 0);
-      assert.ok(Number(cpus.out) >= 3, `nproc: ${cpus.out} (the default 1 and the container's 2)`);
-      const memTotal = async (): Promise<number> => Number(/MemTotal:\s+(\d+)/.exec((await execIn(big, 'cat /proc/meminfo')).out)?.[1] ?? 0) * 1024;
-      assert.ok((await memTotal()) >= (512 + 1024 + 700 - 64) * 2 ** 20, `the VM has room for both limits and its base: MemTotal ${await memTotal()}`);
+      const kubepods = `/mayu-test-kubepods-${randomBytes(3).toString('hex')}`;
+      try {
+        const p = await pod('sized', { cgroupParent: `${kubepods}/pod-sized`, resources: { memoryLimitInBytes: (1024n + 700n) * MiB, cpuQuota: 200_000n, cpuPeriod: 100_000n } });
+        // The pod's host cgroup bounds its VM at the VM's memory plus the VMM's (192 MiB, and the 128 MiB TCG buffer under TCG).
+        const hostBound = (): string[] =>
+          cgroupMounts()
+            .flatMap((m) => ['memory.max', 'memory.limit_in_bytes'].map((f) => join(m, kubepods, 'pod-sized', p.id, f)))
+            .filter((f) => existsSync(f))
+            .map((f) => readFileSync(f, 'utf8').trim());
+        // dd holds its one block resident while sleep never reads the pipe.
+        const holder = await container(p, { metadata: { name: 'holder', attempt: 0 }, command: ['sh', '-c', 'dd if=/dev/zero bs=600M count=1 | sleep 3600'], linux: limits(700n) });
+        const big = await container(p, { metadata: { name: 'big', attempt: 0 }, command: ['sleep', '3600'], linux: limits(1024n, 2n) });
+        const deadline = Date.now() + 120_000;
+        const workingSet = async (): Promise<bigint> => (await cri.containerStats({ containerId: holder })).stats?.memory?.workingSetBytes?.value ?? 0n;
+        while (Date.now() < deadline && (await workingSet()) < 600n * MiB) await sleep(500);
+        assert.ok((await workingSet()) >= 600n * MiB, 'the holder holds 600 MiB');
+        // 700 MiB beside the holder's 600 (the default VM has 512 MiB in all).
+        const held = await execIn(big, 'dd if=/dev/zero of=/dev/null bs=700M count=1');
+        assert.equal(held.code, 0, held.out);
+        assert.match(held.out, /1\+0 records out/, 'the container held 700 MiB');
+        const cpus = await execIn(big, 'nproc');
+        assert.equal(cpus.code, 0);
+        assert.ok(Number(cpus.out) >= 3, `nproc: ${cpus.out} (the default 1 and the container's 2)`);
+        const memTotal = async (): Promise<number> => Number(/MemTotal:\s+(\d+)/.exec((await execIn(big, 'cat /proc/meminfo')).out)?.[1] ?? 0) * 1024;
+        assert.ok((await memTotal()) >= (512 + 1024 + 700 - 64) * 2 ** 20, `the VM has room for both limits and its base: MemTotal ${await memTotal()}`);
+        const tcg = ctrd.vms().length > 0 && readFileSync(`/proc/${ctrd.vms()[0]}/cmdline`, 'utf8').includes('tcg');
+        const bound = (vmMib: number) => String((vmMib + 192 + (tcg ? 128 : 0)) * 2 ** 20);
+        assert.deepEqual([...new Set(hostBound())], [bound(512 + 1024 + 700)], "the pod's host cgroup bounds the VM");
 
-      // Resized to 1.5 GiB, the container holds 1.2 GiB beside the holder: the VM grew with it.
-      await cri.updateContainerResources({ containerId: big, linux: limits(1536n, 2n).resources, annotations: {} });
-      const grown = await execIn(big, 'dd if=/dev/zero of=/dev/null bs=1200M count=1');
-      assert.equal(grown.code, 0, `resized to 1.5 GiB, 1.2 GiB fits: ${grown.out}`);
-      assert.ok((await memTotal()) >= (512 + 1536 + 700 - 64) * 2 ** 20, `the VM grew: MemTotal ${await memTotal()}`);
-      assert.ok((await workingSet()) >= 600n * MiB, 'the holder still holds its 600 MiB');
+        // Resized to 1.5 GiB, the container holds 1.2 GiB beside the holder: the VM grew with it.
+        await cri.updateContainerResources({ containerId: big, linux: limits(1536n, 2n).resources, annotations: {} });
+        const grown = await execIn(big, 'dd if=/dev/zero of=/dev/null bs=1200M count=1');
+        assert.equal(grown.code, 0, `resized to 1.5 GiB, 1.2 GiB fits: ${grown.out}`);
+        assert.ok((await memTotal()) >= (512 + 1536 + 700 - 64) * 2 ** 20, `the VM grew: MemTotal ${await memTotal()}`);
+        assert.ok((await workingSet()) >= 600n * MiB, 'the holder still holds its 600 MiB');
+        assert.deepEqual([...new Set(hostBound())], [bound(512 + 1536 + 700)], 'the bound follows the VM as it grows');
 
-      // A container limited to more than any VM may have (max_memory, 8 GiB by default) is refused naming its limit; on 1.7+ a pod too.
-      await assert.rejects(
-        container(p, { metadata: { name: 'too-big', attempt: 0 }, command: ['true'], linux: limits(16n * 1024n) }),
-        /memory\/limit.*more memory than a VM may have \(sandbox\.max_memory = 8192 MiB\)/,
-      );
-      if (version !== '1.6') {
-        await assert.rejects(pod('too-big', { resources: { memoryLimitInBytes: 16n * 2n ** 30n } }), /io\.kubernetes\.cri\.sandbox-memory.*more than a VM may have \(sandbox\.max_memory = 8192 MiB\)/);
+        // A container limited to more than any VM may have (max_memory, 8 GiB by default) is refused naming its limit; on 1.7+ a pod too.
+        await assert.rejects(
+          container(p, { metadata: { name: 'too-big', attempt: 0 }, command: ['true'], linux: limits(16n * 1024n) }),
+          /memory\/limit.*more memory than a VM may have \(sandbox\.max_memory = 8192 MiB\)/,
+        );
+        if (version !== '1.6') {
+          await assert.rejects(
+            pod('too-big', { resources: { memoryLimitInBytes: 16n * 2n ** 30n } }),
+            /io\.kubernetes\.cri\.sandbox-memory.*more than a VM may have \(sandbox\.max_memory = 8192 MiB\)/,
+          );
+        }
+        assert.equal(ctrd.vms().length, 1, "only the sized pod's VM runs");
+        await removePodsQuietly(cri, pods.splice(0));
+      } finally {
+        await removePodsQuietly(cri, pods.splice(0));
+        // The shim removes the cgroups it made as it exits: wait for it, then remove what kubelet would.
+        await ctrd.settle();
+        removeCgroupTree(kubepods);
       }
-      assert.equal(ctrd.vms().length, 1, "only the sized pod's VM runs");
     });
 
     it('in-place resize (UpdateContainerResources): a container grows past its old memory limit; shrunk below what it holds, what it cannot give back is OOM-killed in its own cgroup (as with runc on cgroup v2), never the VM; a limit no VM may have is refused', async () => {

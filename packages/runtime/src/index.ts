@@ -10,7 +10,7 @@ export { hostTscKhz, readCpuInfo } from './host/cpu-info.js';
 export * from './host/guest-image.js';
 export * from './host/host-check.js';
 export { hostHasVhostVsock } from './host/vhost-vsock.js';
-export { cgroupDirOf, joinPodCgroup, leaveStartingCgroup, memberships as cgroupMemberships, removeCgroupDirs, type PodCgroupPlacement } from './host/cgroups.js';
+export { cgroupDirOf, joinPodCgroup, leaveStartingCgroup, limitCgroupMemory, memberships as cgroupMemberships, removeCgroupDirs, type PodCgroupPlacement } from './host/cgroups.js';
 export { hostCgroupMetrics, type HostCgroupMetrics } from './host/cgroup-metrics.js';
 export type * from './hypervisor/hypervisor.js';
 export { QemuHypervisor } from './hypervisor/qemu/qemu-hypervisor.js';
@@ -37,7 +37,18 @@ export type { SandboxContainerOptions } from './sandbox/sandbox.js';
 export { NO_DEADLINE } from './agent/agent-client.js';
 export { pumpInput, pumpOutput, writableSink, type OutputSink } from './agent/process-stdio.js';
 export { CappedFile } from './util/capped-file.js';
-export { vmSizeFromSpec, containerLimits, podVmSize, mayGrowMemory, VCPUS_ANNOTATION, MEMORY_ANNOTATION, type VmSize, type ContainerLimits } from './sandbox/vm-size.js';
+export {
+  vmSizeFromSpec,
+  containerLimits,
+  podVmSize,
+  mayGrowMemory,
+  podHasMemoryLimit,
+  vmmMemoryBoundMib,
+  VCPUS_ANNOTATION,
+  MEMORY_ANNOTATION,
+  type VmSize,
+  type ContainerLimits,
+} from './sandbox/vm-size.js';
 export { parseRunNetwork, resolveRunNetwork, setUpRunNetwork, tearDownRunNetwork, type RunNetwork, type RunNetworkRecord } from './network/run-network.js';
 export { scanPodNetwork, type PodNetwork } from './network/scan.js';
 export { TemplateStore, type Template, type TemplateManifest } from './factory/template-store.js';

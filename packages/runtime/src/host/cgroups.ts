@@ -198,3 +198,24 @@ export function removeCgroupDirs(dirs: string[], onError: (dir: string, err: unk
       if (code !== 'ENOENT' && !(parent && (code === 'EBUSY' || code === 'ENOTEMPTY'))) onError(dir, err);
     }
 }
+
+/**
+ * Bounds the memory of the cgroups in `dirs` (a pod's, in every hierarchy)
+ * at `bytes`: memory.max where it is cgroup v2, memory.limit_in_bytes in a
+ * v1 memory hierarchy; hierarchies without a memory controller are skipped.
+ * Answers the files written.
+ */
+export function limitCgroupMemory(dirs: readonly string[], bytes: number, onError: (file: string, err: unknown) => void): string[] {
+  const written: string[] = [];
+  for (const dir of dirs) {
+    const file = [join(dir, 'memory.max'), join(dir, 'memory.limit_in_bytes')].find((f) => existsSync(f));
+    if (!file) continue;
+    try {
+      writeFileSync(file, String(bytes));
+      written.push(file);
+    } catch (err) {
+      onError(file, err);
+    }
+  }
+  return written;
+}

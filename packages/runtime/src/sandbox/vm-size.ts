@@ -107,6 +107,11 @@ export function vmSizeFromSpec(spec: unknown, q: SandboxConfig): { vcpus: number
   };
 }
 
+/** Whether a pod's sandbox spec says the pod has a memory limit (CRI's sandbox annotation, containerd 1.7+). */
+export function podHasMemoryLimit(spec: unknown): boolean {
+  return mibOf((spec as SizedSpec | undefined)?.annotations?.[SANDBOX_MEMORY_ANNOTATION]) > 0;
+}
+
 /**
  * Whether a VM booted for this spec may have to grow its memory after boot:
  * a Kubernetes pod's sandbox whose pod limits it does not carry (containerd
@@ -120,6 +125,19 @@ export function mayGrowMemory(spec: unknown): boolean {
   if (!isKubernetesSpec(s)) return false;
   const podMemory = s.annotations?.[SANDBOX_MEMORY_ANNOTATION];
   return podMemory === undefined || mibOf(podMemory) > 0;
+}
+
+/**
+ * Host memory a pod's VM may take beyond its guest memory: QEMU's own
+ * (devices, heap; measured ~45 MiB beside its guest RAM at boot and after
+ * growing by 1 GiB) and the shim's (~85 MiB RSS), with room for both to
+ * grow — plus, under TCG, its translated-code buffer (tcg_tb_size).
+ */
+export const VMM_MEMORY_OVERHEAD_MIB = 192;
+
+/** The most host memory a VM of `memoryMib` and its VMM may hold (MiB): the bound on a limited pod's host cgroup. */
+export function vmmMemoryBoundMib(memoryMib: number, tcgTbMib: number): number {
+  return memoryMib + VMM_MEMORY_OVERHEAD_MIB + tcgTbMib;
 }
 
 /** What a VM is, or is to be: vCPUs and MiB of memory. */

@@ -10,6 +10,9 @@ import {
   Sandbox,
   vmSizeFromSpec,
   mayGrowMemory,
+  podHasMemoryLimit,
+  vmmMemoryBoundMib,
+  limitCgroupMemory,
   containerLimits,
   podVmSize,
   type ContainerLimits,
@@ -129,6 +132,8 @@ export class TaskService {
   private sandbox: Sandbox | null = null;
   /** The limits of the pod's containers (not its sandbox's), by id: what its VM grows to hold. */
   private readonly memberLimits = new Map<string, ContainerLimits>();
+  /** The pod has a memory limit (its sandbox's, or a container's): its host cgroup bounds the VM (boundPodHost). */
+  private podLimited = false;
   private booting: Promise<Sandbox> | null = null;
   /** The pod's host cgroup this server joined for its VM, left when the VM is gone. */
   private placement: PodCgroupPlacement | null = null;
@@ -311,6 +316,8 @@ export class TaskService {
     }
     this.placement = placement;
     this.sandbox = sandbox;
+    this.podLimited = podHasMemoryLimit(spec);
+    this.boundPodHost(sandbox);
     this.watchVm(sandbox);
     return sandbox;
   }
@@ -617,6 +624,24 @@ export class TaskService {
       else this.memberLimits.delete(id);
       throw err;
     }
+    if (limits.mib > 0) this.podLimited = true;
+    this.boundPodHost(sandbox);
+  }
+
+  /**
+   * A pod with a memory limit has its host cgroup bounded at its VM's
+   * memory plus what its VMM may take beyond it (vmmMemoryBoundMib), raised
+   * as the VM grows: a VMM that leaks, or a QEMU escape, is OOM-killed in
+   * the pod's cgroup before it can take the node's memory. kubelet's own
+   * pod limit (the containers' limits plus the RuntimeClass overhead) sits
+   * above it, on the pod's parent cgroup.
+   */
+  private boundPodHost(sandbox: Sandbox): void {
+    if (!this.placement || !this.podLimited) return;
+    const tcgTbMib = sandbox.accel.accel === 'tcg' ? this.config.hypervisor.qemu.tcgTbSizeMib || 1024 : 0;
+    const mib = vmmMemoryBoundMib(sandbox.vmSize.memoryMib, tcgTbMib);
+    const written = limitCgroupMemory(this.placement.dirs, mib * 1048576, (file, err) => this.o.log.warn({ err, file }, "cannot bound the pod's host cgroup"));
+    this.o.log.info({ event: 'pod.host_bound', memoryMib: mib, files: written }, "the pod's host cgroup bounds its VM");
   }
 
   private watchVm(sandbox: Sandbox): void {

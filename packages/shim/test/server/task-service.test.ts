@@ -194,7 +194,7 @@ describe('TaskService (fake hypervisor, fake agent)', () => {
     assert.equal(resized().length, 3);
   });
 
-  it("joins the pod's host cgroup (real cgroupfs) only around a VM: not for a sandbox that cannot be made or a VM that fails to start; left, and what it made removed, when the VM is gone", async function () {
+  it("joins the pod's host cgroup (real cgroupfs) only around a VM: not for a sandbox that cannot be made or a VM that fails to start; a limited pod's is bounded at its VM's memory plus the VMM's; left, and what it made removed, when the VM is gone", async function () {
     if (process.getuid?.() !== 0) this.skip();
     const top = `mayu-unit-shim-${process.pid}`;
     const cgroupsPath = `/${top}/pod/sandbox`;
@@ -216,12 +216,17 @@ describe('TaskService (fake hypervisor, fake agent)', () => {
       spec({ 'io.mayu.vcpus': 'many' });
       await assert.rejects(create('pod'), { code: 'ERR_INVALID_ARGUMENT', message: /io\.mayu\.vcpus/ });
       assert.deepEqual(madeDirs(), [], 'a sandbox that cannot be made joins nothing');
-      spec({});
+      // A pod limited to 1 GiB (containerd 1.7+ writes it on the sandbox): a VM of 1536 MiB.
+      spec({ 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'pod', 'io.kubernetes.cri.sandbox-memory': String(2 ** 30) });
       await assert.rejects(create('pod'), /the fake VM failed to start/);
       assert.equal(readFileSync('/proc/self/cgroup', 'utf8'), own, 'a VM that failed to start: the server is back where it was');
       assert.deepEqual(madeDirs(), [], '… and what it made is gone');
       await create('pod');
       for (const line of readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n')) assert.ok(line.endsWith(`:${cgroupsPath}`), `while the VM runs: ${line}`);
+      const bounds = where.flatMap((m) => ['memory.max', 'memory.limit_in_bytes'].map((f) => join(m.mount, cgroupsPath, f)).filter((f) => existsSync(f)));
+      assert.ok(bounds.length > 0, 'a hierarchy with a memory controller');
+      // 1536 MiB of guest memory, 192 MiB of VMM, and the TCG buffer (the fake runs under "tcg"; tcg_tb_size 128).
+      for (const f of bounds) assert.equal(readFileSync(f, 'utf8').trim(), String((1536 + 192 + 128) * 1048576), f);
       await tasks.close();
       assert.equal(readFileSync('/proc/self/cgroup', 'utf8'), own, 'the VM gone: back where it was');
       assert.deepEqual(madeDirs(), [], '… and the pod cgroups it made are removed');
