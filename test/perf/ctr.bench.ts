@@ -62,16 +62,17 @@ function phasesOf(events: Map<string, number>, startedAt: number, endedAt: numbe
  * `ctr run --rm` of `true` on the same locally built image with runc and with
  * mayu, alternating, through one private containerd; mayu's time split into
  * its phases; and the memory a pod costs on the host (shim and QEMU PSS with
- * a container running).
+ * a container running). `runArgs` go to every `ctr run` of both (e.g.
+ * `--memory-limit`: the VM is sized for it).
  */
-export async function ctrRunBench(runs: number): Promise<CtrRunBench> {
+export async function ctrRunBench(runs: number, runArgs: string[] = []): Promise<CtrRunBench> {
   const installed = await startInstalledContainerd();
   const { ctrd } = installed;
   const logFile = join(ctrd.dir, 'containerd.log');
   const run = async (runtime: string, id: string, args: string[] = ['true']): Promise<number> => {
     const t0 = Date.now();
     const extra = runtime === MAYU_RUNTIME ? ['--runtime-config-path', ctrd.mayuConfig] : [];
-    const r = await ctrd.ctr(['run', '--rm', '--runtime', runtime, ...extra, EXAMPLE_IMAGE, id, ...args]);
+    const r = await ctrd.ctr(['run', '--rm', '--runtime', runtime, ...extra, ...runArgs, EXAMPLE_IMAGE, id, ...args]);
     if (r.code !== 0) throw new Error(`ctr run ${id} (${runtime}) exited ${r.code}: ${r.stderr}`);
     return Date.now() - t0;
   };
@@ -124,7 +125,7 @@ export async function ctrRunBench(runs: number): Promise<CtrRunBench> {
     const qemuPss: number[] = [];
     for (let i = 0; i < Math.min(runs, 3); i++) {
       const id = `rss-${i}`;
-      const r = await ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, EXAMPLE_IMAGE, id, 'sleep', '600']);
+      const r = await ctrd.ctr(['run', '-d', '--runtime', MAYU_RUNTIME, '--runtime-config-path', ctrd.mayuConfig, ...runArgs, EXAMPLE_IMAGE, id, 'sleep', '600']);
       if (r.code !== 0) throw new Error(`ctr run -d ${id}: ${r.stderr}`);
       await new Promise((res) => setTimeout(res, 1000));
       shimPss.push(pssMib(ctrd.shims()[0]));
