@@ -322,6 +322,45 @@ for (const version of containerdMatrix())
       }
     });
 
+    it("CDI devices (containerd 1.7+): a device's environment and mounts reach the container; a device node the VM cannot have is refused naming it, where runc makes it; the pod lives on", async function () {
+      if (version === '1.6') this.skip(); // containerd 1.6's CRI has no CDI
+      const share = join(ctrd.dir, 'cdi-share');
+      mkdirSync(share, { recursive: true });
+      writeFileSync(join(share, 'hello'), 'from a CDI mount\n');
+      writeFileSync(
+        join(ctrd.cdiDir, 'mayu-test.json'),
+        JSON.stringify({
+          cdiVersion: '0.5.0',
+          kind: 'mayu.test/dev',
+          devices: [
+            { name: 'edits', containerEdits: { env: ['MAYU_CDI=edits'], mounts: [{ hostPath: share, containerPath: '/cdi-share', options: ['ro', 'bind'] }] } },
+            { name: 'node', containerEdits: { env: ['MAYU_CDI=node'], deviceNodes: [{ path: '/dev/mayu-cdi-test', type: 'c', major: 240, minor: 7 }] } },
+          ],
+        }),
+      );
+      const cdi = (name: string) => ({ CDIDevices: [{ name: `mayu.test/dev=${name}` }] });
+      const check = 'echo "$MAYU_CDI"; cat /cdi-share/hello 2>/dev/null; test -c /dev/mayu-cdi-test && echo node';
+      // runc: both devices as CDI says.
+      const runcPod = await pod('cdi-runc', { handler: 'runc' });
+      const runcEdits = await container(runcPod, { metadata: { name: 'edits', attempt: 0 }, command: ['sleep', '3600'], ...cdi('edits') });
+      assert.match((await execIn(runcEdits, check)).out, /^edits\nfrom a CDI mount\n$/);
+      const runcNode = await container(runcPod, { metadata: { name: 'node', attempt: 0 }, command: ['sleep', '3600'], ...cdi('node') });
+      const nodeSeen = await execIn(runcNode, check);
+      assert.equal(nodeSeen.out, 'node\nnode\n', 'runc makes the node');
+      // mayu: the edits reach the container; a node no VM has is refused, naming it.
+      const p = await pod('cdi');
+      const edits = await container(p, { metadata: { name: 'edits', attempt: 0 }, command: ['sleep', '3600'], ...cdi('edits') });
+      const seen = await execIn(edits, check);
+      assert.equal(seen.out, 'edits\nfrom a CDI mount\n', "the CDI device's environment and mount");
+      await assert.rejects(
+        container(p, { metadata: { name: 'node', attempt: 0 }, command: ['sleep', '3600'], ...cdi('node') }),
+        /\/linux\/devices\/\d+\/path: the VM has no such device \(host c 240:7\).*passthrough.*\/dev\/mayu-cdi-test/,
+      );
+      assert.equal((await cri.podSandboxStatus({ podSandboxId: p.id, verbose: false })).status?.state, criWire.PodSandboxState.SANDBOX_READY, 'the pod lives on');
+      assert.equal((await execIn(edits, 'echo alive')).out, 'alive\n');
+      assert.equal(ctrd.vms().length, 1, "one VM: the mayu pod's");
+    });
+
     it('in-place resize (UpdateContainerResources): a container grows past its old memory limit; shrunk below what it holds, what it cannot give back is OOM-killed in its own cgroup (as with runc on cgroup v2), never the VM; a limit no VM may have is refused', async () => {
       const p = await pod('resize');
       const limited = (mib: number) => criWire.LinuxContainerConfig.fromPartial({ resources: { memoryLimitInBytes: BigInt(mib) << 20n } });

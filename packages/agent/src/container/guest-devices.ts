@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { invalidArgument, isKubernetesSpec } from '@mayu/protocol';
 
 /** An OCI linux.devices entry. */
 export interface OciDevice {
@@ -120,16 +121,20 @@ export function guestDeviceAt(path: string): OciDevice | null {
  * name the host's devices and mean nothing in the VM, so each requested
  * device is resolved by its path to the guest's device there (its numbers;
  * the requested mode and owner kept). Where the guest has nothing at that
- * path, the node is made as written, as runc makes it (a fifo, or numbers no
- * guest driver answers: opening it gives ENXIO) — unless its numbers name a
- * device the guest has under another path or a terminal: the host's
- * numbering never aliases a guest device (the agent's channels among them),
- * so such a request is dropped. A privileged container (see isPrivileged)
- * gets every guest device, and a device cgroup that allows them, instead of
- * the host's: a VM never hands a container the host's devices.
+ * path, a Kubernetes pod's container is refused, naming the device: there
+ * it is a device plugin's or a CDI device's node (a GPU, /dev/kvm, an
+ * SR-IOV function), which no VM has — a node no guest driver answers would
+ * only fail later in the workload (ENXIO). Any other spec gets the node made
+ * as written, as runc makes it (the OCI conformance suite's devices, a
+ * fifo). Numbers that name a device the guest has under another path, or a
+ * terminal, are dropped (the host's numbering never aliases a guest device,
+ * the agent's channels among them). A privileged container (see
+ * isPrivileged) gets every guest device, and a device cgroup that allows
+ * them, instead of the host's — containerd lists every host device for it,
+ * and those the guest lacks are made as written.
  */
 export function guestDevices(
-  spec: SpecDevices,
+  spec: SpecDevices & { annotations?: Record<string, string> },
   o: { list?: (all: boolean) => OciDevice[]; lookup?: (path: string) => OciDevice | null } = {},
 ): { devices: OciDevice[]; rules: DeviceRule[] | undefined; dropped: string[] } {
   const requested = Array.isArray(spec.linux?.devices) ? (spec.linux.devices as OciDevice[]) : [];
@@ -137,7 +142,8 @@ export function guestDevices(
   const lookup = o.lookup ?? guestDeviceAt;
   const list = o.list ?? ((all: boolean) => listGuestDevices('/dev', all));
   const byPath = new Map<string, OciDevice>();
-  if (isPrivileged(spec)) {
+  const privileged = isPrivileged(spec);
+  if (privileged) {
     for (const d of list(false)) byPath.set(d.path, d);
     // Privileged: every (guest) device, as Kubernetes means it.
     if (!allowsAllDevices(spec)) rules = [...(rules ?? []), { allow: true, access: 'rwm' }];
@@ -151,7 +157,7 @@ export function guestDevices(
     return everyGuestDevice.some((d) => d.type === type && d.major === r.major && d.minor === r.minor);
   };
   const dropped: string[] = [];
-  for (const r of requested) {
+  for (const [i, r] of requested.entries()) {
     if (NOT_FOR_CONTAINERS.some((re) => re.test(r.path))) {
       dropped.push(r.path);
       continue;
@@ -159,7 +165,13 @@ export function guestDevices(
     const guest = byPath.get(r.path) ?? lookup(r.path);
     if (!guest) {
       if (aliasesGuestDevice(r)) dropped.push(r.path);
-      else byPath.set(r.path, { ...r });
+      else if (r.type === 'p' || privileged || !isKubernetesSpec(spec)) byPath.set(r.path, { ...r });
+      else
+        throw invalidArgument(
+          `/linux/devices/${i}/path`,
+          r.path,
+          `the VM has no such device (host ${r.type} ${String(r.major)}:${String(r.minor)}): a host device never reaches a mayu VM — a device plugin's or CDI device's node (a GPU, /dev/kvm, an SR-IOV function) needs device passthrough, which mayu does not do`,
+        );
       continue;
     }
     if (r.type !== 'u' && r.type !== guest.type) {

@@ -42,6 +42,25 @@ describe('devices a container gets in the guest', () => {
     ]);
   });
 
+  it("refuses, naming it, a device the guest does not have for a Kubernetes pod's container (a device plugin's or CDI device's node): no host device reaches a VM", () => {
+    const annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'pod' };
+    const devices = [
+      { path: '/dev/fuse', type: 'c' as const, major: 10, minor: 229 },
+      { path: '/dev/fifo', type: 'p' as const },
+      { path: '/dev/nvidia0', type: 'c' as const, major: 195, minor: 0 },
+    ];
+    const spec = { annotations, linux: { devices } };
+    assert.throws(() => guestDevices(spec, { lookup, list: () => GUEST }), {
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /^\/linux\/devices\/2\/path: the VM has no such device \(host c 195:0\): a host device never reaches a mayu VM .*passthrough.* \(got "\/dev\/nvidia0"\)$/,
+    });
+    assert.deepEqual(
+      guestDevices({ annotations, linux: { devices: devices.slice(0, 2) } }, { lookup, list: () => GUEST }).devices.map((d) => d.path),
+      ['/dev/fuse', '/dev/fifo'],
+      'a fifo is made as written',
+    );
+  });
+
   it("gives a privileged container (its device cgroup allows all) the guest's devices, never the host's", () => {
     const spec = { linux: { devices: [{ path: '/dev/kvm', type: 'c' as const, major: 10, minor: 232 }], resources: { devices: [privileged] } } };
     assert.ok(allowsAllDevices(spec));

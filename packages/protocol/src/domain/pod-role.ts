@@ -39,3 +39,12 @@ export function isPodSandbox(annotations: unknown): boolean {
   if (typeof annotations !== 'object' || annotations === null) return false;
   return POD_ANNOTATIONS.some((names) => (annotations as Record<string, unknown>)[names.type] === 'sandbox');
 }
+
+/**
+ * Whether a spec is a Kubernetes pod's (a sandbox or container of
+ * containerd's CRI, or of cri-o's), by the annotations both write on every
+ * spec they make; a standalone container (ctr, an engine) has none.
+ */
+export function isKubernetesSpec(spec: { annotations?: Record<string, string> }): boolean {
+  return Object.keys(spec.annotations ?? {}).some((k) => k.startsWith('io.kubernetes.cri.') || k.startsWith('io.kubernetes.cri-o.'));
+}

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@mayu/protocol';
+import { invalidArgument, isKubernetesSpec } from '@mayu/protocol';
 import type { SandboxConfig } from '../config/runtime-config.js';
 
 /** Annotations that size a sandbox's VM directly. */
@@ -17,15 +17,6 @@ export const SANDBOX_MEMORY_ANNOTATION = 'io.kubernetes.cri.sandbox-memory';
 interface SizedSpec {
   annotations?: Record<string, string>;
   linux?: { resources?: { cpu?: { quota?: number; period?: number }; memory?: { limit?: number } } };
-}
-
-/**
- * Whether a spec is a Kubernetes pod's (a sandbox or container of
- * containerd's CRI, or of cri-o's), by the annotations both write on every
- * spec they make; a standalone container (ctr, an engine) has none.
- */
-export function isKubernetesSpec(spec: { annotations?: Record<string, string> }): boolean {
-  return Object.keys(spec.annotations ?? {}).some((k) => k.startsWith('io.kubernetes.cri.') || k.startsWith('io.kubernetes.cri-o.'));
 }
 
 /** An annotation's JSON pointer in the spec (RFC 6901: ~ and / escaped). */
