@@ -15,6 +15,17 @@ async function readStdin(): Promise<Buffer> {
 }
 
 /**
+ * What `start` prints: the plain address (every containerd reads it, and
+ * then speaks containerd.task.v2.Task), or — when containerd says it takes
+ * version 3 (MAX_SHIM_VERSION, 2 from containerd 1.7 through 2.1) — the
+ * JSON bootstrap answer naming version 3, which switches it to
+ * containerd.task.v3.Task. The server answers both.
+ */
+export function startAnswer(address: string, maxShimVersion: string | undefined): string {
+  return Number(maxShimVersion) >= 3 ? JSON.stringify({ version: 3, address, protocol: 'ttrpc' }) : address;
+}
+
+/**
  * `start`: prints the address of the shim serving this task's group, and
  * exits. A CRI container reuses its pod's shim; otherwise a detached server
  * is started (it holds none of containerd's pipes) and the address printed
@@ -51,6 +62,6 @@ export async function start(f: ShimFlags): Promise<number> {
     }
   }
   writeFileSync('address', address);
-  process.stdout.write(address);
+  process.stdout.write(startAnswer(address, process.env.MAX_SHIM_VERSION));
   return 0;
 }

@@ -42,3 +42,13 @@ describe('containerd-shim-mayu-v2 binary', () => {
     }
   });
 });
+
+describe("start's answer", () => {
+  it('is the plain address unless containerd takes the Task API v3 (MAX_SHIM_VERSION >= 3): then the JSON bootstrap naming version 3', async () => {
+    const { startAnswer } = await import('../src/start.js');
+    const address = 'unix:///run/containerd/s/abc';
+    assert.equal(startAnswer(address, undefined), address, 'containerd 1.6');
+    assert.equal(startAnswer(address, '2'), address, 'containerd 1.7 to 2.1 announce 2');
+    assert.deepEqual(JSON.parse(startAnswer(address, '3')), { version: 3, address, protocol: 'ttrpc' });
+  });
+});

@@ -13,6 +13,9 @@ import { withSystemPath } from '@mayu/runtime';
 import { SandboxService } from './sandbox-service.js';
 import { TaskService } from './task-service.js';
 
+/** containerd.task.v3.Task: containerd 2.x's name for the Task API, whose messages are v2's. */
+export const TASK_V3_DEFINITION: Omit<typeof taskWire.TaskDefinition, 'fullName'> & { fullName: 'containerd.task.v3.Task' } = { ...taskWire.TaskDefinition, fullName: 'containerd.task.v3.Task' };
+
 /** The fd `start` reads "ready" from. */
 const READY_FD = 3;
 
@@ -135,6 +138,8 @@ export async function serve(f: ShimFlags): Promise<void> {
     });
     server = new TtrpcServer(shimServerOptions(log.child({ subsystem: 'ttrpc' })));
     server.addService(taskWire.TaskDefinition, tasks.implementation());
+    // Task API v3 (containerd 2.x, when start answered version 3): the same messages under another service name.
+    server.addService(TASK_V3_DEFINITION, tasks.implementation());
     // containerd 2.x with sandboxer = "shim" drives the pod through the Sandbox API on the same socket.
     server.addService(sandboxWire.SandboxDefinition, new SandboxService(f.id, bundle, tasks, log.child({ subsystem: 'sandbox' })).implementation());
     await listenShimSocket(server, path, log);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { taskWire, ttrpcWire } from '@mayu/protocol';
 import { encodeFrame, MessageType, TtrpcClient } from '@mayu/ttrpc';
+import { TASK_V3_DEFINITION } from '../../src/server/shim-server.js';
 
 const SHIM_BIN = fileURLToPath(new URL('../../../bin/containerd-shim-mayu-v2.js', import.meta.url));
 const NOBODY = 65534;
@@ -95,10 +96,11 @@ describe('the shim socket (serve)', function () {
     assert.equal(statSync(socket).mode & 0o777, 0o600);
   });
 
-  it('serves a client of its own uid (containerd)', async () => {
+  it('serves a client of its own uid (containerd), under the Task API v2 and v3', async () => {
     const client = await TtrpcClient.connect(socket);
     try {
       assert.equal((await client.service(taskWire.TaskDefinition).connect({ id: 'x' })).shimPid, shim.pid);
+      assert.equal((await client.service(TASK_V3_DEFINITION).connect({ id: 'x' })).shimPid, shim.pid, 'containerd.task.v3.Task');
     } finally {
       client.close();
     }
