@@ -239,7 +239,7 @@ export class PrivateCrio {
   }
 
   /** Creates and starts a container of the example image in a pod, running `command`, with the pod's namespace options; its id. */
-  async container(pod: { id: string; config: criWire.PodSandboxConfig }, name: string, command: string[]): Promise<string> {
+  async container(pod: { id: string; config: criWire.PodSandboxConfig }, name: string, command: string[], resources?: Partial<criWire.LinuxContainerResources>): Promise<string> {
     const namespaceOptions = pod.config.linux?.securityContext?.namespaceOptions;
     const { containerId } = await this.cri.createContainer({
       podSandboxId: pod.id,
@@ -248,7 +248,7 @@ export class PrivateCrio {
         image: { image: EXAMPLE_IMAGE },
         command,
         logPath: `${name}.log`,
-        linux: { securityContext: { namespaceOptions } },
+        linux: { securityContext: { namespaceOptions }, ...(resources ? { resources: criWire.LinuxContainerResources.fromPartial(resources) } : {}) },
       }),
       sandboxConfig: pod.config,
     });

@@ -149,6 +149,22 @@ describe("cri-o: a pod never takes the node's namespaces; pods without a sandbox
       await removePods();
     });
 
+  for (const handler of [CRIO_HANDLERS.oci, CRIO_HANDLERS.vm])
+    it(`a pod's VM grows for its containers' limits and a resize under ${handler} (${handler === CRIO_HANDLERS.vm ? 'the shim' : 'mayu-runtime'}; cri-o writes no pod limits): a 1 GiB / 2-CPU container holds 700 MiB and sees 3 CPUs; resized to 1.5 GiB it holds 1.2 GiB`, async () => {
+      const p = await pod(`grow-${handler}`, handler);
+      const big = await crio.container(p, 'big', idle, { memoryLimitInBytes: 1n << 30n, cpuQuota: 200_000n, cpuPeriod: 100_000n });
+      assert.match(await exec(big, 'dd if=/dev/zero of=/dev/null bs=700M count=1 2>&1'), /1\+0 records out/, 'the container held 700 MiB (the default VM has 512 MiB)');
+      assert.ok(Number(await exec(big, 'nproc')) >= 3, "the default vCPU and the container's 2");
+      await crio.cri.updateContainerResources({
+        containerId: big,
+        linux: criWire.LinuxContainerResources.fromPartial({ memoryLimitInBytes: 1536n << 20n, cpuQuota: 200_000n, cpuPeriod: 100_000n }),
+        annotations: {},
+      });
+      assert.match(await exec(big, 'dd if=/dev/zero of=/dev/null bs=1200M count=1 2>&1'), /1\+0 records out/, 'resized to 1.5 GiB, 1.2 GiB fits: the VM grew');
+      assert.equal((await exec(big, 'cat "/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max"')).trim(), String(1536 * 2 ** 20), "the container's cgroup has the new limit");
+      await removePods();
+    });
+
   it("drop_infra_ctr: a pod's first container makes the pod's VM and the next joins it (one VM, the pod's IP, IPC and UTS shared, each its own PID namespace); the VM goes with the pod's last container", async () => {
     const vmsBefore = crio.vms().length;
     const p = await pod('no-infra', CRIO_HANDLERS.oci);

@@ -226,6 +226,32 @@ describe('mayu-runtime: the runc command line, driven as engines drive it (real 
     assertNothingLeft();
   });
 
+  it("update (docker update, podman update, cri-o's resize): through the VM's holder, the VM's vCPUs grow for a larger CPU quota and the container's cgroup gets the new limits; a stopped container is refused", async () => {
+    const bundle = makeBundle(join(work, 'bu'), (await testImage()).rootfs, ['sleep', '600'], (s) => {
+      (s.linux as Record<string, unknown>).resources = { memory: { limit: 64 * 2 ** 20 }, cpu: { quota: 100_000, period: 100_000 } };
+    });
+    const c = await rt.create('cu', bundle, { dir: work });
+    assert.equal(c.code, 0, c.stderrOfCommand());
+    assert.equal((await rt.run(['start', 'cu'])).code, 0);
+    const inside = async (script: string): Promise<string> => {
+      const r = await rt.run(['exec', 'cu', 'sh', '-c', script]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    assert.equal(await inside('nproc'), '2', "the default vCPU and the quota's one");
+    const update = await rt.run(['update', '--resources', '-', 'cu'], JSON.stringify({ memory: { limit: 128 * 2 ** 20 }, cpu: { quota: 300_000, period: 100_000 } }));
+    assert.equal(update.code, 0, update.stderr);
+    assert.equal(await inside('nproc'), '4', 'the VM grew by two vCPUs');
+    const cgroup = 'cat "/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max" "/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/cpu.max"';
+    assert.equal(await inside(cgroup), `${128 * 2 ** 20}\n300000 100000`);
+    assert.equal((await rt.run(['kill', 'cu', 'KILL'])).code, 0);
+    await c.exited;
+    const refused = await rt.run(['update', '--resources', '-', 'cu'], '{}');
+    assert.deepEqual([refused.code, refused.stderr], [1, 'container cu is not running\n']);
+    assert.equal((await rt.run(['delete', 'cu'])).code, 0);
+    assertNothingLeft();
+  });
+
   it("exec: ID CMD in the foreground with its status; --process FILE --detach writes a PID that ends with the exec's status; ps lists both", async () => {
     const bundle = makeBundle(join(work, 'b3'), (await testImage()).rootfs, ['sleep', '600']);
     const c = await rt.create('c3', bundle, { dir: work });

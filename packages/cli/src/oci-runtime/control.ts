@@ -13,7 +13,9 @@ export type ControlRequest =
   | { op: 'destroy' }
   /** To a pod's sandbox holder: create (remove) the pod's container ID in its VM. */
   | { op: 'add-member'; id: string }
-  | { op: 'remove-member'; id: string };
+  | { op: 'remove-member'; id: string }
+  /** To a VM's owner (the container's own holder, or its pod's): new linux.resources for container ID, the VM grown first if they need it. */
+  | { op: 'update'; id: string; resources: unknown };
 
 export type ControlReply = { ok: true } | { ok: false; error: string };
 

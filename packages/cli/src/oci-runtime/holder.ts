@@ -46,6 +46,7 @@ function refusal(status: ContainerStatus, op: ControlRequest['op']): string | nu
   if (op === 'pause' && status !== 'running') return `container not running: ${status}`;
   if (op === 'resume' && status !== 'paused') return 'container not paused';
   if (op === 'add-member' && status === 'stopped') return "the pod's sandbox container has stopped: its VM is gone";
+  if (op === 'update' && status === 'stopped') return 'container not running';
   return null;
 }
 
@@ -131,13 +132,14 @@ function hasExternalInterface(): boolean {
   return Object.entries(networkInterfaces()).some(([name, addrs]) => name !== 'lo' && (addrs ?? []).some((a) => !a.internal));
 }
 
-/** What a VM's holder does for the pod's other containers (add-member, remove-member). */
-type PodMembers = (r: Extract<ControlRequest, { op: 'add-member' | 'remove-member' }>) => Promise<void>;
+/** What a VM's holder does for the containers in its VM: the pod's others (add-member, remove-member) and resizes (update). */
+type PodMembers = (r: Extract<ControlRequest, { op: 'add-member' | 'remove-member' | 'update' }>) => Promise<void>;
 
 function podMembers(dir: string, session: ContainerSession, config: ReturnType<typeof loadConfig>): PodMembers {
   return async (r) => {
     validateContainerId(r.id);
     if (r.op === 'add-member') await addMember(dir, session.sandbox, session.id, config, r.id);
+    else if (r.op === 'update') await session.sandbox.updateContainer(r.id, r.resources);
     else await session.sandbox.removeContainer(r.id, 2000);
   };
 }
@@ -187,7 +189,7 @@ async function hold(
       } else if (r.op === 'kill') await agent.signalProcess(ref, r.signal, r.all);
       else if (r.op === 'pause') await agent.pauseContainer(session.id).then(() => setStatus('paused'));
       else if (r.op === 'resume') await agent.resumeContainer(session.id).then(() => setStatus('running'));
-      else if (r.op === 'add-member' || r.op === 'remove-member') {
+      else if (r.op === 'add-member' || r.op === 'remove-member' || r.op === 'update') {
         if (!members) throw new RuntimeCliError(`container ${session.id} is not a pod's sandbox container: it runs in its pod's VM`);
         await members(r);
       } else await agent.signalProcess(ref, 9, true);

@@ -32,6 +32,8 @@ export interface KeeperRequest {
   hostname: string;
   vcpus: number;
   memoryMib: number;
+  /** The pod's VM may have to grow its memory (see mayGrowMemory). */
+  growMemory: boolean;
   configPath: string | null;
   log: LogOptions;
 }
@@ -152,6 +154,7 @@ export async function podKeeperCommand(args: string[]): Promise<number> {
       hostname: r.hostname,
       vcpus: r.vcpus,
       memoryMib: r.memoryMib,
+      growMemory: r.growMemory,
       ...(r.network.kind === 'ns' ? { network: { netns: r.network.path, portForward: true } } : {}),
     });
     await sandbox.start();
@@ -164,6 +167,10 @@ export async function podKeeperCommand(args: string[]): Promise<number> {
   const vm = sandbox;
   const server = await serveControl(dir, async (req: ControlRequest) => {
     if (req.op === 'destroy') return end('destroyed (delete --force)');
+    if (req.op === 'update') {
+      validateContainerId(req.id);
+      return vm.updateContainer(req.id, req.resources);
+    }
     if (req.op !== 'add-member' && req.op !== 'remove-member') throw new RuntimeCliError(`pod ${r.podId} has no container of its own: ${req.op} is for its containers`);
     validateContainerId(req.id);
     if (req.op === 'add-member') {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MayuError, type ExitStatus, type ProcessRef } from '@mayu/protocol';
-import { Sandbox, setUpRunNetwork, tearDownRunNetwork, vmSizeFromSpec, type AgentClient, type RunNetwork, type RunNetworkRecord, type RuntimeConfig } from '@mayu/runtime';
+import { mayGrowMemory, Sandbox, setUpRunNetwork, tearDownRunNetwork, vmSizeFromSpec, type AgentClient, type RunNetwork, type RunNetworkRecord, type RuntimeConfig } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import { bridgeSocket } from './agent-bridge.js';
 
@@ -63,7 +63,14 @@ export class ContainerSession {
     }
     let sandbox: Sandbox;
     try {
-      sandbox = Sandbox.create({ id: req.id, config, log, ...vmSizeFromSpec(req.spec, config.sandbox), ...(network ? { network: { netns: network.netns, portForward: req.portForward } } : {}) });
+      sandbox = Sandbox.create({
+        id: req.id,
+        config,
+        log,
+        ...vmSizeFromSpec(req.spec, config.sandbox),
+        growMemory: mayGrowMemory(req.spec),
+        ...(network ? { network: { netns: network.netns, portForward: req.portForward } } : {}),
+      });
     } catch (err) {
       await tearDownRunNetwork(network);
       throw err;

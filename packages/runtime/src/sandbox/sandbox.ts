@@ -23,7 +23,7 @@ import { SANDBOX_TRANSITIONS, type SandboxState } from './sandbox-state.js';
 import { listSandboxes } from './sandbox-records.js';
 import { createStateDir, writeRecord } from './state-dir.js';
 import { planVm } from './vm-plan.js';
-import type { VmSize } from './vm-size.js';
+import { containerLimits, podVmSize, type ContainerLimits, type VmSize } from './vm-size.js';
 import { PodNetworking } from '../network/pod-network.js';
 import { PortForwarder } from '../network/port-forward.js';
 import { tapName } from '../network/tap-bridge.js';
@@ -142,6 +142,8 @@ export class Sandbox {
   private size: VmSize;
   /** Resizes run one after another. */
   private resizing: Promise<unknown> = Promise.resolve();
+  /** Each container's own limits, by id: what the VM grows to hold (see podVmSize). */
+  private readonly limits = new Map<string, ContainerLimits>();
 
   private constructor(
     o: SandboxOptions,
@@ -519,7 +521,15 @@ export class Sandbox {
     const path = (spec.root as { path: string }).path;
     const disk = this.bootDisks.get(o.id);
     const rootfs: ContainerRootfs = disk ? { kind: 'disk', serial: disk } : o.rootfs === 'image' ? { kind: 'image', path } : { kind: 'shared-fs', path };
-    const prepared = await prepareContainer({ id: o.id, spec, rootfs, shares: this.shares });
+    // The VM grows to hold this container's limits beside the others' (a pod whose limits were not known at boot).
+    await this.growFor(o.id, containerLimits((o.spec as { linux?: { resources?: unknown } } | null)?.linux?.resources));
+    let prepared: Awaited<ReturnType<typeof prepareContainer>>;
+    try {
+      prepared = await prepareContainer({ id: o.id, spec, rootfs, shares: this.shares });
+    } catch (err) {
+      this.limits.delete(o.id);
+      throw err;
+    }
     try {
       await this.agent.createContainer({
         containerId: o.id,
@@ -529,6 +539,7 @@ export class Sandbox {
         shareNamespaces: o.shareNamespaces,
       });
     } catch (err) {
+      this.limits.delete(o.id);
       await prepared.release();
       throw err;
     }
@@ -548,8 +559,42 @@ export class Sandbox {
         await Promise.race([call, this.exited()]);
       }
     } finally {
+      this.limits.delete(id);
       await this.containerReleases.get(id)?.();
       this.containerReleases.delete(id);
+    }
+  }
+
+  /**
+   * A container's new resources (an in-place resize): the VM grows first
+   * when the new limits need it, then the agent sets the container's
+   * cgroup. A smaller limit leaves the VM as it is.
+   */
+  async updateContainer(id: string, resources: unknown): Promise<void> {
+    if (!this.containerReleases.has(id)) throw new MayuError('ERR_NOT_FOUND', `container ${id} is not in sandbox ${this.id}`);
+    await this.growFor(id, containerLimits(resources));
+    await this.agent.updateContainer(id, resources);
+  }
+
+  /** Whether any of its containers has a memory limit (the pod's host cgroup then bounds the VM). */
+  get containersLimitMemory(): boolean {
+    return [...this.limits.values()].some((l) => l.mib > 0);
+  }
+
+  /**
+   * Records a container's limits and grows the VM to the sum of its
+   * containers' (podVmSize); a VM that cannot grow that far fails the call,
+   * and the limits are not recorded.
+   */
+  private async growFor(id: string, limits: ContainerLimits): Promise<void> {
+    const before = this.limits.get(id);
+    this.limits.set(id, limits);
+    try {
+      await this.resize(podVmSize(this.config.sandbox, this.size, this.limits.values()));
+    } catch (err) {
+      if (before) this.limits.set(id, before);
+      else this.limits.delete(id);
+      throw err;
     }
   }
 

@@ -13,9 +13,6 @@ import {
   podHasMemoryLimit,
   vmmMemoryBoundMib,
   limitCgroupMemory,
-  containerLimits,
-  podVmSize,
-  type ContainerLimits,
   type PodCgroupPlacement,
   type RuntimeConfig,
   type SandboxOptions,
@@ -130,9 +127,7 @@ const notFound = (what: string): MayuError => new MayuError('ERR_NOT_FOUND', `${
  */
 export class TaskService {
   private sandbox: Sandbox | null = null;
-  /** The limits of the pod's containers (not its sandbox's), by id: what its VM grows to hold. */
-  private readonly memberLimits = new Map<string, ContainerLimits>();
-  /** The pod has a memory limit (its sandbox's, or a container's): its host cgroup bounds the VM (boundPodHost). */
+  /** The pod's sandbox says it has a memory limit (containerd 1.7+): its host cgroup bounds the VM (boundPodHost). */
   private podLimited = false;
   private booting: Promise<Sandbox> | null = null;
   /** The pod's host cgroup this server joined for its VM, left when the VM is gone. */
@@ -219,8 +214,6 @@ export class TaskService {
         mounted = true;
       }
       const sandbox = await this.vm(raw, isSandbox);
-      // The pod's VM grows to hold this container's limits beside the others' (containerd 1.6 sizes no sandbox; cri-o neither).
-      if (!isSandbox) await this.growFor(sandbox, r.id, containerLimits((raw as { linux?: { resources?: unknown } }).linux?.resources));
       await sandbox.createContainer({
         id: r.id,
         spec,
@@ -229,6 +222,8 @@ export class TaskService {
         stdio: { terminal: r.terminal, stdin: r.stdin !== '' },
         shareNamespaces: shared.length > 0 ? { containerId: this.pod ? '' : this.o.groupId, types: shared } : undefined,
       });
+      // The VM grew for the container's limits (Sandbox.createContainer): the host's bound follows.
+      this.boundPodHost(sandbox);
       const io = new ShimIo({ stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal }, { id: r.id, namespace: this.o.namespace });
       const init = new TaskProcess(r.id, '', io, this.vmPid);
       this.containers.set(r.id, { id: r.id, bundle: r.bundle, rootfs, rootfsMounted: mounted, init, execs: new Map() });
@@ -236,7 +231,6 @@ export class TaskService {
     } catch (err) {
       if (this.containers.has(r.id)) await this.sandbox?.removeContainer(r.id).catch(() => {});
       this.containers.delete(r.id);
-      this.memberLimits.delete(r.id);
       if (mounted) await unmountRootfs(rootfs);
       throw err;
     }
@@ -441,7 +435,6 @@ export class TaskService {
       p.io.close();
       if (c.rootfsMounted) await unmountRootfs(c.rootfs);
       this.containers.delete(id);
-      this.memberLimits.delete(id);
       void this.o.events.publish('/tasks/delete', typeOf('TaskDelete', eventsWire.TaskDelete), { containerId: id, pid: p.pid, exitStatus: exit.status, exitedAt: timestamp(exit.at), id });
     }
     return { pid: p.pid, exitStatus: exit.status, exitedAt: timestamp(exit.at) };
@@ -595,9 +588,9 @@ export class TaskService {
     // A limit no VM may have (beyond max_vcpus / max_memory) is refused, naming it, as at create.
     vmSizeFromSpec({ linux: { resources: parsed } }, this.config.sandbox);
     const sandbox = this.requireSandbox();
-    // Grown first, so that the container's new limit fits in the VM (a smaller one leaves the VM as it is).
-    await this.growFor(sandbox, id, containerLimits(parsed));
-    await sandbox.agent.updateContainer(id, parsed);
+    // The VM grows first when the new limits need it (a smaller one leaves it as it is).
+    await sandbox.updateContainer(id, parsed);
+    this.boundPodHost(sandbox);
     return {};
   }
 
@@ -610,25 +603,6 @@ export class TaskService {
   // ---- helpers --------------------------------------------------------------
 
   /**
-   * Records a pod container's limits and grows the pod's VM to the sum of
-   * its containers' (see podVmSize); the VM never shrinks. A VM that cannot
-   * grow that far fails the call and the limits are not recorded.
-   */
-  private async growFor(sandbox: Sandbox, id: string, limits: ContainerLimits): Promise<void> {
-    const before = this.memberLimits.get(id);
-    this.memberLimits.set(id, limits);
-    try {
-      await sandbox.resize(podVmSize(this.config.sandbox, sandbox.vmSize, this.memberLimits.values()));
-    } catch (err) {
-      if (before) this.memberLimits.set(id, before);
-      else this.memberLimits.delete(id);
-      throw err;
-    }
-    if (limits.mib > 0) this.podLimited = true;
-    this.boundPodHost(sandbox);
-  }
-
-  /**
    * A pod with a memory limit has its host cgroup bounded at its VM's
    * memory plus what its VMM may take beyond it (vmmMemoryBoundMib), raised
    * as the VM grows: a VMM that leaks, or a QEMU escape, is OOM-killed in
@@ -637,7 +611,7 @@ export class TaskService {
    * above it, on the pod's parent cgroup.
    */
   private boundPodHost(sandbox: Sandbox): void {
-    if (!this.placement || !this.podLimited) return;
+    if (!this.placement || !(this.podLimited || sandbox.containersLimitMemory)) return;
     const tcgTbMib = sandbox.accel.accel === 'tcg' ? this.config.hypervisor.qemu.tcgTbSizeMib || 1024 : 0;
     const mib = vmmMemoryBoundMib(sandbox.vmSize.memoryMib, tcgTbMib);
     const written = limitCgroupMemory(this.placement.dirs, mib * 1048576, (file, err) => this.o.log.warn({ err, file }, "cannot bound the pod's host cgroup"));

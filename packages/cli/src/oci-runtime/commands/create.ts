@@ -3,7 +3,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isPodSandbox, POD_ANNOTATIONS, podRoleOf, type PodRole } from '@mayu/protocol';
-import { loadConfig, processStartTime, resolveHostNamespaces, Sandbox, vmSizeFromSpec, type RunNetwork } from '@mayu/runtime';
+import { loadConfig, mayGrowMemory, processStartTime, resolveHostNamespaces, Sandbox, vmSizeFromSpec, type RunNetwork } from '@mayu/runtime';
 import type { Logger } from 'pino';
 import type { RunRequest } from '../../run/container-session.js';
 import { RuntimeCliError } from '../errors.js';
@@ -148,7 +148,7 @@ export async function createCommand(args: string[], g: GlobalOptions, log: Logge
   let pod = member?.pod ?? null;
   if (role.kind === 'member' && !pod) {
     const hostname = typeof spec.hostname === 'string' && spec.hostname !== '' ? spec.hostname : 'mayu';
-    pod = await podOfKeeper(g.root, role.sandboxId, { network, hostname, ...vmSizeFromSpec(spec, config.sandbox), configPath: g.configPath, log: g.log }, log);
+    pod = await podOfKeeper(g.root, role.sandboxId, { network, hostname, ...vmSizeFromSpec(spec, config.sandbox), growMemory: mayGrowMemory(spec), configPath: g.configPath, log: g.log }, log);
   }
   const dir = claimContainerDir(g.root, id);
   try {

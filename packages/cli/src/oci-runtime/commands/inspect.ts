@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { runtimeVersion } from '../../commands/check.js';
+import { askHolder } from '../control.js';
 import { RuntimeCliError } from '../errors.js';
 import type { GlobalOptions } from '../globals.js';
 import { currentStatus, getContainer, liveExecHolders } from '../state.js';
@@ -41,7 +42,11 @@ export async function psCommand(args: string[], g: GlobalOptions): Promise<numbe
   return 0;
 }
 
-/** mayu-runtime update --resources FILE|- ID: the container's linux.resources, in the guest's cgroups. */
+/**
+ * mayu-runtime update --resources FILE|- ID: the container's linux.resources,
+ * through the holder of its VM (its own, or its pod's): the VM grows first
+ * when the new limits need it, then the guest's cgroup changes.
+ */
 export async function updateCommand(args: string[], g: GlobalOptions): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { resources: { type: 'string', short: 'r' } } });
   const [id] = positionals;
@@ -52,12 +57,9 @@ export async function updateCommand(args: string[], g: GlobalOptions): Promise<n
   } catch (err) {
     throw new RuntimeCliError(`cannot read --resources ${values.resources}: ${(err as Error).message}`);
   }
-  const agent = agentOf(getContainer(g.root, id).record);
-  try {
-    await agent.updateContainer(id, resources);
-  } finally {
-    agent.close();
-  }
+  const { dir, record } = getContainer(g.root, id);
+  if (currentStatus(record) === 'stopped') throw new RuntimeCliError(`container ${id} is not running`);
+  await askHolder(record.pod?.dir ?? dir, { op: 'update', id, resources }, 120_000);
   return 0;
 }
 
