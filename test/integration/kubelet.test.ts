@@ -259,7 +259,7 @@ for (const version of containerdMatrix())
       assert.deepEqual(data, []);
     });
 
-    it("a pod's VM holds its containers' limits — sized at the start from the sandbox's (containerd 1.7+), grown at each CreateContainer (1.6) and at a resize: a 1 GiB / 2-CPU container holds 700 MiB and sees 3 CPUs while a 700 MiB one holds 600; one limited beyond max_memory is refused naming it", async function () {
+    it("a pod's VM holds its containers' limits — sized at the start from the sandbox's (containerd 1.7+), grown at each CreateContainer (1.6) and at a resize: a 1 GiB / 2-CPU container holds 700 MiB, sees 3 CPUs and keeps more than one busy while a 700 MiB one holds 600; one limited beyond max_memory is refused naming it", async function () {
       const MiB = 2n ** 20n;
       const limits = (mib: bigint, cpus = 0n) =>
         criWire.LinuxContainerConfig.fromPartial({ resources: { memoryLimitInBytes: mib * MiB, ...(cpus > 0n ? { cpuQuota: cpus * 100_000n, cpuPeriod: 100_000n } : {}) } });
@@ -287,6 +287,20 @@ for (const version of containerdMatrix())
         const cpus = await execIn(big, 'nproc');
         assert.equal(cpus.code, 0);
         assert.ok(Number(cpus.out) >= 3, `nproc: ${cpus.out} (the default 1 and the container's 2)`);
+        // Two busy loops for 4 s: the container's 2-CPU quota in a VM with 3 vCPUs runs both at once (more than one CPU's worth).
+        const busy = await execIn(
+          big,
+          [
+            'cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)',
+            'a=$(sed -n "s/^usage_usec //p" $cg/cpu.stat); t0=$(cut -d" " -f1 /proc/uptime)',
+            "timeout 4 sh -c 'while :; do :; done' & timeout 4 sh -c 'while :; do :; done' & wait",
+            'b=$(sed -n "s/^usage_usec //p" $cg/cpu.stat); t1=$(cut -d" " -f1 /proc/uptime)',
+            'echo $a $b $t0 $t1',
+          ].join('\n'),
+        );
+        const [u0, u1, w0, w1] = busy.out.trim().split(/\s+/).map(Number);
+        const cpusBusy = ((u1 ?? 0) - (u0 ?? 0)) / 1e6 / ((w1 ?? 0) - (w0 ?? 0));
+        assert.ok(cpusBusy > 1.2, `the container kept more than one CPU busy: ${cpusBusy.toFixed(2)} CPUs (${busy.out.trim()})`);
         const memTotal = async (): Promise<number> => Number(/MemTotal:\s+(\d+)/.exec((await execIn(big, 'cat /proc/meminfo')).out)?.[1] ?? 0) * 1024;
         assert.ok((await memTotal()) >= (512 + 1024 + 700 - 64) * 2 ** 20, `the VM has room for both limits and its base: MemTotal ${await memTotal()}`);
         const tcg = ctrd.vms().length > 0 && readFileSync(`/proc/${ctrd.vms()[0]}/cmdline`, 'utf8').includes('tcg');
