@@ -71,9 +71,8 @@ export function vmSizeFromSpec(spec: unknown, q: SandboxConfig): { vcpus: number
   const cpu = s.linux?.resources?.cpu;
   const pod = s.annotations ?? {};
   // The container's own limits (a standalone container), or the pod's from CRI's sandbox annotations: the larger.
-  const ownCpus = cpusOf(cpu?.quota, cpu?.period);
+  const { cpus: ownCpus, mib: ownMib } = containerLimits(s.linux?.resources);
   const podCpus = cpusOf(pod[SANDBOX_CPU_QUOTA_ANNOTATION], pod[SANDBOX_CPU_PERIOD_ANNOTATION]);
-  const ownMib = mibOf(s.linux?.resources?.memory?.limit);
   const podMib = mibOf(pod[SANDBOX_MEMORY_ANNOTATION]);
   if (ownCpus > q.maxVcpus) throw invalidArgument('/linux/resources/cpu/quota', cpu?.quota, `is ${ownCpus} CPUs over its period, more than a VM may have (sandbox.max_vcpus = ${q.maxVcpus})`);
   if (podCpus > q.maxVcpus)
@@ -114,8 +113,7 @@ export function podHasMemoryLimit(spec: unknown): boolean {
 export function mayGrowMemory(spec: unknown): boolean {
   const s = (spec ?? {}) as SizedSpec;
   if (!isKubernetesSpec(s)) return false;
-  const podMemory = s.annotations?.[SANDBOX_MEMORY_ANNOTATION];
-  return podMemory === undefined || mibOf(podMemory) > 0;
+  return s.annotations?.[SANDBOX_MEMORY_ANNOTATION] === undefined || podHasMemoryLimit(s);
 }
 
 /**
